@@ -1,0 +1,63 @@
+// mpsbatch: score an HDF5 dataset with a PyTorch model under MPI.
+// See docs/architecture.md for the path one row takes through src/.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "comm/communicator.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "config/cli.h"
+#include "infer/engine.h"
+#include "mpsbatch/version.h"
+#include "read/hdf5_handle.h"
+#include "run/job_runner.h"
+
+namespace {
+
+int Main(int argc, char** argv) {
+  using namespace mpsbatch;
+  MpiSession mpi(&argc, &argv);
+  Communicator comm;
+  InitLogging(comm.rank(), "info");
+  SilenceHdf5Errors();
+
+  CliOptions cli;
+  try {
+    cli = ParseCommandLine(std::vector<std::string>(argv + 1, argv + argc));
+  } catch (const UsageError& e) {
+    if (comm.rank() == 0) std::fprintf(stderr, "mpsbatch: %s\n", e.what());
+    return ExitCode(e.kind());
+  }
+  if (cli.help || cli.version) {
+    if (comm.rank() == 0) {
+      if (cli.help) std::printf("%s", UsageText().c_str());
+      if (cli.version)
+        std::printf("mpsbatch %s\nlibtorch %s%s\nMPI %s\nHDF5 %s\n", MPSBATCH_VERSION, LibtorchVersion().c_str(),
+                    EngineSupportsAoti() ? " (TorchScript, AOTInductor)" : " (TorchScript)",
+                    MpiLibraryVersion().c_str(), Hdf5LibraryVersion().c_str());
+    }
+    return 0;
+  }
+  SetLogLevel(EffectiveLogLevel("info", cli.verbosity));
+  try {
+    RunJob(comm, cli);
+  } catch (const JobFailed& e) {
+    return ExitCode(e.kind());
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return Main(argc, argv);
+  } catch (const mpsbatch::Error& e) {
+    std::fprintf(stderr, "mpsbatch: %s: %s\n", mpsbatch::ErrorKindName(e.kind()), e.what());
+    return mpsbatch::ExitCode(e.kind());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "mpsbatch: internal error: %s\n", e.what());
+    return mpsbatch::ExitCode(mpsbatch::ErrorKind::kInternal);
+  }
+}

@@ -1,0 +1,334 @@
+#include "config/job.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "common/error.h"
+
+namespace fs = std::filesystem;
+
+namespace mpsbatch {
+
+const char* DeviceRequestName(DeviceRequest d) {
+  switch (d) {
+    case DeviceRequest::kAuto: return "auto";
+    case DeviceRequest::kCpu: return "cpu";
+    case DeviceRequest::kCuda: return "cuda";
+    case DeviceRequest::kMps: return "mps";
+  }
+  return "?";
+}
+
+const char* PrecisionName(Precision p) {
+  switch (p) {
+    case Precision::kFp32: return "fp32";
+    case Precision::kFp16: return "fp16";
+    case Precision::kBf16: return "bf16";
+  }
+  return "?";
+}
+
+const char* InputModeName(InputMode m) {
+  switch (m) {
+    case InputMode::kAuto: return "auto";
+    case InputMode::kShared: return "shared";
+    case InputMode::kScatter: return "scatter";
+  }
+  return "?";
+}
+
+DType PrecisionDType(Precision p) {
+  switch (p) {
+    case Precision::kFp32: return DType::kFloat32;
+    case Precision::kFp16: return DType::kFloat16;
+    case Precision::kBf16: return DType::kBFloat16;
+  }
+  return DType::kFloat32;
+}
+
+namespace {
+
+// The schema: every key the job file may hold, by its dotted path.
+const std::map<std::string, std::set<std::string>> kSchema = {
+    {"", {"model", "device", "precision", "batch_size", "chunk_size", "threads", "log_level", "input",
+          "output"}},
+    {"model", {"path"}},
+    {"input", {"path", "dataset", "datasets", "mode", "dtype", "scale"}},
+    {"output", {"path", "datasets", "overwrite", "dtype"}},
+};
+
+size_t EditDistance(const std::string& a, const std::string& b) {
+  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j)
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1])});
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+std::string Join(const std::string& parent, const std::string& key) {
+  return parent.empty() ? key : parent + "." + key;
+}
+
+// Reads typed values out of the YAML tree, turning every problem into a
+// ConfigError that says where it is.
+class JobReader {
+ public:
+  JobReader(std::string source, std::string base_dir)
+      : source_(std::move(source)), base_dir_(std::move(base_dir)) {}
+
+  // Records that `key` came from --set (so errors name the option, and its
+  // relative paths resolve against the current directory).
+  void MarkOverridden(const std::string& key) { overridden_.insert(key); }
+
+  [[noreturn]] void Fail(const std::string& key, const YAML::Node& node, const std::string& what) const {
+    std::string where;
+    if (overridden_.count(key))
+      where = "--set " + key;
+    else if (node.IsDefined() && node.Mark().line >= 0)
+      where = source_ + ":" + std::to_string(node.Mark().line + 1);
+    else
+      where = source_;
+    throw ConfigError(where + ": " + key + ": " + what);
+  }
+
+  void CheckKeys(const YAML::Node& map, const std::string& path) const {
+    if (!map.IsMap()) Fail(path.empty() ? "(top level)" : path, map, "expected a mapping of keys");
+    const auto& allowed = kSchema.at(path);
+    for (const auto& kv : map) {
+      const std::string key = kv.first.as<std::string>();
+      if (allowed.count(key)) continue;
+      std::string hint;
+      for (const auto& candidate : allowed)
+        if (EditDistance(key, candidate) <= 2) hint = " (did you mean '" + candidate + "'?)";
+      Fail(Join(path, key), kv.first, "unknown key" + hint);
+    }
+  }
+
+  static YAML::Node Child(const YAML::Node& map, const std::string& key) {
+    return map.IsMap() ? map[key] : YAML::Node(YAML::NodeType::Undefined);
+  }
+
+  YAML::Node Required(const YAML::Node& map, const std::string& path, const std::string& key) const {
+    YAML::Node n = Child(map, key);
+    if (!n.IsDefined() || n.IsNull()) Fail(Join(path, key), map, "required key is missing");
+    return n;
+  }
+
+  std::string String(const YAML::Node& n, const std::string& key) const {
+    if (!n.IsScalar()) Fail(key, n, "expected a string");
+    return n.Scalar();
+  }
+
+  int64_t Integer(const YAML::Node& n, const std::string& key, int64_t min) const {
+    int64_t v = 0;
+    if (!n.IsScalar() || !YAML::convert<int64_t>::decode(n, v))
+      Fail(key, n, "expected an integer, got '" + Text(n) + "'");
+    if (v < min) Fail(key, n, "must be >= " + std::to_string(min) + ", got " + std::to_string(v));
+    return v;
+  }
+
+  double Number(const YAML::Node& n, const std::string& key) const {
+    double v = 0;
+    if (!n.IsScalar() || !YAML::convert<double>::decode(n, v))
+      Fail(key, n, "expected a number, got '" + Text(n) + "'");
+    return v;
+  }
+
+  bool Bool(const YAML::Node& n, const std::string& key) const {
+    bool v = false;
+    if (!n.IsScalar() || !YAML::convert<bool>::decode(n, v))
+      Fail(key, n, "expected true or false, got '" + Text(n) + "'");
+    return v;
+  }
+
+  template <typename E>
+  E Choice(const YAML::Node& n, const std::string& key, const std::vector<std::pair<const char*, E>>& options) const {
+    std::string s = String(n, key);
+    std::string names;
+    for (const auto& [name, value] : options) {
+      if (s == name) return value;
+      names += names.empty() ? name : std::string(" | ") + name;
+    }
+    Fail(key, n, "'" + s + "' is not one of " + names);
+  }
+
+  DType Dtype(const YAML::Node& n, const std::string& key, bool floating_only) const {
+    auto t = ParseDType(String(n, key));
+    if (!t) Fail(key, n, "unknown dtype '" + n.Scalar() + "'");
+    if (floating_only && !IsFloating(*t) && *t != DType::kInt64 && *t != DType::kInt32)
+      Fail(key, n, "output dtype must be float32, float64, int32 or int64");
+    return *t;
+  }
+
+  std::vector<std::string> StringList(const YAML::Node& n, const std::string& key) const {
+    std::vector<std::string> out;
+    if (n.IsScalar()) {
+      out.push_back(n.Scalar());
+    } else if (n.IsSequence()) {
+      for (const auto& item : n) out.push_back(String(item, key));
+    } else {
+      Fail(key, n, "expected a name or a list of names");
+    }
+    if (out.empty()) Fail(key, n, "the list is empty");
+    std::set<std::string> seen;
+    for (const auto& s : out) {
+      if (s.empty()) Fail(key, n, "a name is empty");
+      if (!seen.insert(s).second) Fail(key, n, "'" + s + "' appears twice");
+    }
+    return out;
+  }
+
+  // Resolves a path value and writes the absolute path back into the tree.
+  std::string Path(YAML::Node n, const std::string& key) const {
+    std::string s = String(n, key);
+    if (s.empty()) Fail(key, n, "the path is empty");
+    fs::path p(s);
+    if (p.is_relative()) p = (overridden_.count(key) ? fs::current_path() : fs::path(base_dir_)) / p;
+    std::string abs = p.lexically_normal().string();
+    n = abs;
+    return abs;
+  }
+
+ private:
+  static std::string Text(const YAML::Node& n) {
+    if (n.IsScalar()) return n.Scalar();
+    std::stringstream ss;
+    ss << n;
+    return ss.str();
+  }
+
+  std::string source_;
+  std::string base_dir_;
+  std::set<std::string> overridden_;
+};
+
+// Applies "a.b.c=value" to the tree; `value` is parsed as YAML.
+std::string ApplyOverride(YAML::Node root, const std::string& text) {
+  auto eq = text.find('=');
+  if (eq == std::string::npos || eq == 0)
+    throw ConfigError("--set " + text + ": expected key.path=value");
+  std::string key = text.substr(0, eq);
+  YAML::Node value;
+  try {
+    value = YAML::Load(text.substr(eq + 1));
+  } catch (const YAML::Exception& e) {
+    throw ConfigError("--set " + key + ": malformed value: " + e.msg);
+  }
+  if (!value.IsDefined() || value.IsNull()) value = YAML::Node(std::string());
+  std::vector<std::string> parts;
+  std::stringstream ss(key);
+  for (std::string part; std::getline(ss, part, '.');) {
+    if (part.empty()) throw ConfigError("--set " + text + ": malformed key '" + key + "'");
+    parts.push_back(part);
+  }
+  // Nodes are handles: walk by reassigning a handle to each child map.
+  std::vector<YAML::Node> chain{root};
+  for (size_t i = 0; i + 1 < parts.size(); ++i) {
+    YAML::Node child = chain.back()[parts[i]];
+    if (!child.IsDefined() || child.IsNull()) {
+      chain.back()[parts[i]] = YAML::Node(YAML::NodeType::Map);
+      child = chain.back()[parts[i]];
+    } else if (!child.IsMap()) {
+      throw ConfigError("--set " + key + ": '" + parts[i] + "' is not a mapping in the job file");
+    }
+    chain.push_back(child);
+  }
+  chain.back()[parts.back()] = value;
+  return key;
+}
+
+JobConfig Build(YAML::Node root, JobReader& r) {
+  JobConfig c;
+  r.CheckKeys(root, "");
+
+  YAML::Node model = r.Required(root, "", "model");
+  r.CheckKeys(model, "model");
+  c.model_path = r.Path(r.Required(model, "model", "path"), "model.path");
+
+  if (auto n = root["device"])
+    c.device = r.Choice<DeviceRequest>(n, "device", {{"auto", DeviceRequest::kAuto},
+                                                     {"cpu", DeviceRequest::kCpu},
+                                                     {"cuda", DeviceRequest::kCuda},
+                                                     {"mps", DeviceRequest::kMps}});
+  if (auto n = root["precision"])
+    c.precision = r.Choice<Precision>(
+        n, "precision", {{"fp32", Precision::kFp32}, {"fp16", Precision::kFp16}, {"bf16", Precision::kBf16}});
+  if (auto n = root["batch_size"]) c.batch_size = r.Integer(n, "batch_size", 1);
+  if (auto n = root["chunk_size"]) c.chunk_size = r.Integer(n, "chunk_size", 1);
+  if (auto n = root["threads"]) c.threads = static_cast<int>(r.Integer(n, "threads", 0));
+  if (auto n = root["log_level"])
+    c.log_level = r.Choice<std::string>(n, "log_level", {{"trace", "trace"}, {"debug", "debug"},
+                                                         {"info", "info"}, {"warn", "warn"},
+                                                         {"error", "error"}, {"off", "off"}});
+
+  YAML::Node in = r.Required(root, "", "input");
+  r.CheckKeys(in, "input");
+  c.input.path = r.Path(r.Required(in, "input", "path"), "input.path");
+  YAML::Node one = in["dataset"], many = in["datasets"];
+  if (one && many) r.Fail("input.datasets", many, "give either input.dataset or input.datasets, not both");
+  if (one) {
+    c.input.datasets = {r.String(one, "input.dataset")};
+    if (c.input.datasets[0].empty()) r.Fail("input.dataset", one, "the name is empty");
+  } else if (many) {
+    c.input.datasets = r.StringList(many, "input.datasets");
+  } else {
+    r.Fail("input.dataset", in, "required key is missing (or give input.datasets)");
+  }
+  if (auto n = in["mode"])
+    c.input.mode = r.Choice<InputMode>(
+        n, "input.mode", {{"auto", InputMode::kAuto}, {"shared", InputMode::kShared}, {"scatter", InputMode::kScatter}});
+  if (auto n = in["dtype"]) c.input.dtype = r.Dtype(n, "input.dtype", false);
+  if (auto n = in["scale"]) c.input.scale = r.Number(n, "input.scale");
+
+  YAML::Node out = r.Required(root, "", "output");
+  r.CheckKeys(out, "output");
+  c.output.path = r.Path(r.Required(out, "output", "path"), "output.path");
+  c.output.datasets = r.StringList(r.Required(out, "output", "datasets"), "output.datasets");
+  if (auto n = out["overwrite"]) c.output.overwrite = r.Bool(n, "output.overwrite");
+  if (auto n = out["dtype"]) c.output.dtype = r.Dtype(n, "output.dtype", true);
+
+  YAML::Emitter emitter;
+  emitter << root;
+  c.effective_yaml = std::string(emitter.c_str()) + "\n";
+  return c;
+}
+
+}  // namespace
+
+JobConfig ParseJobText(const std::string& text, const std::string& source, const std::string& base_dir,
+                       const std::vector<std::string>& overrides) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::ParserException& e) {
+    throw ConfigError(source + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
+                      ": malformed YAML: " + e.msg);
+  }
+  if (!root.IsDefined() || root.IsNull()) throw ConfigError(source + ": the job file is empty");
+  if (!root.IsMap()) throw ConfigError(source + ": the job file must be a mapping of keys");
+  JobReader reader(source, base_dir);
+  for (const auto& o : overrides) reader.MarkOverridden(ApplyOverride(root, o));
+  return Build(root, reader);
+}
+
+JobConfig LoadJobFile(const std::string& path, const std::vector<std::string>& overrides) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError(path + ": cannot read the job file: " + std::strerror(errno));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  fs::path base = fs::absolute(fs::path(path)).parent_path();
+  return ParseJobText(ss.str(), path, base.string(), overrides);
+}
+
+}  // namespace mpsbatch

@@ -1,0 +1,64 @@
+// The job file (job.yaml): its schema, validation and the --set overrides.
+// Every error names the file (or the --set option), the line and the key.
+// docs/job-reference.md documents each key; keep the two in step.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/dtype.h"
+
+namespace mpsbatch {
+
+enum class DeviceRequest { kAuto, kCpu, kCuda, kMps };
+enum class Precision { kFp32, kFp16, kBf16 };
+enum class InputMode { kAuto, kShared, kScatter };
+
+const char* DeviceRequestName(DeviceRequest d);
+const char* PrecisionName(Precision p);
+const char* InputModeName(InputMode m);
+// The dtype that floating inputs and model parameters take under `p`.
+DType PrecisionDType(Precision p);
+
+struct JobConfig {
+  // The job as it runs: the file's YAML with --set applied and every path made
+  // absolute. Parsing it again (ParseJobText) gives an identical JobConfig, which
+  // is how rank 0 hands the job to the other ranks.
+  std::string effective_yaml;
+
+  std::string model_path;
+  DeviceRequest device = DeviceRequest::kAuto;
+  Precision precision = Precision::kFp32;
+  int64_t batch_size = 128;
+  int64_t chunk_size = 0;  // rows per chunk; 0 = chosen by the planner
+  int threads = 0;         // intra-op threads per rank; 0 = host cores / ranks on the host
+  std::string log_level = "info";
+
+  struct Input {
+    std::string path;
+    std::vector<std::string> datasets;  // model inputs, in forward() order
+    InputMode mode = InputMode::kAuto;
+    std::optional<DType> dtype;         // cast every input to this before the model
+    std::optional<double> scale;        // multiply after the cast
+  } input;
+
+  struct Output {
+    std::string path;
+    std::vector<std::string> datasets;  // one per model output, in order
+    bool overwrite = false;
+    DType dtype = DType::kFloat32;
+  } output;
+};
+
+// Reads and validates the job file at `path`. `overrides` are "key.path=value"
+// strings from --set; their relative paths resolve against the current
+// directory, the file's against the file's folder. Throws ConfigError.
+JobConfig LoadJobFile(const std::string& path, const std::vector<std::string>& overrides = {});
+
+// Parses job text whose relative paths resolve against `base_dir`. `source` names
+// the text in messages (usually the file's path). Throws ConfigError.
+JobConfig ParseJobText(const std::string& text, const std::string& source, const std::string& base_dir,
+                       const std::vector<std::string>& overrides = {});
+
+}  // namespace mpsbatch

@@ -1,0 +1,50 @@
+// Chunk bookkeeping: the rows [0, rows) cut into chunks, the unit that moves
+// between ranks and that the output records as done. A chunk is a contiguous
+// row range; chunk ids follow row order. Today ranks own contiguous runs of
+// chunks (a static schedule); the ids are what an on-demand schedule or a
+// resume would hand out instead.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <utility>
+
+namespace mpsbatch {
+
+struct Chunk {
+  int64_t id = 0;
+  int64_t begin = 0;  // first row
+  int64_t end = 0;    // one past the last row
+  int64_t rows() const { return end - begin; }
+};
+
+class ChunkPlan {
+ public:
+  // rows >= 1, chunk_rows >= 1, ranks >= 1.
+  ChunkPlan(int64_t rows, int64_t chunk_rows, int ranks);
+
+  int64_t rows() const { return rows_; }
+  int64_t chunk_rows() const { return chunk_rows_; }
+  int ranks() const { return ranks_; }
+  int64_t num_chunks() const { return num_chunks_; }
+
+  Chunk chunk(int64_t id) const;
+  // The chunk ids [first, last) rank `rank` owns; empty when there are fewer
+  // chunks than ranks. Runs differ in length by at most one chunk.
+  std::pair<int64_t, int64_t> RangeOf(int rank) const;
+  int OwnerOf(int64_t id) const;
+
+ private:
+  int64_t rows_, chunk_rows_;
+  int ranks_;
+  int64_t num_chunks_;
+};
+
+// Rows per chunk. `requested` > 0 is the job's chunk_size. Otherwise about four
+// chunks per rank (so reading, computing and sending overlap), a multiple of
+// batch_size, and at most ~64 MiB of input and output per chunk.
+// `row_bytes` is one row's input plus output bytes. Throws ConfigError if a
+// chunk would exceed what one MPI message carries.
+int64_t ChooseChunkRows(int64_t rows, int64_t batch_size, int ranks, size_t row_bytes, int64_t requested);
+
+}  // namespace mpsbatch

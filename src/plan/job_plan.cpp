@@ -1,0 +1,173 @@
+#include "plan/job_plan.h"
+
+#include <cstring>
+
+#include "common/error.h"
+#include "plan/chunk_plan.h"
+
+namespace mpsbatch {
+
+size_t JobPlan::input_row_bytes() const {
+  size_t n = 0;
+  for (const auto& in : inputs) n += in.row_bytes();
+  return n;
+}
+
+size_t JobPlan::output_row_bytes() const {
+  size_t n = 0;
+  for (const auto& out : outputs) n += out.row_bytes();
+  return n;
+}
+
+namespace {
+
+class Writer {
+ public:
+  void Int(int64_t v) { buf_.append(reinterpret_cast<const char*>(&v), sizeof v); }
+  void Str(const std::string& s) {
+    Int(static_cast<int64_t>(s.size()));
+    buf_ += s;
+  }
+  void ShapeOf(const Shape& s) {
+    Int(static_cast<int64_t>(s.size()));
+    for (int64_t d : s) Int(d);
+  }
+  std::string Take() { return std::move(buf_); }
+
+ private:
+  std::string buf_;
+};
+
+class Reader {
+ public:
+  explicit Reader(const std::string& buf) : buf_(buf) {}
+  int64_t Int() {
+    if (pos_ + sizeof(int64_t) > buf_.size()) throw InternalError("truncated plan");
+    int64_t v;
+    std::memcpy(&v, buf_.data() + pos_, sizeof v);
+    pos_ += sizeof v;
+    return v;
+  }
+  std::string Str() {
+    const auto n = static_cast<size_t>(Int());
+    if (pos_ + n > buf_.size()) throw InternalError("truncated plan");
+    std::string s = buf_.substr(pos_, n);
+    pos_ += n;
+    return s;
+  }
+  Shape ShapeOf() {
+    Shape s(static_cast<size_t>(Int()));
+    for (auto& d : s) d = Int();
+    return s;
+  }
+
+ private:
+  const std::string& buf_;
+  size_t pos_ = 0;
+};
+
+}  // namespace
+
+std::string SerializePlan(const JobPlan& p) {
+  Writer w;
+  w.Int(p.rows);
+  w.Int(p.chunk_rows);
+  w.Int(static_cast<int64_t>(p.mode));
+  w.Int(p.input_file_size);
+  w.Int(p.model_size);
+  w.Str(p.model_sha256);
+  w.Int(static_cast<int64_t>(p.inputs.size()));
+  for (const auto& in : p.inputs) {
+    w.Str(in.name);
+    w.Int(static_cast<int64_t>(in.dtype));
+    w.ShapeOf(in.shape);
+  }
+  w.Int(static_cast<int64_t>(p.outputs.size()));
+  for (const auto& out : p.outputs) {
+    w.Str(out.name);
+    w.Int(static_cast<int64_t>(out.dtype));
+    w.ShapeOf(out.row_shape);
+  }
+  return w.Take();
+}
+
+JobPlan DeserializePlan(const std::string& data) {
+  Reader r(data);
+  JobPlan p;
+  p.rows = r.Int();
+  p.chunk_rows = r.Int();
+  p.mode = static_cast<InputMode>(r.Int());
+  p.input_file_size = r.Int();
+  p.model_size = r.Int();
+  p.model_sha256 = r.Str();
+  p.inputs.resize(static_cast<size_t>(r.Int()));
+  for (auto& in : p.inputs) {
+    in.name = r.Str();
+    in.dtype = static_cast<DType>(r.Int());
+    in.shape = r.ShapeOf();
+  }
+  p.outputs.resize(static_cast<size_t>(r.Int()));
+  for (auto& out : p.outputs) {
+    out.name = r.Str();
+    out.dtype = static_cast<DType>(r.Int());
+    out.row_shape = r.ShapeOf();
+  }
+  return p;
+}
+
+std::vector<DatasetInfo> InspectInputs(InputFile& file, const std::vector<std::string>& datasets) {
+  std::vector<DatasetInfo> infos;
+  for (const auto& name : datasets) {
+    infos.push_back(file.Describe(name));
+    const auto& info = infos.back();
+    if (info.shape[0] < 1)
+      throw InputError(file.path() + ": dataset '" + name + "' has zero rows; there is nothing to score");
+    if (info.shape[0] != infos.front().shape[0])
+      throw InputError(file.path() + ": input datasets disagree on the number of rows: '" + infos.front().name +
+                       "' has " + std::to_string(infos.front().shape[0]) + ", '" + name + "' has " +
+                       std::to_string(info.shape[0]));
+  }
+  return infos;
+}
+
+std::vector<OutputSpec> OutputSpecsFromProbe(const JobConfig& job, const std::vector<HostArray>& probe, int64_t rows) {
+  const auto& names = job.output.datasets;
+  if (probe.size() != names.size()) {
+    std::string list;
+    for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+    throw ModelError(job.model_path + ": the model returns " + std::to_string(probe.size()) + " output(s) but output.datasets names " +
+                     std::to_string(names.size()) + " [" + list + "]; give one dataset name per model output");
+  }
+  std::vector<OutputSpec> specs;
+  for (size_t i = 0; i < probe.size(); ++i) {
+    const auto& a = probe[i];
+    if (a.shape.empty() || a.shape[0] != rows)
+      throw ModelError(job.model_path + ": output " + std::to_string(i) + " ('" + names[i] + "') has shape " +
+                       ShapeString(a.shape) + " for a batch of " + std::to_string(rows) +
+                       " rows; each output's first dimension must be the batch");
+    specs.push_back(OutputSpec{names[i], job.output.dtype, Shape(a.shape.begin() + 1, a.shape.end())});
+  }
+  return specs;
+}
+
+std::string DescribePlan(const JobConfig& job, const JobPlan& plan, int ranks) {
+  const ChunkPlan chunks(plan.rows, plan.chunk_rows, ranks);
+  std::string s = "plan: " + std::to_string(plan.rows) + " rows in " + std::to_string(chunks.num_chunks()) +
+                  " chunks of up to " + std::to_string(plan.chunk_rows) + " rows over " + std::to_string(ranks) +
+                  " rank(s), batch_size " + std::to_string(job.batch_size) + "\n";
+  s += "  input:  " + job.input.path + " (mode " + InputModeName(plan.mode) + ")\n";
+  for (const auto& in : plan.inputs)
+    s += "          " + in.name + ": " + std::string(DTypeName(in.dtype)) + " " + ShapeString(in.shape) + "\n";
+  s += "  model:  " + job.model_path + " (" + std::to_string(plan.model_size) + " bytes, sha256 " +
+       plan.model_sha256.substr(0, 16) + "...), device " + DeviceRequestName(job.device) + ", precision " +
+       PrecisionName(job.precision) + "\n";
+  s += "  output: " + job.output.path + "\n";
+  for (const auto& out : plan.outputs) {
+    Shape shape{plan.rows};
+    shape.insert(shape.end(), out.row_shape.begin(), out.row_shape.end());
+    s += "          " + out.name + ": " + std::string(DTypeName(out.dtype)) + " " + ShapeString(shape) + "\n";
+  }
+  return s;
+}
+
+}  // namespace mpsbatch

@@ -1,0 +1,47 @@
+// The plan rank 0 makes and every rank follows: what the input holds, what the
+// model returns per row, and how the rows are cut into chunks. Rank 0 builds
+// it from the job, the input's metadata and one probe batch through the model,
+// then broadcasts it (SerializePlan / DeserializePlan).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/dtype.h"
+#include "config/job.h"
+#include "read/input_file.h"
+#include "write/result_writer.h"
+
+namespace mpsbatch {
+
+struct JobPlan {
+  int64_t rows = 0;
+  int64_t chunk_rows = 0;
+  std::vector<DatasetInfo> inputs;   // in input.datasets order
+  std::vector<OutputSpec> outputs;   // in output.datasets order
+  InputMode mode = InputMode::kAuto; // shared or scatter once ranks have been asked
+  int64_t input_file_size = 0;
+  int64_t model_size = 0;
+  std::string model_sha256;
+
+  size_t input_row_bytes() const;
+  size_t output_row_bytes() const;
+};
+
+std::string SerializePlan(const JobPlan& plan);
+// Throws InternalError on a malformed buffer.
+JobPlan DeserializePlan(const std::string& data);
+
+// Describes the job's input datasets. Throws InputError naming the file and
+// dataset: missing, unsupported dtype, zero rows, or row counts that disagree.
+std::vector<DatasetInfo> InspectInputs(InputFile& file, const std::vector<std::string>& datasets);
+
+// The output datasets a probe batch of `rows` rows implies. Throws ModelError
+// if the model's outputs don't match output.datasets in count, or an output
+// has no batch dimension of `rows`.
+std::vector<OutputSpec> OutputSpecsFromProbe(const JobConfig& job, const std::vector<HostArray>& probe, int64_t rows);
+
+// Several lines for the log and --dry-run.
+std::string DescribePlan(const JobConfig& job, const JobPlan& plan, int ranks);
+
+}  // namespace mpsbatch

@@ -1,0 +1,67 @@
+// RAII over HDF5's hid_t, and the bridge from HDF5's error stack to mpsbatch's
+// typed errors. HDF5 never prints its own error stack to the user: call
+// SilenceHdf5Errors() once per process, and use Hdf5Message() to read the
+// library's reason into an exception. All HDF5 calls of a process must come
+// from one thread (the library may be built without thread safety).
+#pragma once
+
+#include <hdf5.h>
+
+#include <optional>
+#include <string>
+
+#include "common/dtype.h"
+
+namespace mpsbatch {
+
+class H5Handle {
+ public:
+  using Closer = herr_t (*)(hid_t);
+  H5Handle() = default;
+  H5Handle(hid_t id, Closer closer) : id_(id), closer_(closer) {}
+  H5Handle(H5Handle&& o) noexcept : id_(o.id_), closer_(o.closer_) { o.id_ = H5I_INVALID_HID; }
+  H5Handle& operator=(H5Handle&& o) noexcept {
+    if (this != &o) {
+      Reset();
+      id_ = o.id_;
+      closer_ = o.closer_;
+      o.id_ = H5I_INVALID_HID;
+    }
+    return *this;
+  }
+  H5Handle(const H5Handle&) = delete;
+  H5Handle& operator=(const H5Handle&) = delete;
+  ~H5Handle() { Reset(); }
+
+  hid_t get() const { return id_; }
+  bool valid() const { return id_ >= 0; }
+  // Closes now and reports failure (a destructor cannot); returns the status.
+  herr_t Close() {
+    herr_t status = 0;
+    if (id_ >= 0 && closer_) status = closer_(id_);
+    id_ = H5I_INVALID_HID;
+    return status;
+  }
+
+ private:
+  void Reset() { Close(); }
+  hid_t id_ = H5I_INVALID_HID;
+  Closer closer_ = nullptr;
+};
+
+void SilenceHdf5Errors();
+
+// The reasons on the current thread's HDF5 error stack, innermost last, then
+// clears the stack. Empty if the stack is empty.
+std::string Hdf5Message();
+
+// HDF5 native memory type for `t` (owned by the library, do not close).
+hid_t NativeH5Type(DType t);
+// The DType a stored HDF5 type reads into, if mpsbatch supports it.
+std::optional<DType> DTypeOfH5Type(hid_t type);
+// Human description of a stored type, for messages ("uint16", "string", ...).
+std::string DescribeH5Type(hid_t type);
+
+std::string Hdf5LibraryVersion();
+
+}  // namespace mpsbatch

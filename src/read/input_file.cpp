@@ -1,0 +1,88 @@
+#include "read/input_file.h"
+
+#include <filesystem>
+
+#include "common/error.h"
+
+namespace mpsbatch {
+
+InputFile::InputFile(const std::string& path) : path_(path) {
+  if (!std::filesystem::exists(path)) throw InputError("input.path '" + path + "': file not found");
+  if (H5Fis_hdf5(path.c_str()) <= 0) {
+    Hdf5Message();
+    throw InputError("input.path '" + path + "': not an HDF5 file");
+  }
+  file_ = H5Handle(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  if (!file_.valid()) throw InputError("input.path '" + path + "': cannot open: " + Hdf5Message());
+}
+
+hid_t InputFile::Dataset(const std::string& name) {
+  auto it = datasets_.find(name);
+  if (it != datasets_.end()) return it->second.get();
+  const std::string where = path_ + ": dataset '" + name + "'";
+  if (H5Lexists(file_.get(), name.c_str(), H5P_DEFAULT) <= 0) {
+    Hdf5Message();
+    throw InputError(where + " not found");
+  }
+  H5O_info_t info;
+#if H5_VERSION_GE(1, 12, 0)
+  herr_t status = H5Oget_info_by_name3(file_.get(), name.c_str(), &info, H5O_INFO_BASIC, H5P_DEFAULT);
+#else
+  herr_t status = H5Oget_info_by_name2(file_.get(), name.c_str(), &info, H5O_INFO_BASIC, H5P_DEFAULT);
+#endif
+  if (status < 0 || info.type != H5O_TYPE_DATASET) {
+    Hdf5Message();
+    throw InputError(where + " is not a dataset");
+  }
+  H5Handle ds(H5Dopen2(file_.get(), name.c_str(), H5P_DEFAULT), H5Dclose);
+  if (!ds.valid()) throw InputError(where + ": cannot open: " + Hdf5Message());
+  hid_t id = ds.get();
+  datasets_.emplace(name, std::move(ds));
+  return id;
+}
+
+DatasetInfo InputFile::Describe(const std::string& name) {
+  const std::string where = path_ + ": dataset '" + name + "'";
+  hid_t ds = Dataset(name);
+  H5Handle type(H5Dget_type(ds), H5Tclose);
+  H5Handle space(H5Dget_space(ds), H5Sclose);
+  if (!type.valid() || !space.valid()) throw InputError(where + ": " + Hdf5Message());
+  DatasetInfo info;
+  info.name = name;
+  auto dtype = DTypeOfH5Type(type.get());
+  if (!dtype)
+    throw InputError(where + " has unsupported type " + DescribeH5Type(type.get()) +
+                     " (supported: float32, float64, uint8, int8, int16, int32, int64)");
+  info.dtype = *dtype;
+  const int rank = H5Sget_simple_extent_ndims(space.get());
+  if (rank < 1) throw InputError(where + " is a scalar; the first dimension must index the rows");
+  std::vector<hsize_t> dims(static_cast<size_t>(rank));
+  H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+  info.shape.assign(dims.begin(), dims.end());
+  return info;
+}
+
+void InputFile::ReadRows(const DatasetInfo& info, int64_t begin, int64_t end, std::byte* out) {
+  MPSBATCH_ASSERT(begin >= 0 && begin <= end && end <= info.shape[0]);
+  if (begin == end) return;
+  hid_t ds = Dataset(info.name);
+  H5Handle file_space(H5Dget_space(ds), H5Sclose);
+  std::vector<hsize_t> start(info.shape.size(), 0), count(info.shape.begin(), info.shape.end());
+  start[0] = static_cast<hsize_t>(begin);
+  count[0] = static_cast<hsize_t>(end - begin);
+  H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr);
+  H5Handle mem_space(H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr), H5Sclose);
+  if (H5Dread(ds, NativeH5Type(info.dtype), mem_space.get(), file_space.get(), H5P_DEFAULT, out) < 0)
+    throw InputError(path_ + ": dataset '" + info.name + "': reading rows " + std::to_string(begin) + ".." +
+                     std::to_string(end) + " failed: " + Hdf5Message());
+}
+
+HostArray InputFile::ReadRows(const DatasetInfo& info, int64_t begin, int64_t end) {
+  Shape shape = info.shape;
+  shape[0] = end - begin;
+  HostArray a(info.dtype, shape);
+  ReadRows(info, begin, end, a.bytes.data());
+  return a;
+}
+
+}  // namespace mpsbatch

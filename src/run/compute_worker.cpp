@@ -1,0 +1,76 @@
+#include "run/compute_worker.h"
+
+#include <chrono>
+#include <cstring>
+
+#include "common/error.h"
+
+namespace mpsbatch {
+
+std::vector<HostArray> ComputeChunk(Engine& engine, const JobPlan& plan, int64_t batch_size, const WorkItem& item) {
+  const int64_t rows = item.chunk.rows();
+  std::vector<HostArray> outputs;
+  for (const auto& spec : plan.outputs) {
+    Shape shape{rows};
+    shape.insert(shape.end(), spec.row_shape.begin(), spec.row_shape.end());
+    outputs.emplace_back(spec.dtype, shape);
+  }
+  std::vector<ArrayView> views(item.inputs.size());
+  for (int64_t b = 0; b < rows; b += batch_size) {
+    const int64_t e = std::min(rows, b + batch_size);
+    for (size_t i = 0; i < views.size(); ++i) views[i] = RowSlice(item.inputs[i], b, e);
+    std::vector<HostArray> ys = engine.Run(views);
+    const std::string where = "rows " + std::to_string(item.chunk.begin + b) + ".." + std::to_string(item.chunk.begin + e);
+    if (ys.size() != outputs.size())
+      throw ModelError(where + ": the model returned " + std::to_string(ys.size()) + " outputs, " +
+                       std::to_string(outputs.size()) + " on the first batch");
+    for (size_t o = 0; o < ys.size(); ++o) {
+      Shape expected{e - b};
+      expected.insert(expected.end(), plan.outputs[o].row_shape.begin(), plan.outputs[o].row_shape.end());
+      if (ys[o].shape != expected)
+        throw ModelError(where + ": output '" + plan.outputs[o].name + "' has shape " + ShapeString(ys[o].shape) +
+                         ", expected " + ShapeString(expected) + " (per-row shape as on the first batch)");
+      const size_t row_bytes = outputs[o].row_bytes();
+      std::memcpy(outputs[o].bytes.data() + static_cast<size_t>(b) * row_bytes, ys[o].bytes.data(), ys[o].bytes.size());
+    }
+  }
+  return outputs;
+}
+
+ComputeWorker::ComputeWorker(Engine& engine, const JobPlan& plan, int64_t batch_size, size_t depth)
+    : engine_(engine), plan_(plan), batch_size_(batch_size), todo_(depth), done_(depth + 1), thread_([this] { Loop(); }) {}
+
+ComputeWorker::~ComputeWorker() {
+  todo_.Close();
+  done_.Close();
+  if (thread_.joinable()) thread_.join();
+}
+
+void ComputeWorker::Submit(WorkItem item) {
+  if (!todo_.Push(std::move(item))) throw InternalError("compute worker is closed");
+}
+
+ResultItem ComputeWorker::Next() {
+  auto r = done_.Pop();
+  if (!r) throw InternalError("compute worker ended early");
+  return std::move(*r);
+}
+
+std::optional<ResultItem> ComputeWorker::NextFor(std::chrono::microseconds timeout) { return done_.PopFor(timeout); }
+
+void ComputeWorker::Loop() {
+  while (auto item = todo_.Pop()) {
+    ResultItem result{item->chunk, {}, nullptr};
+    const auto start = std::chrono::steady_clock::now();
+    try {
+      result.outputs = ComputeChunk(engine_, plan_, batch_size_, *item);
+    } catch (...) {
+      result.error = std::current_exception();
+    }
+    compute_ns_ += std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count();
+    const bool failed = result.error != nullptr;
+    if (!done_.Push(std::move(result)) || failed) return;
+  }
+}
+
+}  // namespace mpsbatch

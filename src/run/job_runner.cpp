@@ -1,0 +1,326 @@
+#include "run/job_runner.h"
+
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include "common/log.h"
+#include "common/sha256.h"
+#include "config/job.h"
+#include "infer/engine.h"
+#include "mpsbatch/version.h"
+#include "plan/chunk_plan.h"
+#include "plan/job_plan.h"
+#include "read/input_file.h"
+#include "run/rank_loop.h"
+#include "write/result_writer.h"
+
+namespace mpsbatch {
+
+namespace {
+
+constexpr int kTagModel = 201;
+constexpr size_t kModelPiece = size_t{256} << 20;
+
+std::string Timestamp() {
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t t = std::chrono::system_clock::to_time_t(now);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// Runs `step` on this rank, then agrees with all ranks whether any failed. On
+// failure, rank 0 reports the first failing rank's error and every rank
+// throws JobFailed.
+template <typename Step>
+void Phase(Communicator& comm, Step&& step) {
+  std::string message;
+  ErrorKind kind = ErrorKind::kInternal;
+  try {
+    step();
+  } catch (const Error& e) {
+    message = e.what();
+    kind = e.kind();
+  } catch (const std::exception& e) {
+    message = e.what();
+  }
+  const int64_t first = comm.AllreduceMin(message.empty() ? comm.size() : comm.rank());
+  if (first == comm.size()) return;
+  std::string payload = std::to_string(static_cast<int>(kind)) + "\n" + message;
+  comm.Broadcast(payload, static_cast<int>(first));
+  const auto newline = payload.find('\n');
+  kind = static_cast<ErrorKind>(std::stoi(payload.substr(0, newline)));
+  if (comm.rank() == 0)
+    spdlog::error("rank {} failed: {}: {}", first, ErrorKindName(kind), payload.substr(newline + 1));
+  throw JobFailed(kind);
+}
+
+std::shared_ptr<const std::string> ReadModelFile(const std::string& path) {
+  if (!std::filesystem::is_regular_file(path)) throw ModelError("model.path '" + path + "': file not found");
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (!in && !in.eof()) throw ModelError("model.path '" + path + "': cannot read the file");
+  return std::make_shared<const std::string>(ss.str());
+}
+
+EngineOptions MakeEngineOptions(const JobConfig& job, const Communicator& comm) {
+  EngineOptions o;
+  o.device = job.device;
+  o.local_rank = comm.local_rank();
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  o.threads = job.threads > 0 ? job.threads : std::max(1, cores / comm.local_size());
+  o.precision = job.precision;
+  o.input_dtype = job.input.dtype;
+  o.input_scale = job.input.scale;
+  o.output_dtype = job.output.dtype;
+  return o;
+}
+
+// "cpu x3, cuda:0 x1" from every rank's device name.
+std::string SummarizeDevices(const std::vector<std::string>& names) {
+  std::map<std::string, int> counts;
+  for (const auto& n : names) ++counts[n];
+  std::string s;
+  for (const auto& [name, n] : counts) s += (s.empty() ? "" : ", ") + name + " x" + std::to_string(n);
+  return s;
+}
+
+// Everything rank 0 learns while planning.
+struct Planned {
+  JobConfig job;
+  JobPlan plan;
+  std::shared_ptr<const std::string> model_bytes;
+  std::unique_ptr<InputFile> input;
+  std::unique_ptr<Engine> engine;
+};
+
+// Rank 0: inspect the input and the output path, load the model, push one
+// probe batch through it, cut the rows into chunks.
+void PlanOnRankZero(Communicator& comm, Planned& p, bool dry_run) {
+  auto& job = p.job;
+  p.input = std::make_unique<InputFile>(job.input.path);
+  p.plan.inputs = InspectInputs(*p.input, job.input.datasets);
+  p.plan.rows = p.plan.inputs.front().shape[0];
+  p.plan.input_file_size = static_cast<int64_t>(std::filesystem::file_size(job.input.path));
+  p.plan.mode = job.input.mode;
+  CheckOutputPath(job.output.path, job.output.overwrite);
+
+  p.model_bytes = ReadModelFile(job.model_path);
+  p.plan.model_size = static_cast<int64_t>(p.model_bytes->size());
+  p.plan.model_sha256 = Sha256Hex(*p.model_bytes);
+  p.engine = Engine::Create({job.model_path, p.model_bytes}, MakeEngineOptions(job, comm));
+
+  const int64_t probe_rows = std::min(job.batch_size, p.plan.rows);
+  std::vector<HostArray> probe_in;
+  std::vector<ArrayView> views;
+  for (const auto& info : p.plan.inputs) probe_in.push_back(p.input->ReadRows(info, 0, probe_rows));
+  for (const auto& a : probe_in) views.push_back(RowSlice(a, 0, probe_rows));
+  std::vector<HostArray> probe_out;
+  try {
+    probe_out = p.engine->Run(views);
+  } catch (const ModelError& e) {
+    throw ModelError(job.model_path + ": the model cannot run on the input (first " + std::to_string(probe_rows) +
+                     " rows of " + job.input.path + "): " + e.what());
+  }
+  p.plan.outputs = OutputSpecsFromProbe(job, probe_out, probe_rows);
+  p.plan.chunk_rows = ChooseChunkRows(p.plan.rows, job.batch_size, dry_run ? 1 : comm.size(),
+                                      p.plan.input_row_bytes() + p.plan.output_row_bytes(), job.chunk_size);
+}
+
+// Can this rank read the input at rank 0's path, with rank 0's shapes?
+std::string InputProblem(const JobConfig& job, const JobPlan& plan, std::unique_ptr<InputFile>& input) {
+  try {
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(job.input.path, ec);
+    if (ec) return "cannot see " + job.input.path;
+    if (static_cast<int64_t>(size) != plan.input_file_size)
+      return job.input.path + " has " + std::to_string(size) + " bytes here, " + std::to_string(plan.input_file_size) +
+             " on rank 0";
+    input = std::make_unique<InputFile>(job.input.path);
+    for (const auto& info : plan.inputs)
+      if (input->Describe(info.name).shape != info.shape) return "dataset '" + info.name + "' differs from rank 0's";
+    return "";
+  } catch (const Error& e) {
+    input.reset();
+    return e.what();
+  }
+}
+
+// Decides shared or scatter, opening the input on every rank that reads it.
+void ChooseInputMode(Communicator& comm, Planned& p) {
+  std::string problem;
+  if (comm.rank() != 0 && p.job.input.mode != InputMode::kScatter) problem = InputProblem(p.job, p.plan, p.input);
+  const int64_t failing = comm.AllreduceSum(problem.empty() ? 0 : 1);
+  InputMode mode = p.job.input.mode;
+  if (mode == InputMode::kAuto) mode = failing == 0 ? InputMode::kShared : InputMode::kScatter;
+  Phase(comm, [&] {
+    if (mode == InputMode::kShared && !problem.empty())
+      throw InputError("input.mode is shared, but this rank (host " + comm.host() + ") cannot read the input: " +
+                       problem + ". Use input.mode: scatter (or auto) to have rank 0 send the rows.");
+  });
+  if (mode == InputMode::kScatter && comm.rank() != 0) p.input.reset();
+  if (comm.rank() == 0 && p.job.input.mode == InputMode::kAuto && mode == InputMode::kScatter)
+    spdlog::info("input.mode auto: {} rank(s) cannot read {}; rank 0 will send them their rows", failing,
+                 p.job.input.path);
+  p.plan.mode = mode;
+}
+
+// Gives every rank the model's bytes: read locally where the same file is
+// there, sent by rank 0 where it is not.
+void DistributeModel(Communicator& comm, Planned& p) {
+  bool have = comm.rank() == 0;
+  if (!have) {
+    try {
+      auto bytes = ReadModelFile(p.job.model_path);
+      if (Sha256Hex(*bytes) == p.plan.model_sha256) {
+        p.model_bytes = bytes;
+        have = true;
+      } else {
+        spdlog::warn("{} differs from rank 0's copy; using rank 0's", p.job.model_path);
+      }
+    } catch (const ModelError&) {
+    }
+  }
+  const auto have_all = comm.Allgather(have ? 1 : 0);
+  for (int r = 1; r < comm.size(); ++r) {
+    if (have_all[static_cast<size_t>(r)]) continue;
+    if (comm.rank() == 0) {
+      const std::string& bytes = *p.model_bytes;
+      for (size_t at = 0; at < bytes.size(); at += kModelPiece) {
+        const auto* begin = reinterpret_cast<const std::byte*>(bytes.data()) + at;
+        comm.Send(r, kTagModel, Bytes(begin, begin + std::min(kModelPiece, bytes.size() - at)));
+      }
+    } else if (comm.rank() == r) {
+      std::string bytes;
+      bytes.reserve(static_cast<size_t>(p.plan.model_size));
+      while (static_cast<int64_t>(bytes.size()) < p.plan.model_size) {
+        Bytes piece = comm.Receive(0, kTagModel);
+        bytes.append(reinterpret_cast<const char*>(piece.data()), piece.size());
+      }
+      p.model_bytes = std::make_shared<const std::string>(std::move(bytes));
+    }
+  }
+}
+
+void WriteHeaderAttributes(ResultWriter& w, const Planned& p, const Communicator& comm, const std::string& start,
+                           const std::vector<std::string>& devices) {
+  w.SetAttribute("job_yaml", p.job.effective_yaml);
+  w.SetAttribute("model_path", p.job.model_path);
+  w.SetAttribute("model_sha256", p.plan.model_sha256);
+  w.SetAttribute("input_path", p.job.input.path);
+  w.SetAttribute("input_mode", std::string(InputModeName(p.plan.mode)));
+  w.SetAttribute("mpsbatch_version", std::string(MPSBATCH_VERSION));
+  w.SetAttribute("libtorch_version", LibtorchVersion());
+  w.SetAttribute("mpi_version", MpiLibraryVersion());
+  w.SetAttribute("hdf5_version", Hdf5LibraryVersion());
+  w.SetAttribute("devices", SummarizeDevices(devices));
+  w.SetAttribute("precision", std::string(PrecisionName(p.job.precision)));
+  w.SetAttribute("ranks", static_cast<int64_t>(comm.size()));
+  w.SetAttribute("rows", p.plan.rows);
+  w.SetAttribute("start_time", start);
+}
+
+void LogSummary(const Planned& p, double total_seconds, double loop_seconds, const std::vector<double>& rows,
+                const std::vector<double>& compute) {
+  spdlog::info("done: {} rows in {:.3f} s ({:.1f} rows/s; scoring {:.3f} s, {:.1f} rows/s) -> {}", p.plan.rows,
+               total_seconds, p.plan.rows / total_seconds, loop_seconds, p.plan.rows / loop_seconds,
+               p.job.output.path);
+  for (size_t r = 0; r < rows.size(); ++r)
+    spdlog::info("  rank {}: {} rows, compute {:.3f} s ({:.1f} rows/s)", r, static_cast<int64_t>(rows[r]), compute[r],
+                 compute[r] > 0 ? rows[r] / compute[r] : 0.0);
+}
+
+}  // namespace
+
+void RunJob(Communicator& comm, const CliOptions& cli) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::string start_time = Timestamp();
+  Planned p;
+
+  // 1. The job file, read and validated on rank 0, then the same text on all.
+  std::string effective, source = cli.job_path;
+  Phase(comm, [&] {
+    if (comm.rank() == 0) effective = LoadJobFile(cli.job_path, cli.overrides).effective_yaml;
+  });
+  comm.Broadcast(effective, 0);
+  Phase(comm, [&] { p.job = ParseJobText(effective, source, "/"); });
+  SetLogLevel(EffectiveLogLevel(p.job.log_level, cli.verbosity));
+
+  // 2. The plan, on rank 0.
+  Phase(comm, [&] {
+    if (comm.rank() == 0) PlanOnRankZero(comm, p, cli.dry_run);
+  });
+  if (cli.dry_run) {
+    if (comm.rank() == 0) {
+      std::printf("%s", DescribePlan(p.job, p.plan, 1).c_str());
+      std::printf("model: %s on %s; dry run: nothing written\n", p.engine->format().c_str(),
+                  p.engine->device_name().c_str());
+    }
+    return;
+  }
+  std::string plan_bytes = comm.rank() == 0 ? SerializePlan(p.plan) : "";
+  comm.Broadcast(plan_bytes, 0);
+  if (comm.rank() != 0) p.plan = DeserializePlan(plan_bytes);
+
+  // 3. Input mode, model bytes, engines on the other ranks.
+  ChooseInputMode(comm, p);
+  DistributeModel(comm, p);
+  Phase(comm, [&] {
+    if (comm.rank() != 0) p.engine = Engine::Create({p.job.model_path, p.model_bytes}, MakeEngineOptions(p.job, comm));
+  });
+  p.model_bytes.reset();
+  const auto devices = comm.Gather(p.engine->device_name(), 0);
+
+  // 4. The output file, on rank 0.
+  std::unique_ptr<ResultWriter> writer;
+  Phase(comm, [&] {
+    if (comm.rank() != 0) return;
+    writer = std::make_unique<ResultWriter>(p.job.output.path, p.plan.outputs, p.plan.rows);
+    WriteHeaderAttributes(*writer, p, comm, start_time, devices);
+  });
+  const ChunkPlan chunks(p.plan.rows, p.plan.chunk_rows, comm.size());
+  if (comm.rank() == 0) {
+    std::istringstream lines(DescribePlan(p.job, p.plan, comm.size()));
+    for (std::string line; std::getline(lines, line);) spdlog::info("{}", line);
+    spdlog::info("  engines: {} ({}), {} intra-op thread(s) per rank", SummarizeDevices(devices), p.engine->format(),
+                 MakeEngineOptions(p.job, comm).threads);
+  }
+
+  // 5. Score. From here a failing rank aborts the job.
+  const auto t_loop = std::chrono::steady_clock::now();
+  RankStats stats;
+  try {
+    stats = RunRankLoop({comm, *p.engine, p.plan, chunks, p.job.batch_size, p.input.get(), writer.get(), 2});
+  } catch (const Error& e) {
+    spdlog::error("rank {} failed: {}: {}", comm.rank(), ErrorKindName(e.kind()), e.what());
+    writer.reset();
+    comm.Abort(ExitCode(e.kind()));
+  } catch (const std::exception& e) {
+    spdlog::error("rank {} failed: internal error: {}", comm.rank(), e.what());
+    writer.reset();
+    comm.Abort(ExitCode(ErrorKind::kInternal));
+  }
+  const auto t_end = std::chrono::steady_clock::now();
+  const auto rows = comm.Gather(static_cast<double>(stats.rows), 0);
+  const auto compute = comm.Gather(stats.compute_seconds, 0);
+
+  // 6. Commit the output.
+  Phase(comm, [&] {
+    if (comm.rank() != 0) return;
+    writer->SetAttribute("end_time", Timestamp());
+    writer->Commit(p.job.output.overwrite);
+  });
+  if (comm.rank() == 0)
+    LogSummary(p, std::chrono::duration<double>(t_end - t0).count(),
+               std::chrono::duration<double>(t_end - t_loop).count(), rows, compute);
+}
+
+}  // namespace mpsbatch

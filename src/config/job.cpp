@@ -91,14 +91,20 @@ class JobReader {
   // relative paths resolve against the current directory).
   void MarkOverridden(const std::string& key) { overridden_.insert(key); }
 
+  // True if --set gave `key`, a mapping that holds it, or a key below it
+  // (`--set batch_size.x=1` turns batch_size into a mapping).
+  bool Overridden(const std::string& key) const {
+    for (size_t dot = 0; dot != std::string::npos; dot = key.find('.', dot + 1))
+      if (overridden_.count(dot == 0 ? key : key.substr(0, dot))) return true;
+    for (const auto& o : overridden_)
+      if (o.size() > key.size() && o.compare(0, key.size(), key) == 0 && o[key.size()] == '.') return true;
+    return overridden_.count(key) > 0;
+  }
+
   [[noreturn]] void Fail(const std::string& key, const YAML::Node& node, const std::string& what) const {
-    std::string where;
-    if (overridden_.count(key))
-      where = "--set " + key;
-    else if (node.IsDefined() && node.Mark().line >= 0)
-      where = source_ + ":" + std::to_string(node.Mark().line + 1);
-    else
-      where = source_;
+    if (Overridden(key)) throw ConfigError("--set " + key + ": " + what);
+    std::string where = source_;
+    if (node.IsDefined() && node.Mark().line >= 0) where += ":" + std::to_string(node.Mark().line + 1);
     throw ConfigError(where + ": " + key + ": " + what);
   }
 
@@ -109,8 +115,14 @@ class JobReader {
       const std::string key = kv.first.as<std::string>();
       if (allowed.count(key)) continue;
       std::string hint;
-      for (const auto& candidate : allowed)
-        if (EditDistance(key, candidate) <= 2) hint = " (did you mean '" + candidate + "'?)";
+      size_t best = 3;  // suggest only close names
+      for (const auto& candidate : allowed) {
+        const size_t d = EditDistance(key, candidate);
+        if (d < best) {
+          best = d;
+          hint = " (did you mean '" + candidate + "'?)";
+        }
+      }
       Fail(Join(path, key), kv.first, "unknown key" + hint);
     }
   }
@@ -163,11 +175,11 @@ class JobReader {
     Fail(key, n, "'" + s + "' is not one of " + names);
   }
 
-  DType Dtype(const YAML::Node& n, const std::string& key, bool floating_only) const {
+  DType Dtype(const YAML::Node& n, const std::string& key, bool output) const {
     auto t = ParseDType(String(n, key));
     if (!t) Fail(key, n, "unknown dtype '" + n.Scalar() + "'");
-    if (floating_only && !IsFloating(*t) && *t != DType::kInt64 && *t != DType::kInt32)
-      Fail(key, n, "output dtype must be float32, float64, int32 or int64");
+    if (output && *t != DType::kFloat32 && *t != DType::kFloat64 && *t != DType::kInt64 && *t != DType::kInt32)
+      Fail(key, n, "'" + n.Scalar() + "' cannot be stored; use float32, float64, int32 or int64");
     return *t;
   }
 
@@ -194,7 +206,7 @@ class JobReader {
     std::string s = String(n, key);
     if (s.empty()) Fail(key, n, "the path is empty");
     fs::path p(s);
-    if (p.is_relative()) p = (overridden_.count(key) ? fs::current_path() : fs::path(base_dir_)) / p;
+    if (p.is_relative()) p = (Overridden(key) ? fs::current_path() : fs::path(base_dir_)) / p;
     std::string abs = p.lexically_normal().string();
     n = abs;
     return abs;

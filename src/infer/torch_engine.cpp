@@ -13,6 +13,7 @@
 #include <fstream>
 #include <mutex>
 #include <sstream>
+#include <vector>
 #include <unistd.h>
 
 #if MPSBATCH_WITH_AOTI
@@ -54,14 +55,22 @@ c10::ScalarType ScalarTypeOf(DType t) {
   throw InternalError("unmapped DType");
 }
 
-// Torch's messages carry C++ and TorchScript tracebacks; keep the head.
-std::string Brief(const c10::Error& e) {
-  std::string msg = e.what_without_backtrace();
+// Torch's messages carry C++ and TorchScript tracebacks. An exception raised
+// in the model ends with its Python line ("builtins.RuntimeError: ..."): keep
+// that; otherwise keep the head.
+std::string Brief(const std::string& msg) {
   std::istringstream in(msg);
-  std::string line, out;
-  for (int n = 0; n < 12 && std::getline(in, line); ++n) out += (n ? "\n  " : "") + line;
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);)
+    if (line.find_first_not_of(" \t") != std::string::npos) lines.push_back(line);
+  if (lines.empty()) return msg;
+  if (msg.find("Traceback of TorchScript") != std::string::npos) return lines.back();
+  std::string out;
+  for (size_t n = 0; n < lines.size() && n < 8; ++n) out += (n ? "\n  " : "") + lines[n];
   return out;
 }
+
+std::string Brief(const c10::Error& e) { return Brief(e.what_without_backtrace()); }
 
 std::string ShapesOf(const std::vector<ArrayView>& inputs) {
   std::string s;
@@ -253,6 +262,10 @@ class TorchEngine : public Engine {
                         " (lower batch_size): " + Brief(e));
     } catch (const c10::Error& e) {
       throw ModelError("forward failed for inputs " + ShapesOf(inputs) + ": " + Brief(e));
+    } catch (const Error&) {
+      throw;
+    } catch (const std::exception& e) {  // torch::jit::JITException: raised by the model
+      throw ModelError("forward failed for inputs " + ShapesOf(inputs) + ": " + Brief(e.what()));
     }
   }
 

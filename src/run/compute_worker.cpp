@@ -19,8 +19,13 @@ std::vector<HostArray> ComputeChunk(Engine& engine, const JobPlan& plan, int64_t
   for (int64_t b = 0; b < rows; b += batch_size) {
     const int64_t e = std::min(rows, b + batch_size);
     for (size_t i = 0; i < views.size(); ++i) views[i] = RowSlice(item.inputs[i], b, e);
-    std::vector<HostArray> ys = engine.Run(views);
     const std::string where = "rows " + std::to_string(item.chunk.begin + b) + ".." + std::to_string(item.chunk.begin + e);
+    std::vector<HostArray> ys;
+    try {
+      ys = engine.Run(views);
+    } catch (const ModelError& error) {
+      throw ModelError(where + ": " + error.what());
+    }
     if (ys.size() != outputs.size())
       throw ModelError(where + ": the model returned " + std::to_string(ys.size()) + " outputs, " +
                        std::to_string(outputs.size()) + " on the first batch");

@@ -104,7 +104,7 @@ struct Planned {
 
 // Rank 0: inspect the input and the output path, load the model, push one
 // probe batch through it, cut the rows into chunks.
-void PlanOnRankZero(Communicator& comm, Planned& p, bool dry_run) {
+void PlanOnRankZero(Communicator& comm, Planned& p) {
   auto& job = p.job;
   p.input = std::make_unique<InputFile>(job.input.path);
   p.plan.inputs = InspectInputs(*p.input, job.input.datasets);
@@ -131,7 +131,7 @@ void PlanOnRankZero(Communicator& comm, Planned& p, bool dry_run) {
                      " rows of " + job.input.path + "): " + e.what());
   }
   p.plan.outputs = OutputSpecsFromProbe(job, probe_out, probe_rows);
-  p.plan.chunk_rows = ChooseChunkRows(p.plan.rows, job.batch_size, dry_run ? 1 : comm.size(),
+  p.plan.chunk_rows = ChooseChunkRows(p.plan.rows, job.batch_size, comm.size(),
                                       p.plan.input_row_bytes() + p.plan.output_row_bytes(), job.chunk_size);
 }
 
@@ -256,11 +256,11 @@ void RunJob(Communicator& comm, const CliOptions& cli) {
 
   // 2. The plan, on rank 0.
   Phase(comm, [&] {
-    if (comm.rank() == 0) PlanOnRankZero(comm, p, cli.dry_run);
+    if (comm.rank() == 0) PlanOnRankZero(comm, p);
   });
   if (cli.dry_run) {
     if (comm.rank() == 0) {
-      std::printf("%s", DescribePlan(p.job, p.plan, 1).c_str());
+      std::printf("%s", DescribePlan(p.job, p.plan, comm.size()).c_str());
       std::printf("model: %s on %s; dry run: nothing written\n", p.engine->format().c_str(),
                   p.engine->device_name().c_str());
     }

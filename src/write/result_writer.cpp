@@ -30,6 +30,18 @@ ResultWriter::ResultWriter(const std::string& final_path, const std::vector<Outp
     : final_path_(final_path), partial_path_(PartialPath(final_path)), outputs_(outputs) {
   file_ = H5Handle(H5Fcreate(partial_path_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
   if (!file_.valid()) throw OutputError("cannot create " + partial_path_ + ": " + Hdf5Message());
+  try {
+    CreateDatasets(rows);
+  } catch (...) {
+    datasets_.clear();
+    file_.Close();
+    std::error_code ec;
+    fs::remove(partial_path_, ec);
+    throw;
+  }
+}
+
+void ResultWriter::CreateDatasets(int64_t rows) {
   for (const auto& out : outputs_) {
     std::vector<hsize_t> dims{static_cast<hsize_t>(rows)};
     for (int64_t d : out.row_shape) dims.push_back(static_cast<hsize_t>(d));

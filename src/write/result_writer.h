@@ -47,6 +47,8 @@ class ResultWriter {
   const std::string& partial_path() const { return partial_path_; }
 
  private:
+  void CreateDatasets(int64_t rows);
+
   std::string final_path_;
   std::string partial_path_;
   std::vector<OutputSpec> outputs_;

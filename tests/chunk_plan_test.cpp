@@ -1,0 +1,77 @@
+#include "plan/chunk_plan.h"
+
+#include <gtest/gtest.h>
+
+#include "common/error.h"
+
+namespace mpsbatch {
+
+// Every row belongs to exactly one chunk, every chunk to exactly one rank,
+// ranks own contiguous runs in rank order that differ by at most one chunk.
+TEST(ChunkPlan, CoversEveryRowOnceForAllSmallShapes) {
+  for (int64_t rows = 1; rows <= 40; ++rows) {
+    for (int64_t chunk_rows = 1; chunk_rows <= 12; ++chunk_rows) {
+      for (int ranks = 1; ranks <= 6; ++ranks) {
+        SCOPED_TRACE(testing::Message() << rows << " rows, " << chunk_rows << " per chunk, " << ranks << " ranks");
+        ChunkPlan plan(rows, chunk_rows, ranks);
+        std::vector<int> seen(static_cast<size_t>(rows), 0);
+        int64_t next_chunk = 0, min_run = INT64_MAX, max_run = 0;
+        for (int r = 0; r < ranks; ++r) {
+          auto [first, last] = plan.RangeOf(r);
+          ASSERT_EQ(first, next_chunk);
+          next_chunk = last;
+          min_run = std::min(min_run, last - first);
+          max_run = std::max(max_run, last - first);
+          for (int64_t id = first; id < last; ++id) {
+            EXPECT_EQ(plan.OwnerOf(id), r);
+            Chunk c = plan.chunk(id);
+            EXPECT_EQ(c.id, id);
+            EXPECT_GE(c.rows(), 1);
+            EXPECT_LE(c.rows(), chunk_rows);
+            for (int64_t row = c.begin; row < c.end; ++row) ++seen[static_cast<size_t>(row)];
+          }
+        }
+        EXPECT_EQ(next_chunk, plan.num_chunks());
+        EXPECT_LE(max_run - min_run, 1);
+        for (int count : seen) ASSERT_EQ(count, 1);
+      }
+    }
+  }
+}
+
+TEST(ChunkPlan, MoreRanksThanChunksLeavesSomeIdle) {
+  ChunkPlan plan(3, 1, 5);
+  EXPECT_EQ(plan.num_chunks(), 3);
+  int idle = 0;
+  for (int r = 0; r < 5; ++r) idle += plan.RangeOf(r).first == plan.RangeOf(r).second;
+  EXPECT_EQ(idle, 2);
+}
+
+TEST(ChunkPlan, LastChunkIsShort) {
+  ChunkPlan plan(10, 4, 1);
+  EXPECT_EQ(plan.num_chunks(), 3);
+  EXPECT_EQ(plan.chunk(2).begin, 8);
+  EXPECT_EQ(plan.chunk(2).end, 10);
+  EXPECT_THROW(plan.chunk(3), InternalError);
+}
+
+TEST(ChooseChunkRows, AutoIsAMultipleOfTheBatchAndAboutFourPerRank) {
+  EXPECT_EQ(ChooseChunkRows(1797, 128, 4, 100, 0), 128);
+  EXPECT_EQ(ChooseChunkRows(100000, 64, 2, 100, 0), 12544);  // ceil(12500 / 64) * 64
+  EXPECT_EQ(ChooseChunkRows(5, 128, 4, 100, 0), 5);           // never more than the rows
+  EXPECT_EQ(ChooseChunkRows(1, 1, 1, 100, 0), 1);
+}
+
+TEST(ChooseChunkRows, AutoStaysNearSixtyFourMiB) {
+  const size_t row_bytes = 1 << 20;  // 1 MiB rows
+  EXPECT_EQ(ChooseChunkRows(100000, 8, 1, row_bytes, 0), 64);
+  EXPECT_EQ(ChooseChunkRows(100000, 100, 1, row_bytes, 0), 100);  // never below one batch
+}
+
+TEST(ChooseChunkRows, RequestedSizeIsKeptOrRefused) {
+  EXPECT_EQ(ChooseChunkRows(1000, 128, 4, 100, 7), 7);
+  EXPECT_EQ(ChooseChunkRows(10, 128, 4, 100, 70), 10);
+  EXPECT_THROW(ChooseChunkRows(100000, 8, 1, size_t{1} << 20, 2000), ConfigError);
+}
+
+}  // namespace mpsbatch

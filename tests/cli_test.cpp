@@ -1,0 +1,37 @@
+#include "config/cli.h"
+
+#include <gtest/gtest.h>
+
+#include "common/error.h"
+
+namespace mpsbatch {
+
+TEST(Cli, JobAndOptions) {
+  auto o = ParseCommandLine({"job.yaml", "--dry-run", "--set", "batch_size=4", "--set=device=cpu", "-vv"});
+  EXPECT_EQ(o.job_path, "job.yaml");
+  EXPECT_TRUE(o.dry_run);
+  EXPECT_EQ(o.overrides, (std::vector<std::string>{"batch_size=4", "device=cpu"}));
+  EXPECT_EQ(o.verbosity, 2);
+}
+
+TEST(Cli, HelpAndVersionNeedNoJob) {
+  EXPECT_TRUE(ParseCommandLine({"--help"}).help);
+  EXPECT_TRUE(ParseCommandLine({"--version"}).version);
+}
+
+TEST(Cli, Errors) {
+  EXPECT_THROW(ParseCommandLine({}), UsageError);
+  EXPECT_THROW(ParseCommandLine({"a.yaml", "b.yaml"}), UsageError);
+  EXPECT_THROW(ParseCommandLine({"a.yaml", "--bogus"}), UsageError);
+  EXPECT_THROW(ParseCommandLine({"a.yaml", "--set"}), UsageError);
+}
+
+TEST(Cli, VerbosityAdjustsTheJobsLevel) {
+  EXPECT_EQ(EffectiveLogLevel("info", 0), "info");
+  EXPECT_EQ(EffectiveLogLevel("info", 1), "debug");
+  EXPECT_EQ(EffectiveLogLevel("info", -2), "error");
+  EXPECT_EQ(EffectiveLogLevel("warn", 5), "trace");
+  EXPECT_EQ(EffectiveLogLevel("error", -9), "off");
+}
+
+}  // namespace mpsbatch

@@ -1,0 +1,433 @@
+// End to end: the mpsbatch binary, launched through mpiexec (FindMPI's
+// MPIEXEC_* settings) at 1-4 ranks, against references that Python torch
+// computed from the same model files (tests/fixtures/make_fixtures.py), and
+// against itself across rank counts and input modes. Every user error is
+// checked for its message, its exit code, a bounded time and no output file.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <sstream>
+#include <thread>
+
+#include "common/sha256.h"
+#include "read/hdf5_handle.h"
+#include "read/input_file.h"
+#include "test_util.h"
+
+namespace mpsbatch {
+
+namespace {
+
+namespace fs = std::filesystem;
+const std::string kFixtures = MPSBATCH_FIXTURES;
+
+std::string Fixture(const std::string& name) { return kFixtures + "/" + name; }
+
+struct RunResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+  double seconds = 0;
+};
+
+std::vector<std::string> Words(const std::string& s) {
+  std::istringstream in(s);
+  std::vector<std::string> out;
+  for (std::string w; in >> w;) out.push_back(w);
+  return out;
+}
+
+// Runs argv with a time limit; a run past it is killed and reported as hung.
+RunResult Spawn(const std::vector<std::string>& argv, const fs::path& log, int timeout_s) {
+  const auto start = std::chrono::steady_clock::now();
+  pid_t pid = fork();
+  if (pid == 0) {
+    setpgid(0, 0);
+    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    int null = open("/dev/null", O_RDONLY);
+    dup2(null, 0);
+    // Open MPI refuses root (CI containers) and more ranks than cores unless told.
+    setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
+    setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
+    setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 1);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execvp(args[0], args.data());
+    _exit(127);
+  }
+  RunResult r;
+  int status = 0;
+  while (true) {
+    if (waitpid(pid, &status, WNOHANG) == pid) break;
+    if (std::chrono::steady_clock::now() - start > std::chrono::seconds(timeout_s)) {
+      killpg(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      r.output = "(killed after " + std::to_string(timeout_s) + " s: the run hung)\n";
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.output += testing::ReadFile(log);
+  return r;
+}
+
+std::vector<std::string> MpiexecPrefix(int ranks) {
+  std::vector<std::string> argv{MPSBATCH_MPIEXEC, MPSBATCH_NUMPROC_FLAG, std::to_string(ranks)};
+  for (const auto& w : Words(MPSBATCH_PREFLAGS)) argv.push_back(w);
+  return argv;
+}
+
+std::vector<std::string> MpsbatchArgs(const fs::path& job, const std::vector<std::string>& args) {
+  std::vector<std::string> argv{MPSBATCH_BIN, job.string()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  for (const auto& w : Words(MPSBATCH_POSTFLAGS)) argv.push_back(w);
+  return argv;
+}
+
+RunResult RunMpsbatch(int ranks, const fs::path& job, const std::vector<std::string>& args = {}, int timeout_s = 120) {
+  auto argv = MpiexecPrefix(ranks);
+  auto tail = MpsbatchArgs(job, args);
+  argv.insert(argv.end(), tail.begin(), tail.end());
+  return Spawn(argv, job.parent_path() / ("run-" + std::to_string(ranks) + ".log"), timeout_s);
+}
+
+// A job file in `dir` for a model and input datasets from the fixtures.
+fs::path WriteJob(const fs::path& dir, const std::string& model, const std::string& datasets,
+                  const std::string& outputs = "[y]", const std::string& extra = "") {
+  const fs::path job = dir / "job.yaml";
+  testing::WriteFile(job, "model:\n  path: " + Fixture(model) + "\ndevice: cpu\nbatch_size: 8\nchunk_size: 16\n" +
+                              "input:\n  path: " + Fixture("inputs.h5") + "\n  datasets: " + datasets +
+                              "\noutput:\n  path: out.h5\n  datasets: " + outputs + "\n" + extra);
+  return job;
+}
+
+std::vector<float> ReadFloats(const std::string& path, const std::string& dataset) {
+  InputFile f(path);
+  DatasetInfo info = f.Describe(dataset);
+  EXPECT_EQ(info.dtype, DType::kFloat32);
+  HostArray a = f.ReadRows(info, 0, info.shape[0]);
+  std::vector<float> v(a.bytes.size() / sizeof(float));
+  std::memcpy(v.data(), a.bytes.data(), a.bytes.size());
+  return v;
+}
+
+void ExpectNear(const std::vector<float>& got, const std::vector<float>& want, double tol) {
+  ASSERT_EQ(got.size(), want.size());
+  double worst = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    ASSERT_TRUE(std::isfinite(got[i])) << "element " << i;
+    worst = std::max(worst, static_cast<double>(std::fabs(got[i] - want[i])));
+  }
+  EXPECT_LE(worst, tol);
+}
+
+std::string StringAttribute(const std::string& path, const std::string& name) {
+  H5Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  H5Handle attr(H5Aopen(file.get(), name.c_str(), H5P_DEFAULT), H5Aclose);
+  if (!attr.valid()) return "(missing)";
+  H5Handle type(H5Aget_type(attr.get()), H5Tclose);
+  char* value = nullptr;
+  H5Aread(attr.get(), type.get(), &value);
+  std::string s = value ? value : "";
+  H5free_memory(value);
+  return s;
+}
+
+int64_t IntAttribute(const std::string& path, const std::string& name) {
+  H5Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  H5Handle attr(H5Aopen(file.get(), name.c_str(), H5P_DEFAULT), H5Aclose);
+  int64_t v = -1;
+  H5Aread(attr.get(), H5T_NATIVE_INT64, &v);
+  return v;
+}
+
+class E2E : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SilenceHdf5Errors();
+    dir_ = testing::TestDir();
+  }
+  std::string Out() const { return (dir_ / "out.h5").string(); }
+  fs::path dir_;
+};
+
+#define EXPECT_RUN_OK(r) ASSERT_EQ((r).exit_code, 0) << (r).output
+
+}  // namespace
+
+TEST_F(E2E, MatchesPythonReferenceAndIsBitwiseIdenticalAcrossRankCounts) {
+  const auto job = WriteJob(dir_, "mlp.pt", "[x_f32]");
+  const auto want = ReadFloats(Fixture("reference.h5"), "mlp_x_f32");
+  std::vector<float> first;
+  for (int ranks = 1; ranks <= 4; ++ranks) {
+    SCOPED_TRACE("ranks = " + std::to_string(ranks));
+    const std::string out = (dir_ / ("out" + std::to_string(ranks) + ".h5")).string();
+    auto r = RunMpsbatch(ranks, job, {"--set", "output.path=" + out});
+    EXPECT_RUN_OK(r);
+    auto got = ReadFloats(out, "y");
+    ExpectNear(got, want, 1e-5);
+    if (ranks == 1) first = got;
+    EXPECT_EQ(std::memcmp(got.data(), first.data(), got.size() * sizeof(float)), 0) << "differs from 1 rank";
+  }
+}
+
+TEST_F(E2E, Uint8InputWithScaleMatchesReference) {
+  const auto job = WriteJob(dir_, "mlp.pt", "[x_u8]", "[y]", "  scale: 0.0625\n");
+  // `extra` lands under output:, so put scale under input with --set instead.
+  testing::WriteFile(job, testing::ReadFile(job).substr(0, testing::ReadFile(job).find("  scale")));
+  auto r = RunMpsbatch(2, job, {"--set", "input.scale=0.0625", "--set", "output.path=" + Out()});
+  EXPECT_RUN_OK(r);
+  ExpectNear(ReadFloats(Out(), "y"), ReadFloats(Fixture("reference.h5"), "mlp_x_u8_scaled"), 1e-5);
+}
+
+TEST_F(E2E, Float64InputIsCastToFloat32) {
+  auto r = RunMpsbatch(3, WriteJob(dir_, "mlp.pt", "[x_f64]"));
+  EXPECT_RUN_OK(r);
+  ExpectNear(ReadFloats(Out(), "y"), ReadFloats(Fixture("reference.h5"), "mlp_x_f64"), 1e-5);
+}
+
+TEST_F(E2E, ModelWithTwoOutputs) {
+  auto r = RunMpsbatch(2, WriteJob(dir_, "two_outputs.pt", "[x_f32]", "[logits, probs]"));
+  EXPECT_RUN_OK(r);
+  ExpectNear(ReadFloats(Out(), "logits"), ReadFloats(Fixture("reference.h5"), "two_outputs_logits"), 1e-5);
+  ExpectNear(ReadFloats(Out(), "probs"), ReadFloats(Fixture("reference.h5"), "two_outputs_probs"), 1e-5);
+}
+
+TEST_F(E2E, ModelWithTwoInputs) {
+  auto r = RunMpsbatch(3, WriteJob(dir_, "two_inputs.pt", "[ids, mask]"));
+  EXPECT_RUN_OK(r);
+  ExpectNear(ReadFloats(Out(), "y"), ReadFloats(Fixture("reference.h5"), "two_inputs"), 1e-5);
+}
+
+TEST_F(E2E, SharedAndScatterModesWriteIdenticalResults) {
+  const auto job = WriteJob(dir_, "two_outputs.pt", "[x_f32]", "[logits, probs]");
+  std::vector<std::vector<float>> results;
+  for (const char* mode : {"shared", "scatter"}) {
+    const std::string out = (dir_ / (std::string(mode) + ".h5")).string();
+    auto r = RunMpsbatch(3, job, {"--set", std::string("input.mode=") + mode, "--set", "output.path=" + out});
+    EXPECT_RUN_OK(r);
+    EXPECT_NE(r.output.find(std::string("(mode ") + mode + ")"), std::string::npos) << r.output;
+    EXPECT_EQ(StringAttribute(out, "input_mode"), mode);
+    results.push_back(ReadFloats(out, "logits"));
+    auto probs = ReadFloats(out, "probs");
+    results.back().insert(results.back().end(), probs.begin(), probs.end());
+  }
+  ASSERT_EQ(results[0].size(), results[1].size());
+  EXPECT_EQ(std::memcmp(results[0].data(), results[1].data(), results[0].size() * sizeof(float)), 0);
+}
+
+TEST_F(E2E, MoreRanksThanRows) {
+  const auto want = ReadFloats(Fixture("reference.h5"), "mlp_x_f32");
+  auto r = RunMpsbatch(4, WriteJob(dir_, "mlp.pt", "[x_small]"));
+  EXPECT_RUN_OK(r);
+  ExpectNear(ReadFloats(Out(), "y"), std::vector<float>(want.begin(), want.begin() + 30), 1e-5);
+  auto one = RunMpsbatch(2, WriteJob(dir_, "mlp.pt", "[x_one]"), {"--set", "output.overwrite=true"});
+  EXPECT_RUN_OK(one);
+  ExpectNear(ReadFloats(Out(), "y"), std::vector<float>(want.begin(), want.begin() + 10), 1e-5);
+}
+
+TEST_F(E2E, AutomaticChunkingAndOneRowChunks) {
+  const auto want = ReadFloats(Fixture("reference.h5"), "mlp_x_f32");
+  const auto job = WriteJob(dir_, "mlp.pt", "[x_f32]");
+  for (const char* chunk : {"chunk_size=1", "batch_size=128"}) {
+    auto r = RunMpsbatch(3, job, {"--set", chunk, "--set", "output.overwrite=true"});
+    EXPECT_RUN_OK(r);
+    ExpectNear(ReadFloats(Out(), "y"), want, 1e-5);
+  }
+}
+
+TEST_F(E2E, AotiPackageMatchesReference) {
+  if (!MPSBATCH_HAVE_AOTI) GTEST_SKIP() << "libtorch without AOTInductor";
+  auto r = RunMpsbatch(2, WriteJob(dir_, "mlp_aoti.pt2", "[x_f32]"));
+  EXPECT_RUN_OK(r);
+  EXPECT_NE(r.output.find("(aoti)"), std::string::npos) << r.output;
+  ExpectNear(ReadFloats(Out(), "y"), ReadFloats(Fixture("reference.h5"), "mlp_aoti_x_f32"), 1e-5);
+}
+
+TEST_F(E2E, OutputRecordsTheRun) {
+  const auto job = WriteJob(dir_, "mlp.pt", "[x_f32]");
+  auto r = RunMpsbatch(2, job);
+  EXPECT_RUN_OK(r);
+  EXPECT_EQ(IntAttribute(Out(), "rows"), 103);
+  EXPECT_EQ(IntAttribute(Out(), "ranks"), 2);
+  EXPECT_EQ(StringAttribute(Out(), "model_sha256"), Sha256Hex(testing::ReadFile(Fixture("mlp.pt"))));
+  EXPECT_EQ(StringAttribute(Out(), "model_path"), Fixture("mlp.pt"));
+  EXPECT_EQ(StringAttribute(Out(), "devices"), "cpu x2");
+  EXPECT_NE(StringAttribute(Out(), "job_yaml").find("x_f32"), std::string::npos);
+  EXPECT_NE(StringAttribute(Out(), "libtorch_version"), "(missing)");
+  EXPECT_NE(StringAttribute(Out(), "mpsbatch_version"), "(missing)");
+  EXPECT_EQ(StringAttribute(Out(), "start_time").size(), 20u);
+  EXPECT_EQ(StringAttribute(Out(), "end_time").size(), 20u);
+  EXPECT_NE(r.output.find("done: 103 rows"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("rank 1:"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(Out() + ".partial"));
+}
+
+TEST_F(E2E, DryRunPrintsThePlanAndWritesNothing) {
+  auto r = RunMpsbatch(2, WriteJob(dir_, "two_outputs.pt", "[x_f32]", "[logits, probs]"), {"--dry-run"});
+  EXPECT_RUN_OK(r);
+  EXPECT_NE(r.output.find("plan: 103 rows"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("probs: float32 [103, 10]"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("dry run: nothing written"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(Out()));
+  EXPECT_FALSE(fs::exists(Out() + ".partial"));
+}
+
+TEST_F(E2E, RunsWithoutMpirun) {
+  auto r = Spawn(MpsbatchArgs(WriteJob(dir_, "mlp.pt", "[x_f32]"), {}), dir_ / "log", 120);
+  EXPECT_RUN_OK(r);
+  ExpectNear(ReadFloats(Out(), "y"), ReadFloats(Fixture("reference.h5"), "mlp_x_f32"), 1e-5);
+}
+
+TEST_F(E2E, VersionAndHelp) {
+  auto v = Spawn({MPSBATCH_BIN, "--version"}, dir_ / "v.log", 60);
+  EXPECT_RUN_OK(v);
+  EXPECT_NE(v.output.find("libtorch"), std::string::npos);
+  EXPECT_NE(v.output.find("HDF5"), std::string::npos);
+  EXPECT_NE(v.output.find("MPI"), std::string::npos);
+  auto h = Spawn({MPSBATCH_BIN, "--help"}, dir_ / "h.log", 60);
+  EXPECT_RUN_OK(h);
+  EXPECT_NE(h.output.find("--dry-run"), std::string::npos);
+}
+
+// Ranks 1.. run in a mount namespace where the fixtures folder is empty: a
+// cluster without a shared filesystem. auto picks scatter and rank 0 sends
+// the model; shared is refused naming the rank.
+class NoSharedFilesystem : public E2E {
+ protected:
+  void SetUp() override {
+    E2E::SetUp();
+    if (Spawn({"unshare", "-m", "true"}, dir_ / "probe.log", 30).exit_code != 0)
+      GTEST_SKIP() << "mount namespaces are not available here";
+  }
+  RunResult Run(const fs::path& job, const std::vector<std::string>& args) {
+    auto argv = MpiexecPrefix(1);
+    auto tail = MpsbatchArgs(job, args);
+    argv.insert(argv.end(), tail.begin(), tail.end());
+    argv.insert(argv.end(), {":", MPSBATCH_NUMPROC_FLAG, "2", std::string(MPSBATCH_TESTS_DIR) + "/hide_dir.sh", kFixtures});
+    argv.insert(argv.end(), tail.begin(), tail.end());
+    return Spawn(argv, dir_ / "run.log", 120);
+  }
+};
+
+TEST_F(NoSharedFilesystem, AutoScattersInputAndModelFromRankZero) {
+  auto r = Run(WriteJob(dir_, "mlp.pt", "[x_f32]"), {});
+  EXPECT_RUN_OK(r);
+  EXPECT_NE(r.output.find("2 rank(s) cannot read"), std::string::npos) << r.output;
+  EXPECT_EQ(StringAttribute(Out(), "input_mode"), "scatter");
+  ExpectNear(ReadFloats(Out(), "y"), ReadFloats(Fixture("reference.h5"), "mlp_x_f32"), 1e-5);
+}
+
+TEST_F(NoSharedFilesystem, SharedModeIsRefusedNamingTheRank) {
+  auto r = Run(WriteJob(dir_, "mlp.pt", "[x_f32]"), {"--set", "input.mode=shared"});
+  EXPECT_EQ(r.exit_code, 4) << r.output;
+  EXPECT_NE(r.output.find("rank 1 failed: input error: input.mode is shared"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(Out()));
+}
+
+// --- Errors a user can cause: one message, its exit code, no hang, no file. ---
+
+struct ErrorCase {
+  const char* name;
+  std::string job;           // job file text; "{F}" stands for the fixtures folder
+  std::vector<std::string> args;
+  int exit_code;
+  const char* message;
+};
+// ctest shows the case by name, not as bytes.
+void PrintTo(const ErrorCase& c, std::ostream* os) { *os << c.name; }
+
+
+std::string Expand(std::string text) {
+  for (size_t at; (at = text.find("{F}")) != std::string::npos;) text.replace(at, 3, kFixtures);
+  return text;
+}
+
+const std::string kGood = "model: {path: {F}/mlp.pt}\ndevice: cpu\nbatch_size: 8\n"
+                          "input: {path: {F}/inputs.h5, dataset: x_f32}\noutput: {path: out.h5, datasets: [y]}\n";
+
+std::vector<ErrorCase> ErrorCases() {
+  return {
+      {"MalformedYaml", "model: {path: [oops\n", {}, 3, "job.yaml:"},
+      {"UnknownKey", kGood + "batch_sise: 3\n", {}, 3, "batch_sise: unknown key (did you mean 'batch_size'?)"},
+      {"WrongType", kGood, {"--set", "batch_size=many"}, 3, "batch_size: expected an integer"},
+      {"MissingRequiredKey", "model: {path: {F}/mlp.pt}\ninput: {path: {F}/inputs.h5, dataset: x_f32}\n", {}, 3,
+       "output: required key is missing"},
+      {"MissingModelFile", kGood, {"--set", "model.path={F}/missing.pt"}, 5, "file not found"},
+      {"NotAModel", kGood, {"--set", "model.path={F}/not_a_model.pt"}, 5, "not a loadable TorchScript model"},
+      {"ModelReturnsADict", kGood, {"--set", "model.path={F}/returns_dict.pt"}, 5, "expects a tensor"},
+      {"OutputCountMismatch", kGood, {"--set", "output.datasets=[a, b]"}, 5, "returns 1 output(s) but output.datasets names 2"},
+      {"InputShapeDoesNotFitModel", kGood, {"--set", "input.dataset=x_wrong_shape"}, 5, "cannot run on the input"},
+      {"MissingInputFile", kGood, {"--set", "input.path={F}/missing.h5"}, 4, "file not found"},
+      {"MissingDataset", kGood, {"--set", "input.dataset=nope"}, 4, "dataset 'nope' not found"},
+      {"ZeroRows", kGood, {"--set", "input.dataset=x_empty"}, 4, "zero rows"},
+      {"UnsupportedDtype", kGood, {"--set", "input.dataset=x_u16"}, 4, "unsupported type uint16"},
+      {"StringDataset", kGood, {"--set", "input.dataset=strings"}, 4, "unsupported type string"},
+      {"GroupNotDataset", kGood, {"--set", "input.dataset=group"}, 4, "is not a dataset"},
+      {"RowCountsDisagree", "model: {path: {F}/two_inputs.pt}\ninput: {path: {F}/inputs.h5, datasets: [ids, mask_short]}\n"
+                            "output: {path: out.h5, datasets: [y]}\n", {}, 4, "disagree on the number of rows"},
+      {"OutputFolderMissing", kGood, {"--set", "output.path=no/such/dir/out.h5"}, 7, "does not exist"},
+      {"MpsOnAHostWithoutIt", kGood, {"--set", "device=mps"}, 6, "device: mps was asked for"},
+      {"FailureInTheMiddleOfTheRun", kGood, {"--set", "model.path={F}/poisoned.pt", "--set", "input.dataset=x_poisoned",
+                                             "--set", "chunk_size=8"}, 5, "poisoned row in batch"},
+  };
+}
+
+class UserErrors : public ::testing::TestWithParam<ErrorCase> {};
+
+TEST_P(UserErrors, ClearMessageNonZeroExitNoHangNoFile) {
+  SilenceHdf5Errors();
+  const ErrorCase& c = GetParam();
+  const auto dir = testing::TestDir();
+  testing::WriteFile(dir / "job.yaml", Expand(c.job));
+  std::vector<std::string> args;
+  for (const auto& a : c.args) args.push_back(Expand(a));
+  // Rank-count 3 so failures on ranks other than 0 are exercised too.
+  auto r = RunMpsbatch(3, dir / "job.yaml", args, 60);
+  EXPECT_EQ(r.exit_code, c.exit_code) << r.output;
+  EXPECT_NE(r.output.find(c.message), std::string::npos) << r.output;
+  EXPECT_LT(r.seconds, 30) << r.output;
+  EXPECT_FALSE(fs::exists(dir / "out.h5"));
+}
+
+INSTANTIATE_TEST_SUITE_P(E2E, UserErrors, ::testing::ValuesIn(ErrorCases()),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+TEST_F(E2E, CudaOnAHostWithoutItIsAnError) {
+  const auto job = WriteJob(dir_, "mlp.pt", "[x_f32]", "[y]", "");
+  auto probe = RunMpsbatch(1, job, {"--set", "device=auto", "--dry-run"});
+  if (probe.output.find("on cuda") != std::string::npos) GTEST_SKIP() << "this host has CUDA";
+  auto r = RunMpsbatch(2, job, {"--set", "device=cuda"});
+  EXPECT_EQ(r.exit_code, 6) << r.output;
+  EXPECT_NE(r.output.find("device: cuda was asked for"), std::string::npos) << r.output;
+}
+
+TEST_F(E2E, ExistingOutputIsLeftUntouchedWithoutOverwrite) {
+  testing::WriteFile(Out(), "precious");
+  auto r = RunMpsbatch(2, WriteJob(dir_, "mlp.pt", "[x_f32]"));
+  EXPECT_EQ(r.exit_code, 7) << r.output;
+  EXPECT_NE(r.output.find("exists; set output.overwrite: true"), std::string::npos) << r.output;
+  EXPECT_EQ(testing::ReadFile(Out()), "precious");
+}
+
+TEST_F(E2E, UsageErrors) {
+  auto r = Spawn({MPSBATCH_BIN}, dir_ / "log", 60);
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("no job file given"), std::string::npos) << r.output;
+  auto missing = RunMpsbatch(2, dir_ / "missing.yaml");
+  EXPECT_EQ(missing.exit_code, 3) << missing.output;
+  EXPECT_NE(missing.output.find("cannot read the job file"), std::string::npos) << missing.output;
+}
+
+}  // namespace mpsbatch

@@ -1,0 +1,77 @@
+#include "plan/job_plan.h"
+
+#include <gtest/gtest.h>
+
+#include "common/error.h"
+
+namespace mpsbatch {
+
+TEST(JobPlan, SerializeRoundTrip) {
+  JobPlan p;
+  p.rows = 1797;
+  p.chunk_rows = 128;
+  p.mode = InputMode::kScatter;
+  p.input_file_size = 12345;
+  p.model_size = 678;
+  p.model_sha256 = "abc";
+  p.inputs = {{"ids", DType::kInt64, {1797, 16}}, {"mask", DType::kFloat32, {1797, 16}}};
+  p.outputs = {{"logits", DType::kFloat32, {10}}, {"score", DType::kFloat64, {}}};
+  JobPlan q = DeserializePlan(SerializePlan(p));
+  EXPECT_EQ(q.rows, p.rows);
+  EXPECT_EQ(q.chunk_rows, p.chunk_rows);
+  EXPECT_EQ(q.mode, p.mode);
+  EXPECT_EQ(q.input_file_size, p.input_file_size);
+  EXPECT_EQ(q.model_size, p.model_size);
+  EXPECT_EQ(q.model_sha256, p.model_sha256);
+  ASSERT_EQ(q.inputs.size(), 2u);
+  EXPECT_EQ(q.inputs[1].name, "mask");
+  EXPECT_EQ(q.inputs[0].dtype, DType::kInt64);
+  EXPECT_EQ(q.inputs[0].shape, (Shape{1797, 16}));
+  ASSERT_EQ(q.outputs.size(), 2u);
+  EXPECT_EQ(q.outputs[1].dtype, DType::kFloat64);
+  EXPECT_EQ(q.outputs[1].row_shape, Shape{});
+  EXPECT_EQ(q.input_row_bytes(), 16u * 8 + 16u * 4);
+  EXPECT_EQ(q.output_row_bytes(), 10u * 4 + 8);
+  EXPECT_THROW(DeserializePlan("short"), InternalError);
+}
+
+TEST(JobPlan, OutputSpecsFollowTheProbe) {
+  JobConfig job;
+  job.model_path = "m.pt";
+  job.output.datasets = {"a", "b"};
+  job.output.dtype = DType::kFloat64;
+  std::vector<HostArray> probe;
+  probe.emplace_back(DType::kFloat32, Shape{4, 3});
+  probe.emplace_back(DType::kFloat32, Shape{4});
+  auto specs = OutputSpecsFromProbe(job, probe, 4);
+  ASSERT_EQ(specs.size(), 2u);
+  EXPECT_EQ(specs[0].name, "a");
+  EXPECT_EQ(specs[0].row_shape, Shape{3});
+  EXPECT_EQ(specs[0].dtype, DType::kFloat64);
+  EXPECT_EQ(specs[1].row_shape, Shape{});
+}
+
+TEST(JobPlan, OutputCountMismatchIsAModelError) {
+  JobConfig job;
+  job.model_path = "m.pt";
+  job.output.datasets = {"a"};
+  std::vector<HostArray> probe;
+  probe.emplace_back(DType::kFloat32, Shape{4, 3});
+  probe.emplace_back(DType::kFloat32, Shape{4, 3});
+  try {
+    OutputSpecsFromProbe(job, probe, 4);
+    FAIL();
+  } catch (const ModelError& e) {
+    EXPECT_NE(std::string(e.what()).find("returns 2 output(s) but output.datasets names 1 [a]"), std::string::npos);
+  }
+}
+
+TEST(JobPlan, OutputWithoutBatchDimensionIsAModelError) {
+  JobConfig job;
+  job.output.datasets = {"a"};
+  std::vector<HostArray> probe;
+  probe.emplace_back(DType::kFloat32, Shape{10});
+  EXPECT_THROW(OutputSpecsFromProbe(job, probe, 4), ModelError);
+}
+
+}  // namespace mpsbatch

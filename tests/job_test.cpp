@@ -1,0 +1,173 @@
+#include "config/job.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "common/error.h"
+#include "test_util.h"
+
+namespace mpsbatch {
+
+namespace {
+
+const char* kMinimal = R"(model:
+  path: m.pt
+input:
+  path: in.h5
+  dataset: x
+output:
+  path: out.h5
+  datasets: [y]
+)";
+
+JobConfig Parse(const std::string& text, const std::vector<std::string>& overrides = {}) {
+  return ParseJobText(text, "job.yaml", "/jobs", overrides);
+}
+
+// The ConfigError message Parse throws for `text`.
+std::string ErrorOf(const std::string& text, const std::vector<std::string>& overrides = {}) {
+  try {
+    Parse(text, overrides);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+}  // namespace
+
+TEST(Job, MinimalJobGetsDefaultsAndAbsolutePaths) {
+  JobConfig c = Parse(kMinimal);
+  EXPECT_EQ(c.model_path, "/jobs/m.pt");
+  EXPECT_EQ(c.input.path, "/jobs/in.h5");
+  EXPECT_EQ(c.output.path, "/jobs/out.h5");
+  EXPECT_EQ(c.input.datasets, (std::vector<std::string>{"x"}));
+  EXPECT_EQ(c.output.datasets, (std::vector<std::string>{"y"}));
+  EXPECT_EQ(c.device, DeviceRequest::kAuto);
+  EXPECT_EQ(c.precision, Precision::kFp32);
+  EXPECT_EQ(c.batch_size, 128);
+  EXPECT_EQ(c.input.mode, InputMode::kAuto);
+  EXPECT_FALSE(c.output.overwrite);
+  EXPECT_EQ(c.output.dtype, DType::kFloat32);
+  EXPECT_FALSE(c.input.scale.has_value());
+}
+
+TEST(Job, EveryKey) {
+  JobConfig c = Parse(R"(model: {path: /abs/m.pt2}
+device: cuda
+precision: bf16
+batch_size: 7
+chunk_size: 70
+threads: 3
+log_level: debug
+input: {path: in.h5, datasets: [ids, mask], mode: scatter, dtype: float32, scale: 0.5}
+output: {path: o.h5, datasets: [a, b], overwrite: true, dtype: float64}
+)");
+  EXPECT_EQ(c.model_path, "/abs/m.pt2");
+  EXPECT_EQ(c.device, DeviceRequest::kCuda);
+  EXPECT_EQ(c.precision, Precision::kBf16);
+  EXPECT_EQ(c.batch_size, 7);
+  EXPECT_EQ(c.chunk_size, 70);
+  EXPECT_EQ(c.threads, 3);
+  EXPECT_EQ(c.log_level, "debug");
+  EXPECT_EQ(c.input.datasets, (std::vector<std::string>{"ids", "mask"}));
+  EXPECT_EQ(c.input.mode, InputMode::kScatter);
+  EXPECT_EQ(c.input.dtype, DType::kFloat32);
+  EXPECT_DOUBLE_EQ(*c.input.scale, 0.5);
+  EXPECT_TRUE(c.output.overwrite);
+  EXPECT_EQ(c.output.dtype, DType::kFloat64);
+}
+
+TEST(Job, EffectiveYamlParsesToTheSameJob) {
+  JobConfig a = Parse(kMinimal, {"batch_size=9", "output.path=/tmp/o.h5"});
+  JobConfig b = ParseJobText(a.effective_yaml, "again", "/elsewhere");
+  EXPECT_EQ(b.model_path, "/jobs/m.pt");
+  EXPECT_EQ(b.output.path, "/tmp/o.h5");
+  EXPECT_EQ(b.batch_size, 9);
+  EXPECT_EQ(b.effective_yaml, a.effective_yaml);
+}
+
+TEST(Job, SetOverridesAndCreatesKeys) {
+  JobConfig c = Parse(kMinimal, {"batch_size=16", "input.scale=0.25", "output.datasets=[p, q]", "precision=fp16"});
+  EXPECT_EQ(c.batch_size, 16);
+  EXPECT_DOUBLE_EQ(*c.input.scale, 0.25);
+  EXPECT_EQ(c.output.datasets, (std::vector<std::string>{"p", "q"}));
+  EXPECT_EQ(c.precision, Precision::kFp16);
+}
+
+TEST(Job, SetPathsResolveAgainstTheCurrentDirectory) {
+  JobConfig c = Parse(kMinimal, {"output.path=o.h5", "input={path: i.h5, dataset: x}"});
+  EXPECT_EQ(c.output.path, (std::filesystem::current_path() / "o.h5").string());
+  EXPECT_EQ(c.input.path, (std::filesystem::current_path() / "i.h5").string());
+  EXPECT_EQ(c.model_path, "/jobs/m.pt");
+}
+
+TEST(Job, LoadJobFileResolvesAgainstItsFolder) {
+  auto dir = testing::TestDir();
+  testing::WriteFile(dir / "job.yaml", kMinimal);
+  JobConfig c = LoadJobFile((dir / "job.yaml").string());
+  EXPECT_EQ(c.model_path, (dir / "m.pt").string());
+  EXPECT_THROW(LoadJobFile((dir / "missing.yaml").string()), ConfigError);
+}
+
+TEST(JobErrors, MalformedYamlNamesFileAndLine) {
+  EXPECT_EQ(ErrorOf("model:\n  path: [a\n").rfind("job.yaml:", 0), 0u);
+  EXPECT_NE(ErrorOf("model:\n  path: [a\n").find("malformed YAML"), std::string::npos);
+}
+
+TEST(JobErrors, UnknownKeyNamesLineAndSuggests) {
+  std::string text = kMinimal;
+  text += "batch_sise: 4\n";
+  EXPECT_EQ(ErrorOf(text), "job.yaml:9: batch_sise: unknown key (did you mean 'batch_size'?)");
+  EXPECT_EQ(ErrorOf(std::string(kMinimal) + "colour: red\n"), "job.yaml:9: colour: unknown key");
+  EXPECT_NE(ErrorOf(R"(model: {path: m.pt, pth: x}
+input: {path: a, dataset: x}
+output: {path: b, datasets: [y]})")
+                .find("model.pth: unknown key (did you mean 'path'?)"),
+            std::string::npos);
+}
+
+TEST(JobErrors, WrongTypes) {
+  EXPECT_EQ(ErrorOf(std::string(kMinimal) + "batch_size: lots\n"),
+            "job.yaml:9: batch_size: expected an integer, got 'lots'");
+  EXPECT_EQ(ErrorOf(std::string(kMinimal) + "batch_size: 0\n"), "job.yaml:9: batch_size: must be >= 1, got 0");
+  EXPECT_NE(ErrorOf(std::string(kMinimal) + "device: gpu\n").find("device: 'gpu' is not one of auto | cpu | cuda | mps"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf(kMinimal, {"output.overwrite=maybe"}).find("expected true or false"), std::string::npos);
+  EXPECT_NE(ErrorOf(kMinimal, {"input.scale=big"}).find("input.scale: expected a number"), std::string::npos);
+  EXPECT_NE(ErrorOf(kMinimal, {"input.dtype=complex"}).find("unknown dtype 'complex'"), std::string::npos);
+  EXPECT_NE(ErrorOf(kMinimal, {"output.dtype=uint8"}).find("output.dtype: 'uint8' cannot be stored"), std::string::npos);
+  EXPECT_NE(ErrorOf(kMinimal, {"output.dtype=float16"}).find("cannot be stored"), std::string::npos);
+  EXPECT_NE(ErrorOf("model: 3\ninput: {path: a, dataset: x}\noutput: {path: b, datasets: [y]}\n")
+                .find("job.yaml:1: model: expected a mapping"),
+            std::string::npos);
+}
+
+TEST(JobErrors, MissingRequiredKeys) {
+  EXPECT_EQ(ErrorOf("input: {path: a, dataset: x}\noutput: {path: b, datasets: [y]}\n"),
+            "job.yaml:1: model: required key is missing");
+  EXPECT_NE(ErrorOf("model: {path: m}\ninput: {path: a}\noutput: {path: b, datasets: [y]}\n")
+                .find("input.dataset: required key is missing"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("model: {path: m}\ninput: {path: a, dataset: x}\noutput: {path: b}\n")
+                .find("output.datasets: required key is missing"),
+            std::string::npos);
+  EXPECT_EQ(ErrorOf(""), "job.yaml: the job file is empty");
+}
+
+TEST(JobErrors, DatasetLists) {
+  EXPECT_NE(ErrorOf(kMinimal, {"input.datasets=[a]"}).find("not both"), std::string::npos);
+  EXPECT_NE(ErrorOf(kMinimal, {"output.datasets=[a, a]"}).find("'a' appears twice"), std::string::npos);
+  EXPECT_NE(ErrorOf(kMinimal, {"output.datasets=[]"}).find("the list is empty"), std::string::npos);
+}
+
+TEST(JobErrors, SetNamesTheOption) {
+  EXPECT_EQ(ErrorOf(kMinimal, {"batch_size=x"}), "--set batch_size: expected an integer, got 'x'");
+  EXPECT_NE(ErrorOf(kMinimal, {"nokey"}).find("expected key.path=value"), std::string::npos);
+  EXPECT_NE(ErrorOf(kMinimal, {"model.path.x=1"}).find("--set model.path.x: 'path' is not a mapping"), std::string::npos);
+  EXPECT_NE(ErrorOf(kMinimal, {"batch_size.x=1"}).find("--set batch_size: expected an integer"), std::string::npos);
+  EXPECT_NE(ErrorOf(kMinimal, {"modle.path=x"}).find("modle: unknown key (did you mean 'model'?)"), std::string::npos);
+}
+
+}  // namespace mpsbatch

@@ -58,7 +58,7 @@ TEST(ChunkPlan, LastChunkIsShort) {
 TEST(ChooseChunkRows, AutoIsAMultipleOfTheBatchAndAboutFourPerRank) {
   EXPECT_EQ(ChooseChunkRows(1797, 128, 4, 100, 0), 128);
   EXPECT_EQ(ChooseChunkRows(100000, 64, 2, 100, 0), 12544);  // ceil(12500 / 64) * 64
-  EXPECT_EQ(ChooseChunkRows(5, 128, 4, 100, 0), 5);           // never more than the rows
+  EXPECT_EQ(ChooseChunkRows(5, 128, 4, 100, 0), 5);          // never more than the rows
   EXPECT_EQ(ChooseChunkRows(1, 1, 1, 100, 0), 1);
 }
 

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <sstream>
@@ -29,6 +30,16 @@ namespace fs = std::filesystem;
 const std::string kFixtures = MPSBATCH_FIXTURES;
 
 std::string Fixture(const std::string& name) { return kFixtures + "/" + name; }
+
+// The device the jobs ask for: cpu, or cuda / mps where the host has one
+// (CMake's MPSBATCH_TEST_DEVICE, which also picks the device the AOTInductor
+// fixture is compiled for; docs/gpu.md sets cuda), and how far from the
+// references that device may land (MPSBATCH_TEST_TOLERANCE, default 1e-5).
+std::string TestDevice() { return MPSBATCH_TEST_DEVICE_DEFAULT; }
+double Tolerance() {
+  const char* t = std::getenv("MPSBATCH_TEST_TOLERANCE");
+  return t && *t ? std::stod(t) : 1e-5;
+}
 
 struct RunResult {
   int exit_code = -1;
@@ -106,9 +117,10 @@ RunResult RunMpsbatch(int ranks, const fs::path& job, const std::vector<std::str
 fs::path WriteJob(const fs::path& dir, const std::string& model, const std::string& datasets,
                   const std::string& outputs = "[y]", const std::string& extra = "") {
   const fs::path job = dir / "job.yaml";
-  testing::WriteFile(job, "model:\n  path: " + Fixture(model) + "\ndevice: cpu\nbatch_size: 8\nchunk_size: 16\n" +
-                              "input:\n  path: " + Fixture("inputs.h5") + "\n  datasets: " + datasets +
-                              "\noutput:\n  path: out.h5\n  datasets: " + outputs + "\n" + extra);
+  testing::WriteFile(job, "model:\n  path: " + Fixture(model) + "\ndevice: " + TestDevice() +
+                              "\nbatch_size: 8\nchunk_size: 16\n" + "input:\n  path: " + Fixture("inputs.h5") +
+                              "\n  datasets: " + datasets + "\noutput:\n  path: out.h5\n  datasets: " + outputs + "\n" +
+                              extra);
   return job;
 }
 
@@ -176,7 +188,7 @@ TEST_F(E2E, MatchesPythonReferenceAndIsBitwiseIdenticalAcrossRankCounts) {
     auto r = RunMpsbatch(ranks, job, {"--set", "output.path=" + out});
     EXPECT_RUN_OK(r);
     auto got = ReadFloats(out, "y");
-    ExpectNear(got, want, 1e-5);
+    ExpectNear(got, want, Tolerance());
     if (ranks == 1) first = got;
     EXPECT_EQ(std::memcmp(got.data(), first.data(), got.size() * sizeof(float)), 0) << "differs from 1 rank";
   }
@@ -188,26 +200,26 @@ TEST_F(E2E, Uint8InputWithScaleMatchesReference) {
   testing::WriteFile(job, testing::ReadFile(job).substr(0, testing::ReadFile(job).find("  scale")));
   auto r = RunMpsbatch(2, job, {"--set", "input.scale=0.0625", "--set", "output.path=" + Out()});
   EXPECT_RUN_OK(r);
-  ExpectNear(ReadFloats(Out(), "y"), ReadFloats(Fixture("reference.h5"), "mlp_x_u8_scaled"), 1e-5);
+  ExpectNear(ReadFloats(Out(), "y"), ReadFloats(Fixture("reference.h5"), "mlp_x_u8_scaled"), Tolerance());
 }
 
 TEST_F(E2E, Float64InputIsCastToFloat32) {
   auto r = RunMpsbatch(3, WriteJob(dir_, "mlp.pt", "[x_f64]"));
   EXPECT_RUN_OK(r);
-  ExpectNear(ReadFloats(Out(), "y"), ReadFloats(Fixture("reference.h5"), "mlp_x_f64"), 1e-5);
+  ExpectNear(ReadFloats(Out(), "y"), ReadFloats(Fixture("reference.h5"), "mlp_x_f64"), Tolerance());
 }
 
 TEST_F(E2E, ModelWithTwoOutputs) {
   auto r = RunMpsbatch(2, WriteJob(dir_, "two_outputs.pt", "[x_f32]", "[logits, probs]"));
   EXPECT_RUN_OK(r);
-  ExpectNear(ReadFloats(Out(), "logits"), ReadFloats(Fixture("reference.h5"), "two_outputs_logits"), 1e-5);
-  ExpectNear(ReadFloats(Out(), "probs"), ReadFloats(Fixture("reference.h5"), "two_outputs_probs"), 1e-5);
+  ExpectNear(ReadFloats(Out(), "logits"), ReadFloats(Fixture("reference.h5"), "two_outputs_logits"), Tolerance());
+  ExpectNear(ReadFloats(Out(), "probs"), ReadFloats(Fixture("reference.h5"), "two_outputs_probs"), Tolerance());
 }
 
 TEST_F(E2E, ModelWithTwoInputs) {
   auto r = RunMpsbatch(3, WriteJob(dir_, "two_inputs.pt", "[ids, mask]"));
   EXPECT_RUN_OK(r);
-  ExpectNear(ReadFloats(Out(), "y"), ReadFloats(Fixture("reference.h5"), "two_inputs"), 1e-5);
+  ExpectNear(ReadFloats(Out(), "y"), ReadFloats(Fixture("reference.h5"), "two_inputs"), Tolerance());
 }
 
 TEST_F(E2E, SharedAndScatterModesWriteIdenticalResults) {
@@ -231,10 +243,10 @@ TEST_F(E2E, MoreRanksThanRows) {
   const auto want = ReadFloats(Fixture("reference.h5"), "mlp_x_f32");
   auto r = RunMpsbatch(4, WriteJob(dir_, "mlp.pt", "[x_small]"));
   EXPECT_RUN_OK(r);
-  ExpectNear(ReadFloats(Out(), "y"), std::vector<float>(want.begin(), want.begin() + 30), 1e-5);
+  ExpectNear(ReadFloats(Out(), "y"), std::vector<float>(want.begin(), want.begin() + 30), Tolerance());
   auto one = RunMpsbatch(2, WriteJob(dir_, "mlp.pt", "[x_one]"), {"--set", "output.overwrite=true"});
   EXPECT_RUN_OK(one);
-  ExpectNear(ReadFloats(Out(), "y"), std::vector<float>(want.begin(), want.begin() + 10), 1e-5);
+  ExpectNear(ReadFloats(Out(), "y"), std::vector<float>(want.begin(), want.begin() + 10), Tolerance());
 }
 
 TEST_F(E2E, AutomaticChunkingAndOneRowChunks) {
@@ -243,7 +255,7 @@ TEST_F(E2E, AutomaticChunkingAndOneRowChunks) {
   for (const char* chunk : {"chunk_size=1", "batch_size=128"}) {
     auto r = RunMpsbatch(3, job, {"--set", chunk, "--set", "output.overwrite=true"});
     EXPECT_RUN_OK(r);
-    ExpectNear(ReadFloats(Out(), "y"), want, 1e-5);
+    ExpectNear(ReadFloats(Out(), "y"), want, Tolerance());
   }
 }
 
@@ -252,7 +264,7 @@ TEST_F(E2E, AotiPackageMatchesReference) {
   auto r = RunMpsbatch(2, WriteJob(dir_, "mlp_aoti.pt2", "[x_f32]"));
   EXPECT_RUN_OK(r);
   EXPECT_NE(r.output.find("(aoti)"), std::string::npos) << r.output;
-  ExpectNear(ReadFloats(Out(), "y"), ReadFloats(Fixture("reference.h5"), "mlp_aoti_x_f32"), 1e-5);
+  ExpectNear(ReadFloats(Out(), "y"), ReadFloats(Fixture("reference.h5"), "mlp_aoti_x_f32"), Tolerance());
 }
 
 TEST_F(E2E, OutputRecordsTheRun) {
@@ -263,7 +275,7 @@ TEST_F(E2E, OutputRecordsTheRun) {
   EXPECT_EQ(IntAttribute(Out(), "ranks"), 2);
   EXPECT_EQ(StringAttribute(Out(), "model_sha256"), Sha256Hex(testing::ReadFile(Fixture("mlp.pt"))));
   EXPECT_EQ(StringAttribute(Out(), "model_path"), Fixture("mlp.pt"));
-  EXPECT_EQ(StringAttribute(Out(), "devices"), "cpu x2");
+  EXPECT_EQ(StringAttribute(Out(), "devices"), (TestDevice() == "cuda" ? "cuda:0" : TestDevice()) + " x2");
   EXPECT_NE(StringAttribute(Out(), "job_yaml").find("x_f32"), std::string::npos);
   EXPECT_NE(StringAttribute(Out(), "libtorch_version"), "(missing)");
   EXPECT_NE(StringAttribute(Out(), "mpsbatch_version"), "(missing)");
@@ -287,7 +299,7 @@ TEST_F(E2E, DryRunPrintsThePlanAndWritesNothing) {
 TEST_F(E2E, RunsWithoutMpirun) {
   auto r = Spawn(MpsbatchArgs(WriteJob(dir_, "mlp.pt", "[x_f32]"), {}), dir_ / "log", 120);
   EXPECT_RUN_OK(r);
-  ExpectNear(ReadFloats(Out(), "y"), ReadFloats(Fixture("reference.h5"), "mlp_x_f32"), 1e-5);
+  ExpectNear(ReadFloats(Out(), "y"), ReadFloats(Fixture("reference.h5"), "mlp_x_f32"), Tolerance());
 }
 
 TEST_F(E2E, VersionAndHelp) {
@@ -315,7 +327,8 @@ class NoSharedFilesystem : public E2E {
     auto argv = MpiexecPrefix(1);
     auto tail = MpsbatchArgs(job, args);
     argv.insert(argv.end(), tail.begin(), tail.end());
-    argv.insert(argv.end(), {":", MPSBATCH_NUMPROC_FLAG, "2", std::string(MPSBATCH_TESTS_DIR) + "/hide_dir.sh", kFixtures});
+    argv.insert(argv.end(),
+                {":", MPSBATCH_NUMPROC_FLAG, "2", std::string(MPSBATCH_TESTS_DIR) + "/hide_dir.sh", kFixtures});
     argv.insert(argv.end(), tail.begin(), tail.end());
     return Spawn(argv, dir_ / "run.log", 120);
   }
@@ -326,7 +339,7 @@ TEST_F(NoSharedFilesystem, AutoScattersInputAndModelFromRankZero) {
   EXPECT_RUN_OK(r);
   EXPECT_NE(r.output.find("2 rank(s) cannot read"), std::string::npos) << r.output;
   EXPECT_EQ(StringAttribute(Out(), "input_mode"), "scatter");
-  ExpectNear(ReadFloats(Out(), "y"), ReadFloats(Fixture("reference.h5"), "mlp_x_f32"), 1e-5);
+  ExpectNear(ReadFloats(Out(), "y"), ReadFloats(Fixture("reference.h5"), "mlp_x_f32"), Tolerance());
 }
 
 TEST_F(NoSharedFilesystem, SharedModeIsRefusedNamingTheRank) {
@@ -340,7 +353,7 @@ TEST_F(NoSharedFilesystem, SharedModeIsRefusedNamingTheRank) {
 
 struct ErrorCase {
   const char* name;
-  std::string job;           // job file text; "{F}" stands for the fixtures folder
+  std::string job;  // job file text; "{F}" stands for the fixtures folder
   std::vector<std::string> args;
   int exit_code;
   const char* message;
@@ -348,13 +361,13 @@ struct ErrorCase {
 // ctest shows the case by name, not as bytes.
 void PrintTo(const ErrorCase& c, std::ostream* os) { *os << c.name; }
 
-
 std::string Expand(std::string text) {
   for (size_t at; (at = text.find("{F}")) != std::string::npos;) text.replace(at, 3, kFixtures);
   return text;
 }
 
-const std::string kGood = "model: {path: {F}/mlp.pt}\ndevice: cpu\nbatch_size: 8\n"
+const std::string kGood = "model: {path: {F}/mlp.pt}\ndevice: " + TestDevice() +
+                          "\nbatch_size: 8\n"
                           "input: {path: {F}/inputs.h5, dataset: x_f32}\noutput: {path: out.h5, datasets: [y]}\n";
 
 std::vector<ErrorCase> ErrorCases() {
@@ -362,12 +375,19 @@ std::vector<ErrorCase> ErrorCases() {
       {"MalformedYaml", "model: {path: [oops\n", {}, 3, "job.yaml:"},
       {"UnknownKey", kGood + "batch_sise: 3\n", {}, 3, "batch_sise: unknown key (did you mean 'batch_size'?)"},
       {"WrongType", kGood, {"--set", "batch_size=many"}, 3, "batch_size: expected an integer"},
-      {"MissingRequiredKey", "model: {path: {F}/mlp.pt}\ninput: {path: {F}/inputs.h5, dataset: x_f32}\n", {}, 3,
+      {"MissingRequiredKey",
+       "model: {path: {F}/mlp.pt}\ninput: {path: {F}/inputs.h5, dataset: x_f32}\n",
+       {},
+       3,
        "output: required key is missing"},
       {"MissingModelFile", kGood, {"--set", "model.path={F}/missing.pt"}, 5, "file not found"},
       {"NotAModel", kGood, {"--set", "model.path={F}/not_a_model.pt"}, 5, "not a loadable TorchScript model"},
       {"ModelReturnsADict", kGood, {"--set", "model.path={F}/returns_dict.pt"}, 5, "expects a tensor"},
-      {"OutputCountMismatch", kGood, {"--set", "output.datasets=[a, b]"}, 5, "returns 1 output(s) but output.datasets names 2"},
+      {"OutputCountMismatch",
+       kGood,
+       {"--set", "output.datasets=[a, b]"},
+       5,
+       "returns 1 output(s) but output.datasets names 2"},
       {"InputShapeDoesNotFitModel", kGood, {"--set", "input.dataset=x_wrong_shape"}, 5, "cannot run on the input"},
       {"MissingInputFile", kGood, {"--set", "input.path={F}/missing.h5"}, 4, "file not found"},
       {"MissingDataset", kGood, {"--set", "input.dataset=nope"}, 4, "dataset 'nope' not found"},
@@ -375,12 +395,19 @@ std::vector<ErrorCase> ErrorCases() {
       {"UnsupportedDtype", kGood, {"--set", "input.dataset=x_u16"}, 4, "unsupported type uint16"},
       {"StringDataset", kGood, {"--set", "input.dataset=strings"}, 4, "unsupported type string"},
       {"GroupNotDataset", kGood, {"--set", "input.dataset=group"}, 4, "is not a dataset"},
-      {"RowCountsDisagree", "model: {path: {F}/two_inputs.pt}\ninput: {path: {F}/inputs.h5, datasets: [ids, mask_short]}\n"
-                            "output: {path: out.h5, datasets: [y]}\n", {}, 4, "disagree on the number of rows"},
+      {"RowCountsDisagree",
+       "model: {path: {F}/two_inputs.pt}\ninput: {path: {F}/inputs.h5, datasets: [ids, mask_short]}\n"
+       "output: {path: out.h5, datasets: [y]}\n",
+       {},
+       4,
+       "disagree on the number of rows"},
       {"OutputFolderMissing", kGood, {"--set", "output.path=no/such/dir/out.h5"}, 7, "does not exist"},
       {"MpsOnAHostWithoutIt", kGood, {"--set", "device=mps"}, 6, "device: mps was asked for"},
-      {"FailureInTheMiddleOfTheRun", kGood, {"--set", "model.path={F}/poisoned.pt", "--set", "input.dataset=x_poisoned",
-                                             "--set", "chunk_size=8"}, 5, "poisoned row in batch"},
+      {"FailureInTheMiddleOfTheRun",
+       kGood,
+       {"--set", "model.path={F}/poisoned.pt", "--set", "input.dataset=x_poisoned", "--set", "chunk_size=8"},
+       5,
+       "poisoned row in batch"},
   };
 }
 

@@ -43,7 +43,7 @@ void WriteRaw(const std::string& path, const std::string& name, hid_t type, cons
 TEST_F(Hdf5Test, DescribesAndReadsEverySupportedType) {
   const std::string path = Path("in.h5");
   const std::vector<std::pair<const char*, hid_t>> types = {
-      {"f32", H5T_IEEE_F32LE}, {"f64", H5T_IEEE_F64BE}, {"u8", H5T_STD_U8LE}, {"i8", H5T_STD_I8LE},
+      {"f32", H5T_IEEE_F32LE}, {"f64", H5T_IEEE_F64BE}, {"u8", H5T_STD_U8LE},  {"i8", H5T_STD_I8LE},
       {"i16", H5T_STD_I16LE},  {"i32", H5T_STD_I32BE},  {"i64", H5T_STD_I64LE}};
   for (auto [name, type] : types) WriteRaw(path, name, type, {7, 3});
   InputFile file(path);

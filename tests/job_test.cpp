@@ -132,12 +132,14 @@ TEST(JobErrors, WrongTypes) {
   EXPECT_EQ(ErrorOf(std::string(kMinimal) + "batch_size: lots\n"),
             "job.yaml:9: batch_size: expected an integer, got 'lots'");
   EXPECT_EQ(ErrorOf(std::string(kMinimal) + "batch_size: 0\n"), "job.yaml:9: batch_size: must be >= 1, got 0");
-  EXPECT_NE(ErrorOf(std::string(kMinimal) + "device: gpu\n").find("device: 'gpu' is not one of auto | cpu | cuda | mps"),
-            std::string::npos);
+  EXPECT_NE(
+      ErrorOf(std::string(kMinimal) + "device: gpu\n").find("device: 'gpu' is not one of auto | cpu | cuda | mps"),
+      std::string::npos);
   EXPECT_NE(ErrorOf(kMinimal, {"output.overwrite=maybe"}).find("expected true or false"), std::string::npos);
   EXPECT_NE(ErrorOf(kMinimal, {"input.scale=big"}).find("input.scale: expected a number"), std::string::npos);
   EXPECT_NE(ErrorOf(kMinimal, {"input.dtype=complex"}).find("unknown dtype 'complex'"), std::string::npos);
-  EXPECT_NE(ErrorOf(kMinimal, {"output.dtype=uint8"}).find("output.dtype: 'uint8' cannot be stored"), std::string::npos);
+  EXPECT_NE(ErrorOf(kMinimal, {"output.dtype=uint8"}).find("output.dtype: 'uint8' cannot be stored"),
+            std::string::npos);
   EXPECT_NE(ErrorOf(kMinimal, {"output.dtype=float16"}).find("cannot be stored"), std::string::npos);
   EXPECT_NE(ErrorOf("model: 3\ninput: {path: a, dataset: x}\noutput: {path: b, datasets: [y]}\n")
                 .find("job.yaml:1: model: expected a mapping"),
@@ -165,9 +167,22 @@ TEST(JobErrors, DatasetLists) {
 TEST(JobErrors, SetNamesTheOption) {
   EXPECT_EQ(ErrorOf(kMinimal, {"batch_size=x"}), "--set batch_size: expected an integer, got 'x'");
   EXPECT_NE(ErrorOf(kMinimal, {"nokey"}).find("expected key.path=value"), std::string::npos);
-  EXPECT_NE(ErrorOf(kMinimal, {"model.path.x=1"}).find("--set model.path.x: 'path' is not a mapping"), std::string::npos);
+  EXPECT_NE(ErrorOf(kMinimal, {"model.path.x=1"}).find("--set model.path.x: 'path' is not a mapping"),
+            std::string::npos);
   EXPECT_NE(ErrorOf(kMinimal, {"batch_size.x=1"}).find("--set batch_size: expected an integer"), std::string::npos);
   EXPECT_NE(ErrorOf(kMinimal, {"modle.path=x"}).find("modle: unknown key (did you mean 'model'?)"), std::string::npos);
+}
+
+// The job files we ship parse: the example of every key and the demo.
+TEST(Job, ShippedJobFilesParse) {
+  for (const char* name : {"configs/example.yaml", "jobs/demo.yaml"}) {
+    SCOPED_TRACE(name);
+    const std::string path = std::string(MPSBATCH_SOURCE_DIR) + "/" + name;
+    JobConfig job;
+    ASSERT_NO_THROW(job = LoadJobFile(path));
+    EXPECT_FALSE(job.model_path.empty());
+    EXPECT_FALSE(job.output.datasets.empty());
+  }
 }
 
 }  // namespace mpsbatch

@@ -10,6 +10,7 @@
 
 #include "common/error.h"
 #include "read/hdf5_handle.h"
+#include "test_util.h"
 
 namespace mpsbatch {
 
@@ -66,7 +67,7 @@ TEST_P(RankLoopTest, EveryRowWrittenOnceInPlace) {
   const std::string in_path = dir + "/in.h5", out_path = dir + "/out.h5";
   const int64_t width = 3;
   if (comm.rank() == 0) {
-    std::filesystem::remove_all(dir);
+    testing::RemoveTree(dir);
     std::filesystem::create_directories(dir);
     ResultWriter w(in_path, {{"x", DType::kFloat32, {width}}}, tc.rows);
     std::vector<float> x(static_cast<size_t>(tc.rows * width));
@@ -105,14 +106,13 @@ TEST_P(RankLoopTest, EveryRowWrittenOnceInPlace) {
   comm.Barrier();
 }
 
-INSTANTIATE_TEST_SUITE_P(Shapes, RankLoopTest,
-                         ::testing::Values(LoopCase{1, 1, 1, InputMode::kShared}, LoopCase{1, 1, 1, InputMode::kScatter},
-                                           LoopCase{3, 1, 2, InputMode::kShared}, LoopCase{3, 1, 2, InputMode::kScatter},
-                                           LoopCase{103, 16, 8, InputMode::kShared},
-                                           LoopCase{103, 16, 8, InputMode::kScatter},
-                                           LoopCase{103, 7, 3, InputMode::kScatter},
-                                           LoopCase{1000, 13, 5, InputMode::kShared},
-                                           LoopCase{1000, 13, 5, InputMode::kScatter}));
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, RankLoopTest,
+    ::testing::Values(LoopCase{1, 1, 1, InputMode::kShared}, LoopCase{1, 1, 1, InputMode::kScatter},
+                      LoopCase{3, 1, 2, InputMode::kShared}, LoopCase{3, 1, 2, InputMode::kScatter},
+                      LoopCase{103, 16, 8, InputMode::kShared}, LoopCase{103, 16, 8, InputMode::kScatter},
+                      LoopCase{103, 7, 3, InputMode::kScatter}, LoopCase{1000, 13, 5, InputMode::kShared},
+                      LoopCase{1000, 13, 5, InputMode::kScatter}));
 
 }  // namespace
 

@@ -15,7 +15,8 @@ TEST(Sha256, IncrementalEqualsOneShot) {
   std::string data(1000003, 'a');
   for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>('a' + i % 26);
   Sha256 s;
-  for (size_t at = 0; at < data.size(); at += 4099) s.Update(data.data() + at, std::min<size_t>(4099, data.size() - at));
+  for (size_t at = 0; at < data.size(); at += 4099)
+    s.Update(data.data() + at, std::min<size_t>(4099, data.size() - at));
   EXPECT_EQ(s.HexDigest(), Sha256Hex(data));
 }
 

@@ -18,8 +18,7 @@ MpiSession::MpiSession(int* argc, char*** argv) {
   int provided = 0;
   if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
     throw CommError("MPI_Init_thread failed");
-  if (provided < MPI_THREAD_FUNNELED)
-    throw CommError("this MPI library does not provide MPI_THREAD_FUNNELED");
+  if (provided < MPI_THREAD_FUNNELED) throw CommError("this MPI library does not provide MPI_THREAD_FUNNELED");
 }
 
 MpiSession::~MpiSession() {
@@ -111,7 +110,8 @@ std::vector<std::string> Communicator::Gather(const std::string& value, int root
   MPI_Gatherv(value.data(), len, MPI_CHAR, all.data(), lens.data(), offsets.data(), MPI_CHAR, root, MPI_COMM_WORLD);
   std::vector<std::string> out;
   if (rank_ == root)
-    for (int i = 0; i < size_; ++i) out.push_back(all.substr(static_cast<size_t>(offsets[i]), static_cast<size_t>(lens[i])));
+    for (int i = 0; i < size_; ++i)
+      out.push_back(all.substr(static_cast<size_t>(offsets[i]), static_cast<size_t>(lens[i])));
   return out;
 }
 

@@ -32,9 +32,9 @@ class Error : public std::runtime_error {
   ErrorKind kind_;
 };
 
-#define MPSBATCH_DEFINE_ERROR(Name, Kind)                                        \
-  class Name : public Error {                                                    \
-   public:                                                                       \
+#define MPSBATCH_DEFINE_ERROR(Name, Kind)                                          \
+  class Name : public Error {                                                      \
+   public:                                                                         \
     explicit Name(const std::string& message) : Error(ErrorKind::Kind, message) {} \
   };
 
@@ -50,11 +50,11 @@ MPSBATCH_DEFINE_ERROR(InternalError, kInternal)
 #undef MPSBATCH_DEFINE_ERROR
 
 // Programmer-error check: never reachable from user input.
-#define MPSBATCH_ASSERT(cond)                                                               \
-  do {                                                                                      \
-    if (!(cond))                                                                            \
-      throw ::mpsbatch::InternalError(std::string("assertion failed: ") + #cond + " at " + \
-                                      __FILE__ + ":" + std::to_string(__LINE__));           \
+#define MPSBATCH_ASSERT(cond)                                                                               \
+  do {                                                                                                      \
+    if (!(cond))                                                                                            \
+      throw ::mpsbatch::InternalError(std::string("assertion failed: ") + #cond + " at " + __FILE__ + ":" + \
+                                      std::to_string(__LINE__));                                            \
   } while (0)
 
 }  // namespace mpsbatch

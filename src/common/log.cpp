@@ -11,8 +11,6 @@ void InitLogging(int rank, const std::string& level) {
   SetLogLevel(level);
 }
 
-void SetLogLevel(const std::string& level) {
-  spdlog::set_level(spdlog::level::from_str(level));
-}
+void SetLogLevel(const std::string& level) { spdlog::set_level(spdlog::level::from_str(level)); }
 
 }  // namespace mpsbatch

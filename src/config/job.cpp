@@ -57,8 +57,7 @@ namespace {
 
 // The schema: every key the job file may hold, by its dotted path.
 const std::map<std::string, std::set<std::string>> kSchema = {
-    {"", {"model", "device", "precision", "batch_size", "chunk_size", "threads", "log_level", "input",
-          "output"}},
+    {"", {"model", "device", "precision", "batch_size", "chunk_size", "threads", "log_level", "input", "output"}},
     {"model", {"path"}},
     {"input", {"path", "dataset", "datasets", "mode", "dtype", "scale"}},
     {"output", {"path", "datasets", "overwrite", "dtype"}},
@@ -84,8 +83,7 @@ std::string Join(const std::string& parent, const std::string& key) {
 // ConfigError that says where it is.
 class JobReader {
  public:
-  JobReader(std::string source, std::string base_dir)
-      : source_(std::move(source)), base_dir_(std::move(base_dir)) {}
+  JobReader(std::string source, std::string base_dir) : source_(std::move(source)), base_dir_(std::move(base_dir)) {}
 
   // Records that `key` came from --set (so errors name the option, and its
   // relative paths resolve against the current directory).
@@ -152,8 +150,7 @@ class JobReader {
 
   double Number(const YAML::Node& n, const std::string& key) const {
     double v = 0;
-    if (!n.IsScalar() || !YAML::convert<double>::decode(n, v))
-      Fail(key, n, "expected a number, got '" + Text(n) + "'");
+    if (!n.IsScalar() || !YAML::convert<double>::decode(n, v)) Fail(key, n, "expected a number, got '" + Text(n) + "'");
     return v;
   }
 
@@ -228,8 +225,7 @@ class JobReader {
 // Applies "a.b.c=value" to the tree; `value` is parsed as YAML.
 std::string ApplyOverride(YAML::Node root, const std::string& text) {
   auto eq = text.find('=');
-  if (eq == std::string::npos || eq == 0)
-    throw ConfigError("--set " + text + ": expected key.path=value");
+  if (eq == std::string::npos || eq == 0) throw ConfigError("--set " + text + ": expected key.path=value");
   std::string key = text.substr(0, eq);
   YAML::Node value;
   try {
@@ -269,20 +265,25 @@ JobConfig Build(YAML::Node root, JobReader& r) {
   c.model_path = r.Path(r.Required(model, "model", "path"), "model.path");
 
   if (auto n = root["device"])
-    c.device = r.Choice<DeviceRequest>(n, "device", {{"auto", DeviceRequest::kAuto},
-                                                     {"cpu", DeviceRequest::kCpu},
-                                                     {"cuda", DeviceRequest::kCuda},
-                                                     {"mps", DeviceRequest::kMps}});
+    c.device = r.Choice<DeviceRequest>(n, "device",
+                                       {{"auto", DeviceRequest::kAuto},
+                                        {"cpu", DeviceRequest::kCpu},
+                                        {"cuda", DeviceRequest::kCuda},
+                                        {"mps", DeviceRequest::kMps}});
   if (auto n = root["precision"])
     c.precision = r.Choice<Precision>(
         n, "precision", {{"fp32", Precision::kFp32}, {"fp16", Precision::kFp16}, {"bf16", Precision::kBf16}});
   if (auto n = root["batch_size"]) c.batch_size = r.Integer(n, "batch_size", 1);
-  if (auto n = root["chunk_size"]) c.chunk_size = r.Integer(n, "chunk_size", 1);
+  if (auto n = root["chunk_size"]) c.chunk_size = r.Integer(n, "chunk_size", 0);
   if (auto n = root["threads"]) c.threads = static_cast<int>(r.Integer(n, "threads", 0));
   if (auto n = root["log_level"])
-    c.log_level = r.Choice<std::string>(n, "log_level", {{"trace", "trace"}, {"debug", "debug"},
-                                                         {"info", "info"}, {"warn", "warn"},
-                                                         {"error", "error"}, {"off", "off"}});
+    c.log_level = r.Choice<std::string>(n, "log_level",
+                                        {{"trace", "trace"},
+                                         {"debug", "debug"},
+                                         {"info", "info"},
+                                         {"warn", "warn"},
+                                         {"error", "error"},
+                                         {"off", "off"}});
 
   YAML::Node in = r.Required(root, "", "input");
   r.CheckKeys(in, "input");
@@ -299,7 +300,8 @@ JobConfig Build(YAML::Node root, JobReader& r) {
   }
   if (auto n = in["mode"])
     c.input.mode = r.Choice<InputMode>(
-        n, "input.mode", {{"auto", InputMode::kAuto}, {"shared", InputMode::kShared}, {"scatter", InputMode::kScatter}});
+        n, "input.mode",
+        {{"auto", InputMode::kAuto}, {"shared", InputMode::kShared}, {"scatter", InputMode::kScatter}});
   if (auto n = in["dtype"]) c.input.dtype = r.Dtype(n, "input.dtype", false);
   if (auto n = in["scale"]) c.input.scale = r.Number(n, "input.scale");
 

@@ -39,8 +39,8 @@ struct JobConfig {
     std::string path;
     std::vector<std::string> datasets;  // model inputs, in forward() order
     InputMode mode = InputMode::kAuto;
-    std::optional<DType> dtype;         // cast every input to this before the model
-    std::optional<double> scale;        // multiply after the cast
+    std::optional<DType> dtype;   // cast every input to this before the model
+    std::optional<double> scale;  // multiply after the cast
   } input;
 
   struct Output {

@@ -19,10 +19,10 @@ const char* DeviceKindName(DeviceKind k);
 
 struct EngineOptions {
   DeviceRequest device = DeviceRequest::kAuto;  // auto: mps, then cuda, then cpu
-  int local_rank = 0;     // CUDA ranks on one host spread over its GPUs by this
-  int threads = 1;        // intra-op threads of this process
+  int local_rank = 0;                           // CUDA ranks on one host spread over its GPUs by this
+  int threads = 1;                              // intra-op threads of this process
   Precision precision = Precision::kFp32;
-  std::optional<DType> input_dtype;   // see JobConfig::Input
+  std::optional<DType> input_dtype;  // see JobConfig::Input
   std::optional<double> input_scale;
   DType output_dtype = DType::kFloat32;
 };

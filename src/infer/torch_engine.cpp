@@ -5,6 +5,7 @@
 #include <torch/mps.h>
 #include <torch/script.h>
 #include <torch/version.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -14,7 +15,6 @@
 #include <mutex>
 #include <sstream>
 #include <vector>
-#include <unistd.h>
 
 #if MPSBATCH_WITH_AOTI
 #include <torch/csrc/inductor/aoti_package/model_package_loader.h>
@@ -74,7 +74,8 @@ std::string Brief(const c10::Error& e) { return Brief(e.what_without_backtrace()
 
 std::string ShapesOf(const std::vector<ArrayView>& inputs) {
   std::string s;
-  for (const auto& v : inputs) s += (s.empty() ? "" : ", ") + ShapeString(v.shape) + " " + std::string(DTypeName(v.dtype));
+  for (const auto& v : inputs)
+    s += (s.empty() ? "" : ", ") + ShapeString(v.shape) + " " + std::string(DTypeName(v.dtype));
   return s;
 }
 
@@ -93,8 +94,9 @@ torch::Device PickDevice(const EngineOptions& o) {
       break;
     case DeviceRequest::kMps:
       if (!mps)
-        throw DeviceError("device: mps was asked for, but Apple MPS is not available on this host "
-                          "(only device: auto falls back to cpu)");
+        throw DeviceError(
+            "device: mps was asked for, but Apple MPS is not available on this host "
+            "(only device: auto falls back to cpu)");
       kind = DeviceKind::kMps;
       break;
   }
@@ -156,8 +158,7 @@ class TorchScriptRunner : public Runner {
     torch::jit::IValue out = module_.forward(args);
     std::vector<torch::Tensor> outs;
     auto take = [&](const torch::jit::IValue& v) {
-      if (!v.isTensor())
-        throw ModelError("the model returned a " + v.tagKind() + " where mpsbatch expects a tensor");
+      if (!v.isTensor()) throw ModelError("the model returned a " + v.tagKind() + " where mpsbatch expects a tensor");
       outs.push_back(v.toTensor());
     };
     if (out.isTuple()) {
@@ -194,9 +195,7 @@ class AotiRunner : public Runner {
     }
   }
 
-  std::vector<torch::Tensor> Forward(std::vector<torch::Tensor>& inputs) override {
-    return loader_->run(inputs);
-  }
+  std::vector<torch::Tensor> Forward(std::vector<torch::Tensor>& inputs) override { return loader_->run(inputs); }
 
   std::string format() const override { return "aoti"; }
 
@@ -208,7 +207,8 @@ class AotiRunner : public Runner {
     std::string Write(const std::string& bytes) {
       std::string tmpl = (std::filesystem::temp_directory_path() / "mpsbatch-model-XXXXXX.pt2").string();
       int fd = mkstemps(tmpl.data(), 4);
-      if (fd < 0) throw ModelError("cannot create a temporary file for the model: " + std::string(std::strerror(errno)));
+      if (fd < 0)
+        throw ModelError("cannot create a temporary file for the model: " + std::string(std::strerror(errno)));
       path = tmpl;
       FILE* f = fdopen(fd, "wb");
       bool ok = f && std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
@@ -283,7 +283,8 @@ class TorchEngine : public Engine {
   // the device so narrow inputs (uint8 images) cross the bus narrow; MPS has
   // no float64, so that one cast happens on the host.
   torch::Tensor Prepare(const ArrayView& v) {
-    auto t = torch::from_blob(const_cast<std::byte*>(v.data), v.shape, torch::TensorOptions().dtype(ScalarTypeOf(v.dtype)));
+    auto t =
+        torch::from_blob(const_cast<std::byte*>(v.data), v.shape, torch::TensorOptions().dtype(ScalarTypeOf(v.dtype)));
     DType target = v.dtype;
     if (options_.input_dtype) {
       target = *options_.input_dtype;

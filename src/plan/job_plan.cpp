@@ -135,8 +135,9 @@ std::vector<OutputSpec> OutputSpecsFromProbe(const JobConfig& job, const std::ve
   if (probe.size() != names.size()) {
     std::string list;
     for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
-    throw ModelError(job.model_path + ": the model returns " + std::to_string(probe.size()) + " output(s) but output.datasets names " +
-                     std::to_string(names.size()) + " [" + list + "]; give one dataset name per model output");
+    throw ModelError(job.model_path + ": the model returns " + std::to_string(probe.size()) +
+                     " output(s) but output.datasets names " + std::to_string(names.size()) + " [" + list +
+                     "]; give one dataset name per model output");
   }
   std::vector<OutputSpec> specs;
   for (size_t i = 0; i < probe.size(); ++i) {

@@ -17,9 +17,9 @@ namespace mpsbatch {
 struct JobPlan {
   int64_t rows = 0;
   int64_t chunk_rows = 0;
-  std::vector<DatasetInfo> inputs;   // in input.datasets order
-  std::vector<OutputSpec> outputs;   // in output.datasets order
-  InputMode mode = InputMode::kAuto; // shared or scatter once ranks have been asked
+  std::vector<DatasetInfo> inputs;    // in input.datasets order
+  std::vector<OutputSpec> outputs;    // in output.datasets order
+  InputMode mode = InputMode::kAuto;  // shared or scatter once ranks have been asked
   int64_t input_file_size = 0;
   int64_t model_size = 0;
   std::string model_sha256;

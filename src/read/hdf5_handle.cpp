@@ -55,8 +55,7 @@ std::optional<DType> DTypeOfH5Type(hid_t type) {
       if (size == 8) return DType::kInt64;
       return std::nullopt;
     }
-    default:
-      return std::nullopt;
+    default: return std::nullopt;
   }
 }
 

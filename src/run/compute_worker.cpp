@@ -19,7 +19,8 @@ std::vector<HostArray> ComputeChunk(Engine& engine, const JobPlan& plan, int64_t
   for (int64_t b = 0; b < rows; b += batch_size) {
     const int64_t e = std::min(rows, b + batch_size);
     for (size_t i = 0; i < views.size(); ++i) views[i] = RowSlice(item.inputs[i], b, e);
-    const std::string where = "rows " + std::to_string(item.chunk.begin + b) + ".." + std::to_string(item.chunk.begin + e);
+    const std::string where =
+        "rows " + std::to_string(item.chunk.begin + b) + ".." + std::to_string(item.chunk.begin + e);
     std::vector<HostArray> ys;
     try {
       ys = engine.Run(views);
@@ -43,7 +44,9 @@ std::vector<HostArray> ComputeChunk(Engine& engine, const JobPlan& plan, int64_t
 }
 
 ComputeWorker::ComputeWorker(Engine& engine, const JobPlan& plan, int64_t batch_size, size_t depth)
-    : engine_(engine), plan_(plan), batch_size_(batch_size), todo_(depth), done_(depth + 1), thread_([this] { Loop(); }) {}
+    : engine_(engine), plan_(plan), batch_size_(batch_size), todo_(depth), done_(depth + 1), thread_([this] {
+        Loop();
+      }) {}
 
 ComputeWorker::~ComputeWorker() {
   todo_.Close();
@@ -72,7 +75,8 @@ void ComputeWorker::Loop() {
     } catch (...) {
       result.error = std::current_exception();
     }
-    compute_ns_ += std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count();
+    compute_ns_ +=
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count();
     const bool failed = result.error != nullptr;
     if (!done_.Push(std::move(result)) || failed) return;
   }

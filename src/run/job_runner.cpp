@@ -231,8 +231,7 @@ void WriteHeaderAttributes(ResultWriter& w, const Planned& p, const Communicator
 void LogSummary(const Planned& p, double total_seconds, double loop_seconds, const std::vector<double>& rows,
                 const std::vector<double>& compute) {
   spdlog::info("done: {} rows in {:.3f} s ({:.1f} rows/s; scoring {:.3f} s, {:.1f} rows/s) -> {}", p.plan.rows,
-               total_seconds, p.plan.rows / total_seconds, loop_seconds, p.plan.rows / loop_seconds,
-               p.job.output.path);
+               total_seconds, p.plan.rows / total_seconds, loop_seconds, p.plan.rows / loop_seconds, p.job.output.path);
   for (size_t r = 0; r < rows.size(); ++r)
     spdlog::info("  rank {}: {} rows, compute {:.3f} s ({:.1f} rows/s)", r, static_cast<int64_t>(rows[r]), compute[r],
                  compute[r] > 0 ? rows[r] / compute[r] : 0.0);

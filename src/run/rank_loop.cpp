@@ -94,7 +94,8 @@ RankStats RunWorker(const RankLoopContext& ctx, ComputeWorker& worker) {
       } else {
         Bytes msg = ctx.comm.Receive(0, kTagInput);
         if (ChunkIdOf(msg) != c.id)
-          throw CommError("expected chunk " + std::to_string(c.id) + " from rank 0, got " + std::to_string(ChunkIdOf(msg)));
+          throw CommError("expected chunk " + std::to_string(c.id) + " from rank 0, got " +
+                          std::to_string(ChunkIdOf(msg)));
         worker.Submit({c, Decode(msg, c.rows(), InputLayouts(ctx.plan))});
       }
       ++fed;
@@ -114,7 +115,9 @@ RankStats RunWorker(const RankLoopContext& ctx, ComputeWorker& worker) {
 class Gatherer {
  public:
   Gatherer(const RankLoopContext& ctx, ComputeWorker& worker)
-      : ctx_(ctx), worker_(worker), written_(static_cast<size_t>(ctx.chunks.num_chunks()), false),
+      : ctx_(ctx),
+        worker_(worker),
+        written_(static_cast<size_t>(ctx.chunks.num_chunks()), false),
         layouts_(OutputLayouts(ctx.plan)) {
     const int ranks = ctx.comm.size();
     for (int r = 0; r < ranks; ++r) {
@@ -188,8 +191,7 @@ class Gatherer {
 
   void Write(const Chunk& c, const std::vector<HostArray>& outputs) {
     if (written_[static_cast<size_t>(c.id)]) throw InternalError("chunk " + std::to_string(c.id) + " arrived twice");
-    for (size_t o = 0; o < outputs.size(); ++o)
-      ctx_.writer->WriteRows(o, c.begin, c.rows(), outputs[o].bytes.data());
+    for (size_t o = 0; o < outputs.size(); ++o) ctx_.writer->WriteRows(o, c.begin, c.rows(), outputs[o].bytes.data());
     written_[static_cast<size_t>(c.id)] = true;
     ++written_count_;
   }

@@ -21,7 +21,8 @@ void CheckOutputPath(const std::string& final_path, bool overwrite) {
     throw OutputError("output.path '" + final_path + "' exists; set output.overwrite: true to replace it");
   if (fs::is_directory(p)) throw OutputError("output.path '" + final_path + "' is a folder");
   const fs::path dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
-  if (!fs::is_directory(dir)) throw OutputError("output.path '" + final_path + "': folder " + dir.string() + " does not exist");
+  if (!fs::is_directory(dir))
+    throw OutputError("output.path '" + final_path + "': folder " + dir.string() + " does not exist");
   if (access(dir.c_str(), W_OK) != 0)
     throw OutputError("output.path '" + final_path + "': folder " + dir.string() + " is not writable");
 }
@@ -53,11 +54,10 @@ void ResultWriter::CreateDatasets(int64_t rows) {
     H5Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose);
     H5Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
     if (out.row_bytes() > 0) H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data());
-    H5Handle ds(H5Dcreate2(file_.get(), out.name.c_str(), NativeH5Type(out.dtype), space.get(), H5P_DEFAULT,
-                           dcpl.get(), H5P_DEFAULT),
+    H5Handle ds(H5Dcreate2(file_.get(), out.name.c_str(), NativeH5Type(out.dtype), space.get(), H5P_DEFAULT, dcpl.get(),
+                           H5P_DEFAULT),
                 H5Dclose);
-    if (!ds.valid())
-      throw OutputError(partial_path_ + ": cannot create dataset '" + out.name + "': " + Hdf5Message());
+    if (!ds.valid()) throw OutputError(partial_path_ + ": cannot create dataset '" + out.name + "': " + Hdf5Message());
     datasets_.push_back(std::move(ds));
   }
 }
@@ -82,8 +82,8 @@ void ResultWriter::WriteRows(size_t index, int64_t begin, int64_t count, const s
   H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, extent.data(), nullptr);
   H5Handle mem_space(H5Screate_simple(static_cast<int>(extent.size()), extent.data(), nullptr), H5Sclose);
   if (H5Dwrite(ds, NativeH5Type(out.dtype), mem_space.get(), file_space.get(), H5P_DEFAULT, data) < 0)
-    throw OutputError(partial_path_ + ": writing rows " + std::to_string(begin) + ".." +
-                      std::to_string(begin + count) + " of '" + out.name + "' failed: " + Hdf5Message());
+    throw OutputError(partial_path_ + ": writing rows " + std::to_string(begin) + ".." + std::to_string(begin + count) +
+                      " of '" + out.name + "' failed: " + Hdf5Message());
 }
 
 void ResultWriter::SetAttribute(const std::string& name, const std::string& value) {

@@ -23,7 +23,6 @@ TEST(ChunkPlan, CoversEveryRowOnceForAllSmallShapes) {
           min_run = std::min(min_run, last - first);
           max_run = std::max(max_run, last - first);
           for (int64_t id = first; id < last; ++id) {
-            EXPECT_EQ(plan.OwnerOf(id), r);
             Chunk c = plan.chunk(id);
             EXPECT_EQ(c.id, id);
             EXPECT_GE(c.rows(), 1);
@@ -47,12 +46,44 @@ TEST(ChunkPlan, MoreRanksThanChunksLeavesSomeIdle) {
   EXPECT_EQ(idle, 2);
 }
 
+// Static: each rank drains its own run in order, then gets nothing.
+TEST(ChunkDispenser, StaticHandsEachRankItsOwnRun) {
+  ChunkPlan plan(10, 1, 3);  // runs [0,3) [3,6) [6,10)
+  ChunkDispenser d(plan, /*dynamic=*/false);
+  EXPECT_EQ(d.Next(2), 6);
+  EXPECT_EQ(d.Next(0), 0);
+  EXPECT_EQ(d.Next(2), 7);
+  for (int64_t id : {1, 2}) EXPECT_EQ(d.Next(0), id);
+  EXPECT_EQ(d.Next(0), std::nullopt);
+  for (int64_t id : {3, 4, 5}) EXPECT_EQ(d.Next(1), id);
+  EXPECT_EQ(d.Next(1), std::nullopt);
+  for (int64_t id : {8, 9}) EXPECT_EQ(d.Next(2), id);
+  EXPECT_EQ(d.Next(2), std::nullopt);
+}
+
+// Dynamic: whoever asks gets the lowest id not yet given; every id once.
+TEST(ChunkDispenser, DynamicGivesTheLowestFreeIdToWhoeverAsks) {
+  ChunkPlan plan(5, 1, 3);
+  ChunkDispenser d(plan, /*dynamic=*/true);
+  EXPECT_EQ(d.Next(2), 0);
+  EXPECT_EQ(d.Next(2), 1);
+  EXPECT_EQ(d.Next(0), 2);
+  EXPECT_EQ(d.Next(1), 3);
+  EXPECT_EQ(d.Next(2), 4);
+  for (int r = 0; r < 3; ++r) EXPECT_EQ(d.Next(r), std::nullopt);
+}
+
 TEST(ChunkPlan, LastChunkIsShort) {
   ChunkPlan plan(10, 4, 1);
   EXPECT_EQ(plan.num_chunks(), 3);
   EXPECT_EQ(plan.chunk(2).begin, 8);
   EXPECT_EQ(plan.chunk(2).end, 10);
   EXPECT_THROW(plan.chunk(3), InternalError);
+}
+
+TEST(ChooseChunkRows, ChunksPerRankIsATarget) {
+  EXPECT_EQ(ChooseChunkRows(100000, 64, 2, 100, 0, 16), 3136);  // ceil(50000 / 16 / 64) * 64
+  EXPECT_EQ(ChooseChunkRows(100000, 64, 2, 100, 0, 1), 25024);  // at least two per rank
 }
 
 TEST(ChooseChunkRows, AutoIsAMultipleOfTheBatchAndAboutFourPerRank) {

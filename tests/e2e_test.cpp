@@ -239,6 +239,28 @@ TEST_F(E2E, SharedAndScatterModesWriteIdenticalResults) {
   EXPECT_EQ(std::memcmp(results[0].data(), results[1].data(), results[0].size() * sizeof(float)), 0);
 }
 
+// Every combination of schedule and input mode writes the same file contents.
+TEST_F(E2E, SchedulesAndModesWriteIdenticalResults) {
+  const auto job = WriteJob(dir_, "mlp.pt", "[x_f32]");
+  std::vector<float> first;
+  for (const char* schedule : {"dynamic", "static"}) {
+    for (const char* mode : {"shared", "scatter"}) {
+      SCOPED_TRACE(std::string(schedule) + ", " + mode);
+      const std::string out = (dir_ / (std::string(schedule) + "-" + mode + ".h5")).string();
+      auto r = RunMpsbatch(3, job,
+                           {"--set", std::string("schedule=") + schedule, "--set", std::string("input.mode=") + mode,
+                            "--set", "chunk_size=8", "--set", "output.path=" + out});
+      EXPECT_RUN_OK(r);
+      EXPECT_NE(r.output.find(std::string("schedule ") + schedule), std::string::npos) << r.output;
+      EXPECT_EQ(StringAttribute(out, "schedule"), schedule);
+      auto got = ReadFloats(out, "y");
+      if (first.empty()) first = got;
+      ASSERT_EQ(got.size(), first.size());
+      EXPECT_EQ(std::memcmp(got.data(), first.data(), got.size() * sizeof(float)), 0);
+    }
+  }
+}
+
 TEST_F(E2E, MoreRanksThanRows) {
   const auto want = ReadFloats(Fixture("reference.h5"), "mlp_x_f32");
   auto r = RunMpsbatch(4, WriteJob(dir_, "mlp.pt", "[x_small]"));

@@ -47,6 +47,7 @@ TEST(Job, MinimalJobGetsDefaultsAndAbsolutePaths) {
   EXPECT_EQ(c.device, DeviceRequest::kAuto);
   EXPECT_EQ(c.precision, Precision::kFp32);
   EXPECT_EQ(c.batch_size, 128);
+  EXPECT_EQ(c.schedule, Schedule::kDynamic);
   EXPECT_EQ(c.input.mode, InputMode::kAuto);
   EXPECT_FALSE(c.output.overwrite);
   EXPECT_EQ(c.output.dtype, DType::kFloat32);
@@ -59,6 +60,7 @@ device: cuda
 precision: bf16
 batch_size: 7
 chunk_size: 70
+schedule: static
 threads: 3
 log_level: debug
 input: {path: in.h5, datasets: [ids, mask], mode: scatter, dtype: float32, scale: 0.5}
@@ -69,6 +71,7 @@ output: {path: o.h5, datasets: [a, b], overwrite: true, dtype: float64}
   EXPECT_EQ(c.precision, Precision::kBf16);
   EXPECT_EQ(c.batch_size, 7);
   EXPECT_EQ(c.chunk_size, 70);
+  EXPECT_EQ(c.schedule, Schedule::kStatic);
   EXPECT_EQ(c.threads, 3);
   EXPECT_EQ(c.log_level, "debug");
   EXPECT_EQ(c.input.datasets, (std::vector<std::string>{"ids", "mask"}));

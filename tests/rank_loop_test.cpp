@@ -5,8 +5,11 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <thread>
 
 #include "common/error.h"
 #include "read/hdf5_handle.h"
@@ -18,10 +21,14 @@ namespace {
 
 Communicator* g_comm = nullptr;
 
-// y = 2 * x + 1 per element, and a second output: the row's sum.
+// y = 2 * x + 1 per element, and a second output: the row's sum. Each call
+// takes at least `delay`, to play a slow device.
 class FakeEngine : public Engine {
  public:
+  explicit FakeEngine(std::chrono::milliseconds delay = {}) : delay_(delay) {}
+
   std::vector<HostArray> Run(const std::vector<ArrayView>& inputs) override {
+    if (delay_.count() > 0) std::this_thread::sleep_for(delay_);
     const ArrayView& x = inputs.at(0);
     const int64_t rows = x.shape[0], width = x.shape[1];
     HostArray y(DType::kFloat32, {rows, width}), sum(DType::kFloat32, {rows});
@@ -43,12 +50,21 @@ class FakeEngine : public Engine {
   DeviceKind device_kind() const override { return DeviceKind::kCpu; }
   std::string device_name() const override { return "fake"; }
   std::string format() const override { return "fake"; }
+
+ private:
+  std::chrono::milliseconds delay_;
 };
 
 struct LoopCase {
   int64_t rows, chunk_rows, batch;
   InputMode mode;
+  Schedule schedule;
 };
+
+void PrintTo(const LoopCase& c, std::ostream* os) {
+  *os << c.rows << " rows, chunks of " << c.chunk_rows << ", batch " << c.batch << ", " << InputModeName(c.mode) << ", "
+      << ScheduleName(c.schedule);
+}
 
 class RankLoopTest : public ::testing::TestWithParam<LoopCase> {};
 
@@ -89,7 +105,7 @@ TEST_P(RankLoopTest, EveryRowWrittenOnceInPlace) {
   std::unique_ptr<ResultWriter> writer;
   if (comm.rank() == 0) writer = std::make_unique<ResultWriter>(out_path, plan.outputs, plan.rows);
   FakeEngine engine;
-  RankStats stats = RunRankLoop({comm, engine, plan, chunks, tc.batch, input.get(), writer.get(), 2});
+  RankStats stats = RunRankLoop({comm, engine, plan, chunks, tc.batch, input.get(), writer.get(), 2, tc.schedule});
   EXPECT_EQ(comm.AllreduceSum(stats.rows), tc.rows);
   EXPECT_EQ(comm.AllreduceSum(stats.chunks), chunks.num_chunks());
 
@@ -106,13 +122,76 @@ TEST_P(RankLoopTest, EveryRowWrittenOnceInPlace) {
   comm.Barrier();
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Shapes, RankLoopTest,
-    ::testing::Values(LoopCase{1, 1, 1, InputMode::kShared}, LoopCase{1, 1, 1, InputMode::kScatter},
-                      LoopCase{3, 1, 2, InputMode::kShared}, LoopCase{3, 1, 2, InputMode::kScatter},
-                      LoopCase{103, 16, 8, InputMode::kShared}, LoopCase{103, 16, 8, InputMode::kScatter},
-                      LoopCase{103, 7, 3, InputMode::kScatter}, LoopCase{1000, 13, 5, InputMode::kShared},
-                      LoopCase{1000, 13, 5, InputMode::kScatter}));
+std::vector<LoopCase> Cases() {
+  const int64_t shapes[][3] = {{1, 1, 1}, {3, 1, 2}, {103, 16, 8}, {103, 7, 3}, {1000, 13, 5}};
+  std::vector<LoopCase> cases;
+  for (const auto& s : shapes)
+    for (InputMode mode : {InputMode::kShared, InputMode::kScatter})
+      for (Schedule schedule : {Schedule::kDynamic, Schedule::kStatic})
+        cases.push_back({s[0], s[1], s[2], mode, schedule});
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, RankLoopTest, ::testing::ValuesIn(Cases()));
+
+// One rank 20 times slower than the others. Static: it must finish its
+// 1/N share, so the job takes about that long. Dynamic: the fast ranks take
+// over its share, it finishes only the few chunks it was given, and the job
+// takes about what the fast ranks need.
+TEST(Schedule, DynamicJobTimeFollowsTheFastRanks) {
+  Communicator& comm = *g_comm;
+  if (comm.size() < 3) GTEST_SKIP() << "needs a slow rank and at least two fast ones";
+  const int slow = comm.size() - 1;
+  const int64_t rows = 96, width = 3;
+  const std::string dir = CaseDir(), in_path = dir + "/in.h5";
+  if (comm.rank() == 0) {
+    testing::RemoveTree(dir);
+    std::filesystem::create_directories(dir);
+    ResultWriter w(in_path, {{"x", DType::kFloat32, {width}}}, rows);
+    std::vector<float> x(static_cast<size_t>(rows * width), 1.0f);
+    w.WriteRows(0, 0, rows, reinterpret_cast<const std::byte*>(x.data()));
+    w.Commit(true);
+  }
+  comm.Barrier();
+
+  JobPlan plan;
+  plan.rows = rows;
+  plan.chunk_rows = 2;  // one batch per chunk: 48 chunks
+  plan.mode = InputMode::kShared;
+  plan.inputs = {{"x", DType::kFloat32, {rows, width}}};
+  plan.outputs = {{"y", DType::kFloat32, {width}}, {"sum", DType::kFloat32, {}}};
+  const ChunkPlan chunks(plan.rows, plan.chunk_rows, comm.size());
+  InputFile input(in_path);
+  FakeEngine engine(std::chrono::milliseconds(comm.rank() == slow ? 100 : 5));
+
+  auto run = [&](Schedule schedule, const std::string& out) {
+    std::unique_ptr<ResultWriter> writer;
+    if (comm.rank() == 0) writer = std::make_unique<ResultWriter>(dir + "/" + out, plan.outputs, plan.rows);
+    comm.Barrier();
+    const auto start = std::chrono::steady_clock::now();
+    RankStats stats = RunRankLoop({comm, engine, plan, chunks, 2, &input, writer.get(), 2, schedule});
+    comm.Barrier();
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (writer) writer->Commit(true);
+    return std::make_pair(seconds, comm.Allgather(stats.chunks));
+  };
+  const auto [static_s, static_chunks] = run(Schedule::kStatic, "static.h5");
+  const auto [dynamic_s, dynamic_chunks] = run(Schedule::kDynamic, "dynamic.h5");
+  if (comm.rank() == 0) {
+    const int64_t share = chunks.RangeOf(slow).second - chunks.RangeOf(slow).first;
+    EXPECT_EQ(static_chunks[static_cast<size_t>(slow)], share);
+    // At 20x slower it takes the `depth` chunks it starts with and about one
+    // more; half its static share is a bound no loaded machine should reach.
+    EXPECT_LT(dynamic_chunks[static_cast<size_t>(slow)], share / 2) << "slow rank's static share " << share;
+    // Static waits for share x 100 ms; dynamic for about 48 / fast ranks x 5 ms
+    // plus two slow chunks. A factor of two leaves room for a loaded machine.
+    EXPECT_LT(dynamic_s * 2, static_s) << "dynamic " << dynamic_s << " s, static " << static_s << " s";
+    std::printf("slow rank %d: static %.2f s (%lld chunks), dynamic %.2f s (%lld chunks)\n", slow, static_s,
+                static_cast<long long>(static_chunks[static_cast<size_t>(slow)]), dynamic_s,
+                static_cast<long long>(dynamic_chunks[static_cast<size_t>(slow)]));
+  }
+  comm.Barrier();
+}
 
 }  // namespace
 

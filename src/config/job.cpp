@@ -35,6 +35,8 @@ const char* PrecisionName(Precision p) {
   return "?";
 }
 
+const char* ScheduleName(Schedule s) { return s == Schedule::kDynamic ? "dynamic" : "static"; }
+
 const char* InputModeName(InputMode m) {
   switch (m) {
     case InputMode::kAuto: return "auto";
@@ -57,7 +59,9 @@ namespace {
 
 // The schema: every key the job file may hold, by its dotted path.
 const std::map<std::string, std::set<std::string>> kSchema = {
-    {"", {"model", "device", "precision", "batch_size", "chunk_size", "threads", "log_level", "input", "output"}},
+    {"",
+     {"model", "device", "precision", "batch_size", "chunk_size", "schedule", "threads", "log_level", "input",
+      "output"}},
     {"model", {"path"}},
     {"input", {"path", "dataset", "datasets", "mode", "dtype", "scale"}},
     {"output", {"path", "datasets", "overwrite", "dtype"}},
@@ -275,6 +279,8 @@ JobConfig Build(YAML::Node root, JobReader& r) {
         n, "precision", {{"fp32", Precision::kFp32}, {"fp16", Precision::kFp16}, {"bf16", Precision::kBf16}});
   if (auto n = root["batch_size"]) c.batch_size = r.Integer(n, "batch_size", 1);
   if (auto n = root["chunk_size"]) c.chunk_size = r.Integer(n, "chunk_size", 0);
+  if (auto n = root["schedule"])
+    c.schedule = r.Choice<Schedule>(n, "schedule", {{"dynamic", Schedule::kDynamic}, {"static", Schedule::kStatic}});
   if (auto n = root["threads"]) c.threads = static_cast<int>(r.Integer(n, "threads", 0));
   if (auto n = root["log_level"])
     c.log_level = r.Choice<std::string>(n, "log_level",

@@ -14,10 +14,14 @@ namespace mpsbatch {
 enum class DeviceRequest { kAuto, kCpu, kCuda, kMps };
 enum class Precision { kFp32, kFp16, kBf16 };
 enum class InputMode { kAuto, kShared, kScatter };
+// How chunks reach ranks: on demand from rank 0 (a slower rank takes fewer), or
+// contiguous runs fixed up front.
+enum class Schedule { kDynamic, kStatic };
 
 const char* DeviceRequestName(DeviceRequest d);
 const char* PrecisionName(Precision p);
 const char* InputModeName(InputMode m);
+const char* ScheduleName(Schedule s);
 // The dtype that floating inputs and model parameters take under `p`.
 DType PrecisionDType(Precision p);
 
@@ -32,7 +36,8 @@ struct JobConfig {
   Precision precision = Precision::kFp32;
   int64_t batch_size = 128;
   int64_t chunk_size = 0;  // rows per chunk; 0 = chosen by the planner
-  int threads = 0;         // intra-op threads per rank; 0 = host cores / ranks on the host
+  Schedule schedule = Schedule::kDynamic;
+  int threads = 0;  // intra-op threads per rank; 0 = host cores / ranks on the host
   std::string log_level = "info";
 
   struct Input {

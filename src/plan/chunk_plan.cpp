@@ -23,23 +23,35 @@ std::pair<int64_t, int64_t> ChunkPlan::RangeOf(int rank) const {
   return {first(rank), first(rank + 1)};
 }
 
-int ChunkPlan::OwnerOf(int64_t id) const {
-  MPSBATCH_ASSERT(id >= 0 && id < num_chunks_);
-  // first(r) = floor(C*r/N) is monotone; the owner is the last r with first(r) <= id.
-  int r = static_cast<int>(((id + 1) * ranks_ - 1) / num_chunks_);
-  while (r > 0 && RangeOf(r).first > id) --r;
-  while (r + 1 < ranks_ && RangeOf(r + 1).first <= id) ++r;
-  return r;
+ChunkDispenser::ChunkDispenser(const ChunkPlan& plan, bool dynamic)
+    : dynamic_(dynamic), num_chunks_(plan.num_chunks()) {
+  for (int r = 0; r < plan.ranks(); ++r) {
+    auto [first, last] = plan.RangeOf(r);
+    next_.push_back(first);
+    last_.push_back(last);
+  }
 }
 
-int64_t ChooseChunkRows(int64_t rows, int64_t batch_size, int ranks, size_t row_bytes, int64_t requested) {
+std::optional<int64_t> ChunkDispenser::Next(int rank) {
+  if (dynamic_) {
+    if (shared_next_ == num_chunks_) return std::nullopt;
+    return shared_next_++;
+  }
+  auto& next = next_.at(static_cast<size_t>(rank));
+  if (next == last_.at(static_cast<size_t>(rank))) return std::nullopt;
+  return next++;
+}
+
+int64_t ChooseChunkRows(int64_t rows, int64_t batch_size, int ranks, size_t row_bytes, int64_t requested,
+                        int chunks_per_rank) {
   constexpr int64_t kTargetBytes = int64_t{64} << 20;
   constexpr int64_t kMaxBytes = int64_t{1} << 30;  // one MPI message, with room below INT_MAX
   const int64_t bytes = std::max<int64_t>(1, static_cast<int64_t>(row_bytes));
   int64_t chunk = requested;
   if (chunk <= 0) {
     const int64_t per_rank = (rows + ranks - 1) / ranks;
-    chunk = (per_rank + 3) / 4;
+    const int64_t per_chunk = std::max(2, chunks_per_rank);
+    chunk = (per_rank + per_chunk - 1) / per_chunk;
     chunk = (chunk + batch_size - 1) / batch_size * batch_size;
     const int64_t by_bytes = std::max<int64_t>(1, kTargetBytes / bytes) / batch_size * batch_size;
     chunk = std::min(chunk, std::max(batch_size, by_bytes));

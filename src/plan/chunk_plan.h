@@ -1,13 +1,15 @@
 // Chunk bookkeeping: the rows [0, rows) cut into chunks, the unit that moves
 // between ranks and that the output records as done. A chunk is a contiguous
-// row range; chunk ids follow row order. Today ranks own contiguous runs of
-// chunks (a static schedule); the ids are what an on-demand schedule or a
-// resume would hand out instead.
+// row range; chunk ids follow row order. Chunk boundaries depend only on the
+// rows and chunk_rows, never on the rank count, so any schedule feeds the model
+// the same batches.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <utility>
+#include <vector>
 
 namespace mpsbatch {
 
@@ -32,7 +34,6 @@ class ChunkPlan {
   // The chunk ids [first, last) rank `rank` owns; empty when there are fewer
   // chunks than ranks. Runs differ in length by at most one chunk.
   std::pair<int64_t, int64_t> RangeOf(int rank) const;
-  int OwnerOf(int64_t id) const;
 
  private:
   int64_t rows_, chunk_rows_;
@@ -40,11 +41,30 @@ class ChunkPlan {
   int64_t num_chunks_;
 };
 
-// Rows per chunk. `requested` > 0 is the job's chunk_size. Otherwise about four
-// chunks per rank (so reading, computing and sending overlap), a multiple of
-// batch_size, and at most ~64 MiB of input and output per chunk.
+// Hands chunk ids to ranks. Static: each rank takes its own contiguous run
+// (ChunkPlan::RangeOf), in order. Dynamic: every rank takes the lowest id no
+// rank has taken yet, so a rank that asks more often (a faster one) takes more.
+// Not thread-safe; rank 0 owns the one instance.
+class ChunkDispenser {
+ public:
+  ChunkDispenser(const ChunkPlan& plan, bool dynamic);
+
+  // The next chunk id for `rank`, or nullopt when it gets no more.
+  std::optional<int64_t> Next(int rank);
+
+ private:
+  bool dynamic_;
+  int64_t shared_next_ = 0, num_chunks_;
+  std::vector<int64_t> next_, last_;  // static: per rank
+};
+
+// Rows per chunk. `requested` > 0 is the job's chunk_size. Otherwise about
+// `chunks_per_rank` chunks per rank (at least two, so reading, computing and
+// sending overlap; more let a dynamic schedule even out uneven ranks), a
+// multiple of batch_size, and at most ~64 MiB of input and output per chunk.
 // `row_bytes` is one row's input plus output bytes. Throws ConfigError if a
 // chunk would exceed what one MPI message carries.
-int64_t ChooseChunkRows(int64_t rows, int64_t batch_size, int ranks, size_t row_bytes, int64_t requested);
+int64_t ChooseChunkRows(int64_t rows, int64_t batch_size, int ranks, size_t row_bytes, int64_t requested,
+                        int chunks_per_rank = 4);
 
 }  // namespace mpsbatch

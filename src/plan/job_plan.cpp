@@ -155,7 +155,8 @@ std::string DescribePlan(const JobConfig& job, const JobPlan& plan, int ranks) {
   const ChunkPlan chunks(plan.rows, plan.chunk_rows, ranks);
   std::string s = "plan: " + std::to_string(plan.rows) + " rows in " + std::to_string(chunks.num_chunks()) +
                   " chunks of up to " + std::to_string(plan.chunk_rows) + " rows over " + std::to_string(ranks) +
-                  " rank(s), batch_size " + std::to_string(job.batch_size) + "\n";
+                  " rank(s), batch_size " + std::to_string(job.batch_size) + ", schedule " +
+                  ScheduleName(job.schedule) + "\n";
   s += "  input:  " + job.input.path + " (mode " + InputModeName(plan.mode) + ")\n";
   for (const auto& in : plan.inputs)
     s += "          " + in.name + ": " + std::string(DTypeName(in.dtype)) + " " + ShapeString(in.shape) + "\n";

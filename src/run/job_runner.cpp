@@ -131,8 +131,11 @@ void PlanOnRankZero(Communicator& comm, Planned& p) {
                      " rows of " + job.input.path + "): " + e.what());
   }
   p.plan.outputs = OutputSpecsFromProbe(job, probe_out, probe_rows);
-  p.plan.chunk_rows = ChooseChunkRows(p.plan.rows, job.batch_size, comm.size(),
-                                      p.plan.input_row_bytes() + p.plan.output_row_bytes(), job.chunk_size);
+  // On demand, smaller chunks let fast ranks take over more of a slow one's share.
+  const int chunks_per_rank = job.schedule == Schedule::kDynamic ? 16 : 4;
+  p.plan.chunk_rows =
+      ChooseChunkRows(p.plan.rows, job.batch_size, comm.size(), p.plan.input_row_bytes() + p.plan.output_row_bytes(),
+                      job.chunk_size, chunks_per_rank);
 }
 
 // Can this rank read the input at rank 0's path, with rank 0's shapes?
@@ -217,6 +220,7 @@ void WriteHeaderAttributes(ResultWriter& w, const Planned& p, const Communicator
   w.SetAttribute("model_sha256", p.plan.model_sha256);
   w.SetAttribute("input_path", p.job.input.path);
   w.SetAttribute("input_mode", std::string(InputModeName(p.plan.mode)));
+  w.SetAttribute("schedule", std::string(ScheduleName(p.job.schedule)));
   w.SetAttribute("mpsbatch_version", std::string(MPSBATCH_VERSION));
   w.SetAttribute("libtorch_version", LibtorchVersion());
   w.SetAttribute("mpi_version", MpiLibraryVersion());
@@ -297,7 +301,8 @@ void RunJob(Communicator& comm, const CliOptions& cli) {
   const auto t_loop = std::chrono::steady_clock::now();
   RankStats stats;
   try {
-    stats = RunRankLoop({comm, *p.engine, p.plan, chunks, p.job.batch_size, p.input.get(), writer.get(), 2});
+    stats = RunRankLoop(
+        {comm, *p.engine, p.plan, chunks, p.job.batch_size, p.input.get(), writer.get(), 2, p.job.schedule});
   } catch (const Error& e) {
     spdlog::error("rank {} failed: {}: {}", comm.rank(), ErrorKindName(e.kind()), e.what());
     writer.reset();

@@ -10,11 +10,12 @@ namespace mpsbatch {
 
 namespace {
 
-constexpr int kTagInput = 101;
-constexpr int kTagResult = 102;
+constexpr int kTagInput = 101;   // rank 0 -> r, scatter mode: a chunk's input rows
+constexpr int kTagResult = 102;  // r -> rank 0: a chunk's outputs
+constexpr int kTagAssign = 103;  // rank 0 -> r, shared mode: a chunk id to read
 
-// Wire format of both message kinds: the chunk id, then each array's rows
-// back to back in plan order.
+// Wire format of every message kind: the chunk id (-1: no more chunks), then
+// each array's rows back to back in plan order.
 Bytes Encode(int64_t chunk_id, const std::vector<HostArray>& arrays) {
   size_t size = sizeof(int64_t);
   for (const auto& a : arrays) size += a.bytes.size();
@@ -81,127 +82,156 @@ ResultItem Checked(ResultItem r) {
   return r;
 }
 
-// Ranks other than 0: compute own chunks, send each result to rank 0.
+// Ranks other than 0: take the chunks rank 0 hands out (an id to read in
+// shared mode, the rows themselves in scatter mode) until it sends the end
+// marker, and send each result back.
 RankStats RunWorker(const RankLoopContext& ctx, ComputeWorker& worker) {
-  const auto [first, last] = ctx.chunks.RangeOf(ctx.comm.rank());
+  const int tag = ctx.input ? kTagAssign : kTagInput;
   RankStats stats;
-  int64_t fed = first, finished = first;
-  while (finished < last) {
-    if (fed < last && fed - finished < static_cast<int64_t>(ctx.depth)) {
-      const Chunk c = ctx.chunks.chunk(fed);
-      if (ctx.input) {
-        worker.Submit({c, ReadChunk(*ctx.input, ctx.plan, c)});
-      } else {
-        Bytes msg = ctx.comm.Receive(0, kTagInput);
-        if (ChunkIdOf(msg) != c.id)
-          throw CommError("expected chunk " + std::to_string(c.id) + " from rank 0, got " +
-                          std::to_string(ChunkIdOf(msg)));
-        worker.Submit({c, Decode(msg, c.rows(), InputLayouts(ctx.plan))});
-      }
-      ++fed;
-      continue;
-    }
-    ResultItem r = Checked(worker.Next());
+  int64_t outstanding = 0;
+  bool ended = false;
+  auto send_result = [&](ResultItem r) {
     ctx.comm.Send(0, kTagResult, Encode(r.chunk.id, r.outputs));
     stats.rows += r.chunk.rows();
     ++stats.chunks;
-    ++finished;
+    --outstanding;
+  };
+  while (!ended || outstanding > 0) {
+    bool progress = false;
+    while (auto r = worker.NextFor(std::chrono::microseconds(0))) {
+      send_result(Checked(std::move(*r)));
+      progress = true;
+    }
+    if (!ended) {
+      if (auto m = ctx.comm.TryReceive(tag)) {
+        const int64_t id = ChunkIdOf(m->data);
+        if (m->source != 0 || id >= ctx.chunks.num_chunks())
+          throw CommError("rank " + std::to_string(m->source) + " handed out chunk " + std::to_string(id) +
+                          "; only rank 0 hands out chunks, and there are " + std::to_string(ctx.chunks.num_chunks()));
+        if (id < 0) {
+          ended = true;
+        } else {
+          const Chunk c = ctx.chunks.chunk(id);
+          worker.Submit(
+              {c, ctx.input ? ReadChunk(*ctx.input, ctx.plan, c) : Decode(m->data, c.rows(), InputLayouts(ctx.plan))});
+          ++outstanding;
+        }
+        progress = true;
+      }
+    }
+    // Idle: sleep on our own results briefly instead of spinning on MPI.
+    if (!progress)
+      if (auto r = worker.NextFor(std::chrono::microseconds(200))) send_result(Checked(std::move(*r)));
   }
   return stats;
 }
 
-// Rank 0: compute own chunks; in scatter mode read and send the others'
-// chunks; receive every result and write it.
+// Rank 0: hands out chunks (ChunkDispenser) so that every rank, itself
+// included, has up to `depth` in flight; computes its own; receives every
+// result and writes it, checking that it came from the rank that was given the
+// chunk and that no chunk is written twice.
 class Gatherer {
  public:
   Gatherer(const RankLoopContext& ctx, ComputeWorker& worker)
       : ctx_(ctx),
         worker_(worker),
-        written_(static_cast<size_t>(ctx.chunks.num_chunks()), false),
-        layouts_(OutputLayouts(ctx.plan)) {
-    const int ranks = ctx.comm.size();
-    for (int r = 0; r < ranks; ++r) {
-      auto [first, last] = ctx.chunks.RangeOf(r);
-      next_.push_back(first);
-      last_.push_back(last);
-      finished_.push_back(first);
-    }
-  }
+        dispenser_(ctx.chunks, ctx.schedule == Schedule::kDynamic),
+        holder_(static_cast<size_t>(ctx.chunks.num_chunks()), -1),
+        in_flight_(static_cast<size_t>(ctx.comm.size()), 0),
+        told_end_(static_cast<size_t>(ctx.comm.size()), false),
+        layouts_(OutputLayouts(ctx.plan)) {}
 
   RankStats Run() {
-    const bool scatter = ctx_.plan.mode == InputMode::kScatter;
-    while (written_count_ < ctx_.chunks.num_chunks()) {
+    while (written_ < ctx_.chunks.num_chunks()) {
       bool progress = false;
       ctx_.comm.ProgressSends();
       while (auto m = ctx_.comm.TryReceive(kTagResult)) {
         const int64_t id = ChunkIdOf(m->data);
-        if (id < 0 || id >= ctx_.chunks.num_chunks() || ctx_.chunks.OwnerOf(id) != m->source)
+        if (id < 0 || id >= ctx_.chunks.num_chunks() || holder_[static_cast<size_t>(id)] != m->source)
           throw CommError("rank " + std::to_string(m->source) + " sent a result for chunk " + std::to_string(id) +
-                          ", which it does not own");
+                          ", which it was not given");
         const Chunk c = ctx_.chunks.chunk(id);
-        Write(c, Decode(m->data, c.rows(), layouts_));
-        ++finished_[static_cast<size_t>(m->source)];
+        Finish(m->source, c, Decode(m->data, c.rows(), layouts_));
         progress = true;
       }
       while (auto r = worker_.NextFor(std::chrono::microseconds(0))) {
-        OwnResult(Checked(std::move(*r)));
+        OwnResult(std::move(*r));
         progress = true;
       }
-      if (scatter)
-        for (int r = 1; r < ctx_.comm.size(); ++r) progress |= FeedRemote(r);
+      for (int r = 1; r < ctx_.comm.size(); ++r) progress |= FeedRemote(r);
       progress |= FeedOwn();
       if (!progress) {
         // Idle: sleep on our own results briefly instead of spinning on MPI.
-        if (auto r = worker_.NextFor(std::chrono::microseconds(200))) OwnResult(Checked(std::move(*r)));
+        if (auto r = worker_.NextFor(std::chrono::microseconds(200))) OwnResult(std::move(*r));
       }
     }
+    for (int r = 1; r < ctx_.comm.size(); ++r) FeedRemote(r);  // the end markers not yet sent
     ctx_.comm.WaitSends();
     return stats_;
   }
 
  private:
-  bool InFlightRoom(int r) const {
-    return next_[static_cast<size_t>(r)] < last_[static_cast<size_t>(r)] &&
-           next_[static_cast<size_t>(r)] - finished_[static_cast<size_t>(r)] < static_cast<int64_t>(ctx_.depth);
+  bool HasRoom(int r) const { return in_flight_[static_cast<size_t>(r)] < static_cast<int64_t>(ctx_.depth); }
+
+  std::optional<Chunk> Take(int r) {
+    auto id = dispenser_.Next(r);
+    if (!id) return std::nullopt;
+    holder_[static_cast<size_t>(*id)] = r;
+    ++in_flight_[static_cast<size_t>(r)];
+    return ctx_.chunks.chunk(*id);
   }
 
   bool FeedRemote(int r) {
     bool sent = false;
-    while (InFlightRoom(r)) {
-      const Chunk c = ctx_.chunks.chunk(next_[static_cast<size_t>(r)]++);
-      ctx_.comm.SendAsync(r, kTagInput, Encode(c.id, ReadChunk(*ctx_.input, ctx_.plan, c)));
+    while (!told_end_[static_cast<size_t>(r)] && HasRoom(r)) {
+      const auto c = Take(r);
+      if (!c) {
+        ctx_.comm.SendAsync(r, ctx_.plan.mode == InputMode::kScatter ? kTagInput : kTagAssign, Encode(-1, {}));
+        told_end_[static_cast<size_t>(r)] = true;
+      } else if (ctx_.plan.mode == InputMode::kScatter) {
+        ctx_.comm.SendAsync(r, kTagInput, Encode(c->id, ReadChunk(*ctx_.input, ctx_.plan, *c)));
+      } else {
+        ctx_.comm.SendAsync(r, kTagAssign, Encode(c->id, {}));
+      }
       sent = true;
     }
     return sent;
   }
 
   bool FeedOwn() {
-    if (!InFlightRoom(0)) return false;
-    const Chunk c = ctx_.chunks.chunk(next_[0]++);
-    worker_.Submit({c, ReadChunk(*ctx_.input, ctx_.plan, c)});
+    if (!HasRoom(0)) return false;
+    const auto c = Take(0);
+    if (!c) return false;
+    worker_.Submit({*c, ReadChunk(*ctx_.input, ctx_.plan, *c)});
     return true;
   }
 
   void OwnResult(ResultItem r) {
-    Write(r.chunk, r.outputs);
-    ++finished_[0];
+    r = Checked(std::move(r));
+    Finish(0, r.chunk, r.outputs);
     stats_.rows += r.chunk.rows();
     ++stats_.chunks;
   }
 
-  void Write(const Chunk& c, const std::vector<HostArray>& outputs) {
-    if (written_[static_cast<size_t>(c.id)]) throw InternalError("chunk " + std::to_string(c.id) + " arrived twice");
+  void Finish(int rank, const Chunk& c, const std::vector<HostArray>& outputs) {
+    auto& holder = holder_[static_cast<size_t>(c.id)];
+    if (holder == kWritten) throw InternalError("chunk " + std::to_string(c.id) + " arrived twice");
     for (size_t o = 0; o < outputs.size(); ++o) ctx_.writer->WriteRows(o, c.begin, c.rows(), outputs[o].bytes.data());
-    written_[static_cast<size_t>(c.id)] = true;
-    ++written_count_;
+    holder = kWritten;
+    --in_flight_[static_cast<size_t>(rank)];
+    ++written_;
   }
+
+  static constexpr int kWritten = -2;
 
   const RankLoopContext& ctx_;
   ComputeWorker& worker_;
-  std::vector<bool> written_;
-  int64_t written_count_ = 0;
+  ChunkDispenser dispenser_;
+  std::vector<int> holder_;  // per chunk: the rank it was given to, -1 before, kWritten after
+  std::vector<int64_t> in_flight_;
+  std::vector<bool> told_end_;
+  int64_t written_ = 0;
   std::vector<RowLayout> layouts_;
-  std::vector<int64_t> next_, last_, finished_;  // per rank: chunk ids
   RankStats stats_;
 };
 

@@ -1,9 +1,10 @@
-// One rank's share of the job, after planning: feed chunks to the compute
-// thread (reading them from the input, or receiving them from rank 0 in
-// scatter mode), and send the results to rank 0. Rank 0 additionally reads and
-// sends the other ranks' chunks in scatter mode, receives every rank's
-// results and writes them, tracking that each chunk is written exactly once.
-// At most `depth` chunks per rank are in flight, which bounds memory.
+// One rank's share of the job, after planning. Rank 0 hands out chunks (on
+// demand or in fixed runs, by `schedule`): in shared mode a chunk id that the
+// rank reads itself, in scatter mode the rows. Every rank feeds its chunks to
+// its compute thread and sends the results to rank 0, which writes them,
+// tracking that each chunk is written exactly once. At most `depth` chunks per
+// rank are in flight, which bounds memory; a rank gets its next chunk when a
+// result comes back, so faster ranks get more under the dynamic schedule.
 #pragma once
 
 #include "comm/communicator.h"
@@ -30,6 +31,7 @@ struct RankLoopContext {
   InputFile* input = nullptr;      // where this rank reads; null for scatter receivers
   ResultWriter* writer = nullptr;  // rank 0 only
   size_t depth = 2;
+  Schedule schedule = Schedule::kDynamic;
 };
 
 // Collective over all ranks. Returns once this rank's part is done (rank 0:

@@ -9,10 +9,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <sstream>
 #include <thread>
@@ -54,9 +56,8 @@ std::vector<std::string> Words(const std::string& s) {
   return out;
 }
 
-// Runs argv with a time limit; a run past it is killed and reported as hung.
-RunResult Spawn(const std::vector<std::string>& argv, const fs::path& log, int timeout_s) {
-  const auto start = std::chrono::steady_clock::now();
+// Starts argv in its own process group, stdout and stderr to `log`.
+pid_t Start(const std::vector<std::string>& argv, const fs::path& log) {
   pid_t pid = fork();
   if (pid == 0) {
     setpgid(0, 0);
@@ -75,6 +76,13 @@ RunResult Spawn(const std::vector<std::string>& argv, const fs::path& log, int t
     execvp(args[0], args.data());
     _exit(127);
   }
+  return pid;
+}
+
+// Waits for a Start()ed process; past the time limit it is killed and
+// reported as hung.
+RunResult Wait(pid_t pid, const fs::path& log, int timeout_s) {
+  const auto start = std::chrono::steady_clock::now();
   RunResult r;
   int status = 0;
   while (true) {
@@ -91,6 +99,11 @@ RunResult Spawn(const std::vector<std::string>& argv, const fs::path& log, int t
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   r.output += testing::ReadFile(log);
   return r;
+}
+
+// Runs argv with a time limit; a run past it is killed and reported as hung.
+RunResult Spawn(const std::vector<std::string>& argv, const fs::path& log, int timeout_s) {
+  return Wait(Start(argv, log), log, timeout_s);
 }
 
 std::vector<std::string> MpiexecPrefix(int ranks) {
@@ -261,6 +274,129 @@ TEST_F(E2E, SchedulesAndModesWriteIdenticalResults) {
   }
 }
 
+// NaN and Inf in the outputs are kept, counted, recorded and warned about;
+// fail_on_nonfinite makes the first one an error (exit 5) naming its row.
+TEST_F(E2E, NonFiniteOutputsAreCountedOrAnError) {
+  const auto job = WriteJob(dir_, "nonfinite.pt", "[x_f32]");
+  const auto want = ReadFloats(Fixture("reference.h5"), "nonfinite_x_f32");
+  int64_t count = 0, first_row = -1;
+  for (size_t i = 0; i < want.size(); ++i)
+    if (!std::isfinite(want[i]) && count++ == 0) first_row = static_cast<int64_t>(i / 4);
+  ASSERT_GT(count, 0) << "the fixture should hold NaN and Inf";
+
+  auto r = RunMpsbatch(3, job);
+  EXPECT_RUN_OK(r);
+  const auto got = ReadFloats(Out(), "y");
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (std::isnan(want[i]))
+      EXPECT_TRUE(std::isnan(got[i])) << "element " << i;
+    else
+      EXPECT_EQ(got[i], want[i]) << "element " << i;
+  }
+  EXPECT_EQ(IntAttribute(Out(), "nonfinite_values"), count);
+  EXPECT_NE(r.output.find("hold " + std::to_string(count) + " non-finite value(s) (NaN or Inf), the first in row " +
+                          std::to_string(first_row)),
+            std::string::npos)
+      << r.output;
+
+  fs::remove(Out());
+  r = RunMpsbatch(3, job, {"--set", "fail_on_nonfinite=true"});
+  EXPECT_EQ(r.exit_code, 5) << r.output;
+  EXPECT_NE(r.output.find("has a non-finite value (NaN or Inf) in row"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(Out()));
+}
+
+// A full disk while writing: the output folder is a 512 KiB tmpfs (mounted in
+// a private mount namespace, so root and `unshare` are needed; otherwise the
+// test skips) and the output 1.7 MB. One output error naming the file and
+// ENOSPC, exit 7, and nothing left in the folder.
+TEST_F(E2E, DiskFullIsAnOutputErrorAndLeavesNoFile) {
+  const fs::path small = dir_ / "small";
+  fs::create_directories(small);
+  const std::string mount = "mount -t tmpfs -o size=512k tmpfs '" + small.string() + "'";
+  auto probe = Spawn({"unshare", "-m", "sh", "-c", mount}, dir_ / "probe.log", 20);
+  if (probe.exit_code != 0) GTEST_SKIP() << "cannot mount a small tmpfs here: " << probe.output;
+
+  const auto job = WriteJob(dir_, "identity.pt", "[x_wide]");
+  std::string command = mount + " && ";
+  auto argv = MpiexecPrefix(3);
+  auto tail = MpsbatchArgs(job, {"--set", "output.path=" + (small / "out.h5").string()});
+  argv.insert(argv.end(), tail.begin(), tail.end());
+  for (const auto& a : argv) command += "'" + a + "' ";
+  command += "; rc=$?; echo \"left: $(ls -A '" + small.string() + "')\"; exit $rc";
+  auto r = Spawn({"unshare", "-m", "sh", "-c", command}, dir_ / "run.log", 60);
+  EXPECT_EQ(r.exit_code, 7) << r.output;
+  EXPECT_NE(r.output.find("rank 0 failed: output error: " + (small / "out.h5.partial").string() + ": writing rows"),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("No space left on device"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("left: \n"), std::string::npos) << r.output;
+}
+
+// The pids of the live processes whose command line holds `needle`, with the
+// MPI rank Open MPI gave each (OMPI_COMM_WORLD_RANK; -1 when absent).
+std::vector<std::pair<pid_t, int>> RankProcesses(const std::string& needle) {
+  std::vector<std::pair<pid_t, int>> found;
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string cmdline = testing::ReadFile(entry.path() / "cmdline");
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    if (cmdline.find(needle) == std::string::npos || cmdline.find(MPSBATCH_BIN) != 0) continue;
+    int rank = -1;
+    std::string env = testing::ReadFile(entry.path() / "environ");
+    const std::string key = std::string("OMPI_COMM_WORLD_RANK=");
+    for (size_t at = 0; at < env.size(); at = env.find('\0', at) + 1) {
+      if (env.compare(at, key.size(), key) == 0) rank = std::atoi(env.c_str() + at + key.size());
+      if (env.find('\0', at) == std::string::npos) break;
+    }
+    found.emplace_back(static_cast<pid_t>(std::stoi(name)), rank);
+  }
+  return found;
+}
+
+// kill -9 of one rank (rank 0 too) while rows are being scored: the job ends
+// within 10 s, non-zero, with a message naming the lost rank, no process left
+// behind and no output file that looks complete.
+class KillOneRank : public ::testing::TestWithParam<int> {};
+
+TEST_P(KillOneRank, JobEndsWithinTenSecondsNamingIt) {
+  const int victim = GetParam();
+  const auto dir = testing::TestDir();
+  const auto job = WriteJob(dir, "slow.pt", "[x_f32]", "[y]");
+  auto argv = MpiexecPrefix(3);
+  auto tail = MpsbatchArgs(job, {"--set", "batch_size=1", "--set", "chunk_size=1"});
+  argv.insert(argv.end(), tail.begin(), tail.end());
+  const fs::path log = dir / "run.log";
+  const pid_t mpirun = Start(argv, log);
+
+  // Wait for scoring to start, then a random moment within it.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (testing::ReadFile(log).find("engines:") == std::string::npos && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  std::srand(static_cast<unsigned>(std::time(nullptr)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(std::rand() % 800));
+  pid_t target = 0;
+  for (const auto& [pid, rank] : RankProcesses(job.string()))
+    if (rank == victim) target = pid;
+  if (target == 0) {
+    killpg(mpirun, SIGKILL);
+    Wait(mpirun, log, 10);
+    GTEST_SKIP() << "no process with OMPI_COMM_WORLD_RANK=" << victim << " (not Open MPI?)";
+  }
+  ASSERT_EQ(kill(target, SIGKILL), 0);
+  const RunResult r = Wait(mpirun, log, 30);
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  EXPECT_LT(r.seconds, 10) << r.output;
+  EXPECT_NE(r.output.find("rank " + std::to_string(victim)), std::string::npos) << r.output;
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_TRUE(RankProcesses(job.string()).empty()) << "ranks left running";
+  EXPECT_FALSE(fs::exists(dir / "out.h5"));
+}
+
+INSTANTIATE_TEST_SUITE_P(E2E, KillOneRank, ::testing::Values(0, 1, 2));
+
 TEST_F(E2E, MoreRanksThanRows) {
   const auto want = ReadFloats(Fixture("reference.h5"), "mlp_x_f32");
   auto r = RunMpsbatch(4, WriteJob(dir_, "mlp.pt", "[x_small]"));
@@ -424,6 +560,8 @@ std::vector<ErrorCase> ErrorCases() {
        4,
        "disagree on the number of rows"},
       {"OutputFolderMissing", kGood, {"--set", "output.path=no/such/dir/out.h5"}, 7, "does not exist"},
+      // Nothing can be created in sysfs, not even by root.
+      {"OutputFolderUnwritable", kGood, {"--set", "output.path=/sys/out.h5"}, 7, "folder /sys is not writable"},
       {"MpsOnAHostWithoutIt", kGood, {"--set", "device=mps"}, 6, "device: mps was asked for"},
       {"FailureInTheMiddleOfTheRun",
        kGood,

@@ -1,5 +1,6 @@
 // mpsbatch: score an HDF5 dataset with a PyTorch model under MPI.
 // See docs/architecture.md for the path one row takes through src/.
+#include <csignal>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -51,6 +52,9 @@ int Main(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Past a file size limit (ulimit -f), a write should fail with EFBIG and be
+  // reported like a full disk, not kill the process with SIGXFSZ.
+  std::signal(SIGXFSZ, SIG_IGN);
   try {
     return Main(argc, argv);
   } catch (const mpsbatch::Error& e) {

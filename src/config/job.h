@@ -37,7 +37,8 @@ struct JobConfig {
   int64_t batch_size = 128;
   int64_t chunk_size = 0;  // rows per chunk; 0 = chosen by the planner
   Schedule schedule = Schedule::kDynamic;
-  int threads = 0;  // intra-op threads per rank; 0 = host cores / ranks on the host
+  bool fail_on_nonfinite = false;  // a NaN or Inf in an output ends the job
+  int threads = 0;                 // intra-op threads per rank; 0 = host cores / ranks on the host
   std::string log_level = "info";
 
   struct Input {

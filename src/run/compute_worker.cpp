@@ -1,13 +1,45 @@
 #include "run/compute_worker.h"
 
 #include <chrono>
+#include <cmath>
 #include <cstring>
 
 #include "common/error.h"
 
 namespace mpsbatch {
 
-std::vector<HostArray> ComputeChunk(Engine& engine, const JobPlan& plan, int64_t batch_size, const WorkItem& item) {
+void NonFinite::Add(const NonFinite& other) {
+  values += other.values;
+  if (other.first_row >= 0 && (first_row < 0 || other.first_row < first_row)) first_row = other.first_row;
+}
+
+namespace {
+
+// Non-finite values in `a` (float32 or float64; other dtypes have none), whose
+// row 0 is input row `first_row`.
+template <typename T>
+NonFinite CountNonFinite(const HostArray& a, int64_t first_row) {
+  NonFinite seen;
+  const auto* v = reinterpret_cast<const T*>(a.bytes.data());
+  const size_t n = a.bytes.size() / sizeof(T), per_row = std::max<size_t>(1, a.row_bytes() / sizeof(T));
+  for (size_t i = 0; i < n; ++i) {
+    if (std::isfinite(v[i])) continue;
+    if (seen.values++ == 0) seen.first_row = first_row + static_cast<int64_t>(i / per_row);
+  }
+  return seen;
+}
+
+NonFinite CountNonFinite(const HostArray& a, int64_t first_row) {
+  if (a.dtype == DType::kFloat32) return CountNonFinite<float>(a, first_row);
+  if (a.dtype == DType::kFloat64) return CountNonFinite<double>(a, first_row);
+  return {};
+}
+
+}  // namespace
+
+std::vector<HostArray> ComputeChunk(Engine& engine, const JobPlan& plan, const ComputeSettings& settings,
+                                    const WorkItem& item, NonFinite* nonfinite) {
+  const int64_t batch_size = settings.batch_size;
   const int64_t rows = item.chunk.rows();
   std::vector<HostArray> outputs;
   for (const auto& spec : plan.outputs) {
@@ -36,6 +68,11 @@ std::vector<HostArray> ComputeChunk(Engine& engine, const JobPlan& plan, int64_t
       if (ys[o].shape != expected)
         throw ModelError(where + ": output '" + plan.outputs[o].name + "' has shape " + ShapeString(ys[o].shape) +
                          ", expected " + ShapeString(expected) + " (per-row shape as on the first batch)");
+      const NonFinite seen = CountNonFinite(ys[o], item.chunk.begin + b);
+      if (seen.values > 0 && settings.fail_on_nonfinite)
+        throw ModelError(where + ": output '" + plan.outputs[o].name + "' has a non-finite value (NaN or Inf) in row " +
+                         std::to_string(seen.first_row) + ", and fail_on_nonfinite is set");
+      nonfinite->Add(seen);
       const size_t row_bytes = outputs[o].row_bytes();
       std::memcpy(outputs[o].bytes.data() + static_cast<size_t>(b) * row_bytes, ys[o].bytes.data(), ys[o].bytes.size());
     }
@@ -43,10 +80,8 @@ std::vector<HostArray> ComputeChunk(Engine& engine, const JobPlan& plan, int64_t
   return outputs;
 }
 
-ComputeWorker::ComputeWorker(Engine& engine, const JobPlan& plan, int64_t batch_size, size_t depth)
-    : engine_(engine), plan_(plan), batch_size_(batch_size), todo_(depth), done_(depth + 1), thread_([this] {
-        Loop();
-      }) {}
+ComputeWorker::ComputeWorker(Engine& engine, const JobPlan& plan, ComputeSettings settings, size_t depth)
+    : engine_(engine), plan_(plan), settings_(settings), todo_(depth), done_(depth + 1), thread_([this] { Loop(); }) {}
 
 ComputeWorker::~ComputeWorker() {
   todo_.Close();
@@ -68,10 +103,10 @@ std::optional<ResultItem> ComputeWorker::NextFor(std::chrono::microseconds timeo
 
 void ComputeWorker::Loop() {
   while (auto item = todo_.Pop()) {
-    ResultItem result{item->chunk, {}, nullptr};
+    ResultItem result{item->chunk, {}, {}, nullptr};
     const auto start = std::chrono::steady_clock::now();
     try {
-      result.outputs = ComputeChunk(engine_, plan_, batch_size_, *item);
+      result.outputs = ComputeChunk(engine_, plan_, settings_, *item, &result.nonfinite);
     } catch (...) {
       result.error = std::current_exception();
     }

@@ -301,8 +301,8 @@ void RunJob(Communicator& comm, const CliOptions& cli) {
   const auto t_loop = std::chrono::steady_clock::now();
   RankStats stats;
   try {
-    stats = RunRankLoop(
-        {comm, *p.engine, p.plan, chunks, p.job.batch_size, p.input.get(), writer.get(), 2, p.job.schedule});
+    stats = RunRankLoop({comm, *p.engine, p.plan, chunks, p.job.batch_size, p.input.get(), writer.get(), 2,
+                         p.job.schedule, p.job.fail_on_nonfinite});
   } catch (const Error& e) {
     spdlog::error("rank {} failed: {}: {}", comm.rank(), ErrorKindName(e.kind()), e.what());
     writer.reset();
@@ -315,10 +315,18 @@ void RunJob(Communicator& comm, const CliOptions& cli) {
   const auto t_end = std::chrono::steady_clock::now();
   const auto rows = comm.Gather(static_cast<double>(stats.rows), 0);
   const auto compute = comm.Gather(stats.compute_seconds, 0);
+  const int64_t nonfinite = comm.AllreduceSum(stats.nonfinite.values);
+  const int64_t first_row = comm.AllreduceMin(stats.nonfinite.first_row < 0 ? p.plan.rows : stats.nonfinite.first_row);
+  if (comm.rank() == 0 && nonfinite > 0)
+    spdlog::warn(
+        "the outputs hold {} non-finite value(s) (NaN or Inf), the first in row {}; set fail_on_nonfinite: "
+        "true to make that an error",
+        nonfinite, first_row);
 
   // 6. Commit the output.
   Phase(comm, [&] {
     if (comm.rank() != 0) return;
+    writer->SetAttribute("nonfinite_values", nonfinite);
     writer->SetAttribute("end_time", Timestamp());
     writer->Commit(p.job.output.overwrite);
   });

@@ -92,6 +92,7 @@ RankStats RunWorker(const RankLoopContext& ctx, ComputeWorker& worker) {
   bool ended = false;
   auto send_result = [&](ResultItem r) {
     ctx.comm.Send(0, kTagResult, Encode(r.chunk.id, r.outputs));
+    stats.nonfinite.Add(r.nonfinite);
     stats.rows += r.chunk.rows();
     ++stats.chunks;
     --outstanding;
@@ -209,6 +210,7 @@ class Gatherer {
   void OwnResult(ResultItem r) {
     r = Checked(std::move(r));
     Finish(0, r.chunk, r.outputs);
+    stats_.nonfinite.Add(r.nonfinite);
     stats_.rows += r.chunk.rows();
     ++stats_.chunks;
   }
@@ -238,7 +240,7 @@ class Gatherer {
 }  // namespace
 
 RankStats RunRankLoop(const RankLoopContext& ctx) {
-  ComputeWorker worker(ctx.engine, ctx.plan, ctx.batch_size, ctx.depth);
+  ComputeWorker worker(ctx.engine, ctx.plan, {ctx.batch_size, ctx.fail_on_nonfinite}, ctx.depth);
   RankStats stats;
   if (ctx.comm.rank() == 0) {
     MPSBATCH_ASSERT(ctx.writer && ctx.input);

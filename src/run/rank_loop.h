@@ -12,6 +12,7 @@
 #include "plan/chunk_plan.h"
 #include "plan/job_plan.h"
 #include "read/input_file.h"
+#include "run/compute_worker.h"
 #include "write/result_writer.h"
 
 namespace mpsbatch {
@@ -20,6 +21,7 @@ struct RankStats {
   int64_t rows = 0;
   int64_t chunks = 0;
   double compute_seconds = 0;
+  NonFinite nonfinite;  // in this rank's outputs
 };
 
 struct RankLoopContext {
@@ -32,6 +34,7 @@ struct RankLoopContext {
   ResultWriter* writer = nullptr;  // rank 0 only
   size_t depth = 2;
   Schedule schedule = Schedule::kDynamic;
+  bool fail_on_nonfinite = false;
 };
 
 // Collective over all ranks. Returns once this rank's part is done (rank 0:

@@ -23,8 +23,15 @@ void CheckOutputPath(const std::string& final_path, bool overwrite) {
   const fs::path dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
   if (!fs::is_directory(dir))
     throw OutputError("output.path '" + final_path + "': folder " + dir.string() + " does not exist");
-  if (access(dir.c_str(), W_OK) != 0)
-    throw OutputError("output.path '" + final_path + "': folder " + dir.string() + " is not writable");
+  // Create and remove a file rather than ask access(): root passes access()
+  // on folders where nothing can be created (sysfs, some read-only mounts).
+  std::string probe = (dir / ".mpsbatch-probe-XXXXXX").string();
+  const int fd = mkstemp(probe.data());
+  if (fd < 0)
+    throw OutputError("output.path '" + final_path + "': folder " + dir.string() +
+                      " is not writable: " + std::strerror(errno));
+  close(fd);
+  unlink(probe.c_str());
 }
 
 ResultWriter::ResultWriter(const std::string& final_path, const std::vector<OutputSpec>& outputs, int64_t rows)

@@ -73,6 +73,21 @@ TEST(ChunkDispenser, DynamicGivesTheLowestFreeIdToWhoeverAsks) {
   for (int r = 0; r < 3; ++r) EXPECT_EQ(d.Next(r), std::nullopt);
 }
 
+// Chunks an earlier run finished are never handed out again, in either schedule.
+TEST(ChunkDispenser, SkipsDoneChunks) {
+  ChunkPlan plan(6, 1, 2);  // static runs [0,3) [3,6)
+  const std::vector<bool> done{true, false, true, true, false, false};
+  ChunkDispenser dynamic(plan, true, done);
+  for (int64_t id : {1, 4, 5}) EXPECT_EQ(dynamic.Next(0), id);
+  EXPECT_EQ(dynamic.Next(1), std::nullopt);
+  ChunkDispenser fixed(plan, false, done);
+  EXPECT_EQ(fixed.Next(0), 1);
+  EXPECT_EQ(fixed.Next(0), std::nullopt);
+  EXPECT_EQ(fixed.Next(1), 4);
+  EXPECT_EQ(fixed.Next(1), 5);
+  EXPECT_EQ(fixed.Next(1), std::nullopt);
+}
+
 TEST(ChunkPlan, LastChunkIsShort) {
   ChunkPlan plan(10, 4, 1);
   EXPECT_EQ(plan.num_chunks(), 3);

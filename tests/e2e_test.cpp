@@ -79,6 +79,12 @@ pid_t Start(const std::vector<std::string>& argv, const fs::path& log) {
   return pid;
 }
 
+// True while a Start()ed process has not exited (it is not reaped here).
+bool Running(pid_t pid) {
+  siginfo_t info{};
+  return waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == 0;
+}
+
 // Waits for a Start()ed process; past the time limit it is killed and
 // reported as hung.
 RunResult Wait(pid_t pid, const fs::path& log, int timeout_s) {
@@ -309,9 +315,10 @@ TEST_F(E2E, NonFiniteOutputsAreCountedOrAnError) {
 
 // A full disk while writing: the output folder is a 512 KiB tmpfs (mounted in
 // a private mount namespace, so root and `unshare` are needed; otherwise the
-// test skips) and the output 1.7 MB. One output error naming the file and
-// ENOSPC, exit 7, and nothing left in the folder.
-TEST_F(E2E, DiskFullIsAnOutputErrorAndLeavesNoFile) {
+// test skips) and the output 1.7 MB. One output error naming the partial file
+// and ENOSPC, exit 7, no file at the final name, and the partial file with
+// its journal kept for a --resume once there is room.
+TEST_F(E2E, DiskFullIsAnOutputErrorAndKeepsThePartialFile) {
   const fs::path small = dir_ / "small";
   fs::create_directories(small);
   const std::string mount = "mount -t tmpfs -o size=512k tmpfs '" + small.string() + "'";
@@ -324,14 +331,14 @@ TEST_F(E2E, DiskFullIsAnOutputErrorAndLeavesNoFile) {
   auto tail = MpsbatchArgs(job, {"--set", "output.path=" + (small / "out.h5").string()});
   argv.insert(argv.end(), tail.begin(), tail.end());
   for (const auto& a : argv) command += "'" + a + "' ";
-  command += "; rc=$?; echo \"left: $(ls -A '" + small.string() + "')\"; exit $rc";
+  command += "; rc=$?; echo \"left: $(ls -A '" + small.string() + "' | tr '\\n' ' ')\"; exit $rc";
   auto r = Spawn({"unshare", "-m", "sh", "-c", command}, dir_ / "run.log", 60);
+  const std::string partial = (small / "out.h5.partial").string();
   EXPECT_EQ(r.exit_code, 7) << r.output;
-  EXPECT_NE(r.output.find("rank 0 failed: output error: " + (small / "out.h5.partial").string() + ": writing rows"),
-            std::string::npos)
-      << r.output;
+  EXPECT_NE(r.output.find("rank 0 failed: output error: " + partial), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("No space left on device"), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("left: \n"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("the rows written so far stay in " + partial), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("left: out.h5.partial out.h5.partial.chunks \n"), std::string::npos) << r.output;
 }
 
 // The pids of the live processes whose command line holds `needle`, with the
@@ -354,6 +361,17 @@ std::vector<std::pair<pid_t, int>> RankProcesses(const std::string& needle) {
     found.emplace_back(static_cast<pid_t>(std::stoi(name)), rank);
   }
   return found;
+}
+
+// Waits until no process runs `needle` any more (the ranks of a job mpirun
+// has ended may take a moment to exit); false after 10 s.
+bool WaitForNoRanks(const std::string& needle) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!RankProcesses(needle).empty()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
 }
 
 // kill -9 of one rank (rank 0 too) while rows are being scored: the job ends
@@ -390,12 +408,100 @@ TEST_P(KillOneRank, JobEndsWithinTenSecondsNamingIt) {
   EXPECT_NE(r.exit_code, 0) << r.output;
   EXPECT_LT(r.seconds, 10) << r.output;
   EXPECT_NE(r.output.find("rank " + std::to_string(victim)), std::string::npos) << r.output;
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  EXPECT_TRUE(RankProcesses(job.string()).empty()) << "ranks left running";
+  EXPECT_TRUE(WaitForNoRanks(job.string())) << "ranks left running";
   EXPECT_FALSE(fs::exists(dir / "out.h5"));
 }
 
 INSTANTIATE_TEST_SUITE_P(E2E, KillOneRank, ::testing::Values(0, 1, 2));
+
+// Ten times: a random rank of a run with 1-3 ranks is killed (kill -9) at a
+// random moment while scoring, and the next run resumes with another rank
+// count. The finished file holds exactly the rows of one clean run.
+TEST(Resume, AfterTenRandomKillsTheOutputEqualsACleanRun) {
+  const auto dir = testing::TestDir();
+  const auto job = WriteJob(dir, "slow.pt", "[x_f32]", "[y]");
+  const std::vector<std::string> small_chunks{"--set", "batch_size=1", "--set", "chunk_size=1"};
+  auto clean_args = small_chunks;
+  clean_args.insert(clean_args.end(), {"--set", "output.path=" + (dir / "clean.h5").string()});
+  auto clean = RunMpsbatch(3, job, clean_args);
+  ASSERT_EQ(clean.exit_code, 0) << clean.output;
+
+  std::srand(static_cast<unsigned>(std::time(nullptr)));
+  auto resume_args = small_chunks;
+  resume_args.push_back("--resume");
+  int kills = 0, finished_early = 0, resumed = 0;
+  for (int round = 0; round < 10; ++round) {
+    const int ranks = 1 + round % 3;
+    auto argv = MpiexecPrefix(ranks);
+    auto tail = MpsbatchArgs(job, resume_args);
+    argv.insert(argv.end(), tail.begin(), tail.end());
+    const fs::path log = dir / ("round" + std::to_string(round) + ".log");
+    const pid_t mpirun = Start(argv, log);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (testing::ReadFile(log).find("engines:") == std::string::npos &&
+           std::chrono::steady_clock::now() < deadline && Running(mpirun))
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100 + std::rand() % 400));
+    const auto victims = RankProcesses(job.string());
+    if (!victims.empty()) {
+      kill(victims[static_cast<size_t>(std::rand()) % victims.size()].first, SIGKILL);
+      ++kills;
+    }
+    const RunResult r = Wait(mpirun, log, 60);
+    ASSERT_TRUE(WaitForNoRanks(job.string())) << "ranks left running";
+    resumed += r.output.find("chunks done by an earlier run") != std::string::npos;
+    ASSERT_EQ(r.output.find("the run hung"), std::string::npos) << r.output;
+    if (fs::exists(dir / "out.h5")) {
+      ++finished_early;  // the run ended before the kill: start the next one afresh
+      if (round < 9) fs::remove(dir / "out.h5");
+    }
+  }
+  EXPECT_GE(kills, 8);
+  EXPECT_GE(resumed, 5) << "runs that took over chunks from an earlier one";
+  if (!fs::exists(dir / "out.h5")) {
+    auto last = RunMpsbatch(2, job, resume_args);
+    ASSERT_EQ(last.exit_code, 0) << last.output;
+  }
+
+  const auto want = ReadFloats((dir / "clean.h5").string(), "y");
+  const auto got = ReadFloats((dir / "out.h5").string(), "y");
+  ASSERT_EQ(got.size(), want.size());
+  EXPECT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0);
+  EXPECT_FALSE(fs::exists(dir / "out.h5.partial"));
+  EXPECT_FALSE(fs::exists(dir / "out.h5.partial.chunks"));
+  std::printf("%d kills, %d runs finished before their kill\n", kills, finished_early);
+}
+
+// A resume that would mix rows of two different jobs is refused, naming what
+// changed, and leaves the partial file for a resume of the right job.
+TEST(Resume, RefusesAChangedJobNamingTheKey) {
+  const auto dir = testing::TestDir();
+  const auto job = WriteJob(dir, "slow.pt", "[x_f32]", "[y]");
+  const fs::path log = dir / "first.log";
+  auto argv = MpiexecPrefix(2);
+  auto tail = MpsbatchArgs(job, {"--set", "batch_size=1", "--set", "chunk_size=1"});
+  argv.insert(argv.end(), tail.begin(), tail.end());
+  const pid_t mpirun = Start(argv, log);
+  while (testing::ReadFile(log).find("engines:") == std::string::npos && Running(mpirun))
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  killpg(mpirun, SIGKILL);
+  Wait(mpirun, log, 30);
+  ASSERT_TRUE(WaitForNoRanks(job.string()));
+  ASSERT_TRUE(fs::exists(dir / "out.h5.partial")) << testing::ReadFile(log);
+
+  auto r = RunMpsbatch(2, job, {"--resume", "--set", "batch_size=2", "--set", "chunk_size=1"});
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_NE(r.output.find("cannot resume " + (dir / "out.h5.partial").string() +
+                          ": batch_size was '1' when the output was started, is '2' now"),
+            std::string::npos)
+      << r.output;
+  r = RunMpsbatch(2, job, {"--resume", "--set", "batch_size=1", "--set", "model.path=" + Fixture("identity.pt")});
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_NE(r.output.find("model.sha256 was"), std::string::npos) << r.output;
+  EXPECT_TRUE(fs::exists(dir / "out.h5.partial"));
+  EXPECT_FALSE(fs::exists(dir / "out.h5"));
+}
 
 TEST_F(E2E, MoreRanksThanRows) {
   const auto want = ReadFloats(Fixture("reference.h5"), "mlp_x_f32");

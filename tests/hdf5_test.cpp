@@ -134,11 +134,61 @@ TEST_F(Hdf5Test, WriterRoundTripInAnyRowOrder) {
   EXPECT_EQ(reinterpret_cast<const int64_t*>(b.bytes.data())[4], 14);
 }
 
+// A run that stops after some chunks leaves them, recorded; a second writer
+// reopens the file, adds the rest, and the committed file holds all rows.
+TEST_F(Hdf5Test, KeptPartialFileResumesWithItsJournal) {
+  const std::string out = Path("out.h5");
+  const float rows01[] = {0, 1}, rows23[] = {2, 3}, row4[] = {4};
+  {
+    ResultWriter w(out, {{"y", DType::kFloat32, {}}}, 5, "rows: 5\n", 2);
+    w.WriteRows(0, 2, 2, reinterpret_cast<const std::byte*>(rows23));
+    w.MarkChunkDone(1);
+    w.WriteRows(0, 0, 2, reinterpret_cast<const std::byte*>(rows01));  // written, never marked done
+    w.KeepForResume();
+  }
+  EXPECT_TRUE(std::filesystem::exists(JournalPath(out)));
+  auto state = ReadPartial(out);
+  ASSERT_TRUE(state.has_value());
+  EXPECT_EQ(state->identity, "rows: 5\n");
+  EXPECT_EQ(state->chunk_rows, 2);
+  EXPECT_EQ(state->done, (std::vector<int64_t>{1}));
+  {
+    auto w = ResultWriter::Reopen(out, {{"y", DType::kFloat32, {}}}, 5);
+    w->WriteRows(0, 0, 2, reinterpret_cast<const std::byte*>(rows01));
+    w->MarkChunkDone(0);
+    w->WriteRows(0, 4, 1, reinterpret_cast<const std::byte*>(row4));
+    w->MarkChunkDone(2);
+    EXPECT_EQ(ReadPartial(out)->done, (std::vector<int64_t>{0, 1, 2}));
+    w->Commit(false);
+  }
+  EXPECT_FALSE(std::filesystem::exists(PartialPath(out)));
+  EXPECT_FALSE(std::filesystem::exists(JournalPath(out)));
+  InputFile f(out);
+  HostArray a = f.ReadRows(f.Describe("y"), 0, 5);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(reinterpret_cast<const float*>(a.bytes.data())[i], i);
+}
+
+TEST_F(Hdf5Test, ResumeNeedsAPartialFileWithTheSameDatasets) {
+  const std::string out = Path("out.h5");
+  EXPECT_FALSE(ReadPartial(out).has_value());
+  testing::WriteFile(PartialPath(out), "not hdf5");
+  EXPECT_THROW(ReadPartial(out), OutputError);
+  {
+    ResultWriter w(out, {{"y", DType::kFloat32, {3}}}, 5, "x: 1\n", 1);
+    w.KeepForResume();
+  }
+  EXPECT_THROW(ResultWriter::Reopen(out, {{"y", DType::kFloat32, {4}}}, 5), OutputError);
+  EXPECT_THROW(ResultWriter::Reopen(out, {{"z", DType::kFloat32, {3}}}, 5), OutputError);
+  EXPECT_NO_THROW(ResultWriter::Reopen(out, {{"y", DType::kFloat32, {3}}}, 5));
+  EXPECT_TRUE(std::filesystem::exists(PartialPath(out)));  // a reopened file is never removed
+}
+
 TEST_F(Hdf5Test, UncommittedWriterLeavesNoFile) {
   const std::string out = Path("out.h5");
   { ResultWriter w(out, {{"y", DType::kFloat32, {}}}, 3); }
   EXPECT_FALSE(std::filesystem::exists(out));
   EXPECT_FALSE(std::filesystem::exists(PartialPath(out)));
+  EXPECT_FALSE(std::filesystem::exists(JournalPath(out)));
 }
 
 TEST_F(Hdf5Test, CommitNeverReplacesAFileWithoutOverwrite) {

@@ -74,4 +74,32 @@ TEST(JobPlan, OutputWithoutBatchDimensionIsAModelError) {
   EXPECT_THROW(OutputSpecsFromProbe(job, probe, 4), ModelError);
 }
 
+TEST(ResumeIdentity, DifferenceNamesTheFirstChangedKey) {
+  JobConfig job;
+  job.batch_size = 8;
+  JobPlan plan;
+  plan.rows = 10;
+  plan.model_sha256 = "aaa";
+  plan.inputs = {{"x", DType::kUInt8, {10, 4}}};
+  plan.outputs = {{"y", DType::kFloat32, {3}}};
+  const std::string first = ResumeIdentity(job, plan, 42);
+  EXPECT_EQ(IdentityDifference(first, ResumeIdentity(job, plan, 42)), "");
+  EXPECT_EQ(IdentityDifference(first, ResumeIdentity(job, plan, 43)),
+            "input.mtime_ns was '42' when the output was started, is '43' now");
+  JobPlan other = plan;
+  other.model_sha256 = "bbb";
+  EXPECT_EQ(IdentityDifference(first, ResumeIdentity(job, other, 42)),
+            "model.sha256 was 'aaa' when the output was started, is 'bbb' now");
+  JobConfig scaled = job;
+  scaled.input.scale = 0.5;
+  EXPECT_EQ(IdentityDifference(first, ResumeIdentity(scaled, plan, 42)),
+            "input.scale was 'none' when the output was started, is '0.5' now");
+  other = plan;
+  other.outputs.push_back({"z", DType::kFloat32, {}});
+  EXPECT_EQ(IdentityDifference(first, ResumeIdentity(job, other, 42)),
+            "output.z was '(absent)' when the output was started, is 'float32 []' now");
+  EXPECT_EQ(IdentityDifference(ResumeIdentity(job, other, 42), first),
+            "output.z was 'float32 []' when the output was started, is absent now");
+}
+
 }  // namespace mpsbatch

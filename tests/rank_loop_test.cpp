@@ -105,7 +105,8 @@ TEST_P(RankLoopTest, EveryRowWrittenOnceInPlace) {
   std::unique_ptr<ResultWriter> writer;
   if (comm.rank() == 0) writer = std::make_unique<ResultWriter>(out_path, plan.outputs, plan.rows);
   FakeEngine engine;
-  RankStats stats = RunRankLoop({comm, engine, plan, chunks, tc.batch, input.get(), writer.get(), 2, tc.schedule});
+  RankStats stats =
+      RunRankLoop({comm, engine, plan, chunks, tc.batch, input.get(), writer.get(), 2, tc.schedule, false, {}});
   EXPECT_EQ(comm.AllreduceSum(stats.rows), tc.rows);
   EXPECT_EQ(comm.AllreduceSum(stats.chunks), chunks.num_chunks());
 
@@ -169,7 +170,7 @@ TEST(Schedule, DynamicJobTimeFollowsTheFastRanks) {
     if (comm.rank() == 0) writer = std::make_unique<ResultWriter>(dir + "/" + out, plan.outputs, plan.rows);
     comm.Barrier();
     const auto start = std::chrono::steady_clock::now();
-    RankStats stats = RunRankLoop({comm, engine, plan, chunks, 2, &input, writer.get(), 2, schedule});
+    RankStats stats = RunRankLoop({comm, engine, plan, chunks, 2, &input, writer.get(), 2, schedule, false, {}});
     comm.Barrier();
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (writer) writer->Commit(true);

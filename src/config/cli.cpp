@@ -17,6 +17,8 @@ CliOptions ParseCommandLine(const std::vector<std::string>& args) {
       o.version = true;
     } else if (a == "--dry-run") {
       o.dry_run = true;
+    } else if (a == "--resume") {
+      o.overrides.push_back("resume=true");  // the same as the job key
     } else if (a == "--set") {
       if (i + 1 >= args.size()) throw UsageError("--set needs key.path=value");
       o.overrides.push_back(args[++i]);
@@ -48,6 +50,8 @@ options:
   --set KEY=VALUE   override a job key, e.g. --set batch_size=256 (repeatable)
   --dry-run         validate the job, load the model on rank 0, read the input's
                     metadata, print the plan; write nothing
+  --resume          score only the chunks an earlier, interrupted run of this
+                    job did not finish (the same as --set resume=true)
   -v, -vv           more logging (debug, trace); -q, -qq less (warn, error)
   --version         print mpsbatch, libtorch, MPI and HDF5 versions
   -h, --help        this text

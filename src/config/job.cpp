@@ -60,7 +60,7 @@ namespace {
 // The schema: every key the job file may hold, by its dotted path.
 const std::map<std::string, std::set<std::string>> kSchema = {
     {"",
-     {"model", "device", "precision", "batch_size", "chunk_size", "schedule", "fail_on_nonfinite", "threads",
+     {"model", "device", "precision", "batch_size", "chunk_size", "schedule", "fail_on_nonfinite", "resume", "threads",
       "log_level", "input", "output"}},
     {"model", {"path"}},
     {"input", {"path", "dataset", "datasets", "mode", "dtype", "scale"}},
@@ -282,6 +282,7 @@ JobConfig Build(YAML::Node root, JobReader& r) {
   if (auto n = root["schedule"])
     c.schedule = r.Choice<Schedule>(n, "schedule", {{"dynamic", Schedule::kDynamic}, {"static", Schedule::kStatic}});
   if (auto n = root["fail_on_nonfinite"]) c.fail_on_nonfinite = r.Bool(n, "fail_on_nonfinite");
+  if (auto n = root["resume"]) c.resume = r.Bool(n, "resume");
   if (auto n = root["threads"]) c.threads = static_cast<int>(r.Integer(n, "threads", 0));
   if (auto n = root["log_level"])
     c.log_level = r.Choice<std::string>(n, "log_level",

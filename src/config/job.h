@@ -38,6 +38,7 @@ struct JobConfig {
   int64_t chunk_size = 0;  // rows per chunk; 0 = chosen by the planner
   Schedule schedule = Schedule::kDynamic;
   bool fail_on_nonfinite = false;  // a NaN or Inf in an output ends the job
+  bool resume = false;             // continue the partial output an earlier run left
   int threads = 0;                 // intra-op threads per rank; 0 = host cores / ranks on the host
   std::string log_level = "info";
 

@@ -23,8 +23,8 @@ std::pair<int64_t, int64_t> ChunkPlan::RangeOf(int rank) const {
   return {first(rank), first(rank + 1)};
 }
 
-ChunkDispenser::ChunkDispenser(const ChunkPlan& plan, bool dynamic)
-    : dynamic_(dynamic), num_chunks_(plan.num_chunks()) {
+ChunkDispenser::ChunkDispenser(const ChunkPlan& plan, bool dynamic, std::vector<bool> skip)
+    : dynamic_(dynamic), skip_(std::move(skip)), num_chunks_(plan.num_chunks()) {
   for (int r = 0; r < plan.ranks(); ++r) {
     auto [first, last] = plan.RangeOf(r);
     next_.push_back(first);
@@ -33,12 +33,10 @@ ChunkDispenser::ChunkDispenser(const ChunkPlan& plan, bool dynamic)
 }
 
 std::optional<int64_t> ChunkDispenser::Next(int rank) {
-  if (dynamic_) {
-    if (shared_next_ == num_chunks_) return std::nullopt;
-    return shared_next_++;
-  }
-  auto& next = next_.at(static_cast<size_t>(rank));
-  if (next == last_.at(static_cast<size_t>(rank))) return std::nullopt;
+  int64_t& next = dynamic_ ? shared_next_ : next_.at(static_cast<size_t>(rank));
+  const int64_t last = dynamic_ ? num_chunks_ : last_.at(static_cast<size_t>(rank));
+  while (next < last && Skipped(next)) ++next;
+  if (next == last) return std::nullopt;
   return next++;
 }
 

@@ -44,16 +44,20 @@ class ChunkPlan {
 // Hands chunk ids to ranks. Static: each rank takes its own contiguous run
 // (ChunkPlan::RangeOf), in order. Dynamic: every rank takes the lowest id no
 // rank has taken yet, so a rank that asks more often (a faster one) takes more.
+// Chunks marked in `skip` (done by an earlier run) are never handed out.
 // Not thread-safe; rank 0 owns the one instance.
 class ChunkDispenser {
  public:
-  ChunkDispenser(const ChunkPlan& plan, bool dynamic);
+  ChunkDispenser(const ChunkPlan& plan, bool dynamic, std::vector<bool> skip = {});
 
   // The next chunk id for `rank`, or nullopt when it gets no more.
   std::optional<int64_t> Next(int rank);
 
  private:
+  bool Skipped(int64_t id) const { return static_cast<size_t>(id) < skip_.size() && skip_[static_cast<size_t>(id)]; }
+
   bool dynamic_;
+  std::vector<bool> skip_;
   int64_t shared_next_ = 0, num_chunks_;
   std::vector<int64_t> next_, last_;  // static: per rank
 };

@@ -1,6 +1,8 @@
 #include "plan/job_plan.h"
 
+#include <cstdio>
 #include <cstring>
+#include <sstream>
 
 #include "common/error.h"
 #include "plan/chunk_plan.h"
@@ -170,6 +172,58 @@ std::string DescribePlan(const JobConfig& job, const JobPlan& plan, int ranks) {
     s += "          " + out.name + ": " + std::string(DTypeName(out.dtype)) + " " + ShapeString(shape) + "\n";
   }
   return s;
+}
+
+std::string ResumeIdentity(const JobConfig& job, const JobPlan& plan, int64_t input_mtime_ns) {
+  std::ostringstream s;
+  s << "rows: " << plan.rows << "\n";
+  s << "input.size: " << plan.input_file_size << "\n";
+  s << "input.mtime_ns: " << input_mtime_ns << "\n";
+  for (const auto& in : plan.inputs)
+    s << "input." << in.name << ": " << DTypeName(in.dtype) << " " << ShapeString(in.shape) << "\n";
+  s << "input.dtype: " << (job.input.dtype ? DTypeName(*job.input.dtype) : "as stored") << "\n";
+  s << "input.scale: ";
+  if (job.input.scale) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.17g", *job.input.scale);
+    s << buf;
+  } else {
+    s << "none";
+  }
+  s << "\n";
+  s << "model.sha256: " << plan.model_sha256 << "\n";
+  s << "device: " << DeviceRequestName(job.device) << "\n";
+  s << "precision: " << PrecisionName(job.precision) << "\n";
+  s << "batch_size: " << job.batch_size << "\n";
+  s << "output.dtype: " << DTypeName(job.output.dtype) << "\n";
+  for (const auto& out : plan.outputs)
+    s << "output." << out.name << ": " << DTypeName(out.dtype) << " " << ShapeString(out.row_shape) << "\n";
+  return s.str();
+}
+
+std::string IdentityDifference(const std::string& recorded, const std::string& now) {
+  auto parse = [](const std::string& text) {
+    std::vector<std::pair<std::string, std::string>> lines;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) {
+      const size_t colon = line.find(": ");
+      if (colon == std::string::npos) continue;
+      lines.emplace_back(line.substr(0, colon), line.substr(colon + 2));
+    }
+    return lines;
+  };
+  const auto was = parse(recorded), is = parse(now);
+  auto find = [](const auto& lines, const std::string& key) -> std::string {
+    for (const auto& [k, v] : lines)
+      if (k == key) return v;
+    return "(absent)";
+  };
+  for (const auto& [key, value] : is)
+    if (find(was, key) != value)
+      return key + " was '" + find(was, key) + "' when the output was started, is '" + value + "' now";
+  for (const auto& [key, value] : was)
+    if (find(is, key) == "(absent)") return key + " was '" + value + "' when the output was started, is absent now";
+  return "";
 }
 
 }  // namespace mpsbatch

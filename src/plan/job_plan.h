@@ -44,4 +44,14 @@ std::vector<OutputSpec> OutputSpecsFromProbe(const JobConfig& job, const std::ve
 // Several lines for the log and --dry-run.
 std::string DescribePlan(const JobConfig& job, const JobPlan& plan, int ranks);
 
+// What a resumed run must share with the run that started its output, as
+// "key: value" lines: anything that changes the output's rows (the input's
+// size, time stamp and datasets, the model's SHA-256, device, precision,
+// batch size, input and output dtypes, scale, the outputs). Rank 0 only.
+std::string ResumeIdentity(const JobConfig& job, const JobPlan& plan, int64_t input_mtime_ns);
+
+// "" when the two identities agree; otherwise the first key that differs:
+// "model.sha256 was 'a...' when the output was started, is 'b...' now".
+std::string IdentityDifference(const std::string& recorded, const std::string& now);
+
 }  // namespace mpsbatch

@@ -100,6 +100,8 @@ struct Planned {
   std::shared_ptr<const std::string> model_bytes;
   std::unique_ptr<InputFile> input;
   std::unique_ptr<Engine> engine;
+  std::string identity;                // rank 0: ResumeIdentity of this run
+  std::optional<PartialState> resume;  // rank 0: what an earlier run left, if resuming
 };
 
 // Rank 0: inspect the input and the output path, load the model, push one
@@ -112,6 +114,7 @@ void PlanOnRankZero(Communicator& comm, Planned& p) {
   p.plan.input_file_size = static_cast<int64_t>(std::filesystem::file_size(job.input.path));
   p.plan.mode = job.input.mode;
   CheckOutputPath(job.output.path, job.output.overwrite);
+  if (job.resume) p.resume = ReadPartial(job.output.path);
 
   p.model_bytes = ReadModelFile(job.model_path);
   p.plan.model_size = static_cast<int64_t>(p.model_bytes->size());
@@ -131,6 +134,21 @@ void PlanOnRankZero(Communicator& comm, Planned& p) {
                      " rows of " + job.input.path + "): " + e.what());
   }
   p.plan.outputs = OutputSpecsFromProbe(job, probe_out, probe_rows);
+  const auto mtime = std::filesystem::last_write_time(job.input.path).time_since_epoch();
+  p.identity = ResumeIdentity(job, p.plan, std::chrono::duration_cast<std::chrono::nanoseconds>(mtime).count());
+  if (p.resume) {
+    const std::string difference = IdentityDifference(p.resume->identity, p.identity);
+    if (!difference.empty())
+      throw ConfigError("cannot resume " + PartialPath(job.output.path) + ": " + difference +
+                        "; run without --resume to start again");
+    p.plan.chunk_rows = p.resume->chunk_rows;  // the chunks the journal counts in
+    const int64_t chunks = (p.plan.rows + p.plan.chunk_rows - 1) / p.plan.chunk_rows;
+    for (int64_t id : p.resume->done)
+      if (id < 0 || id >= chunks)
+        throw OutputError(JournalPath(job.output.path) + ": lists chunk " + std::to_string(id) + " of " +
+                          std::to_string(chunks));
+    return;
+  }
   // On demand, smaller chunks let fast ranks take over more of a slow one's share.
   const int chunks_per_rank = job.schedule == Schedule::kDynamic ? 16 : 4;
   p.plan.chunk_rows =
@@ -234,11 +252,39 @@ void WriteHeaderAttributes(ResultWriter& w, const Planned& p, const Communicator
 
 void LogSummary(const Planned& p, double total_seconds, double loop_seconds, const std::vector<double>& rows,
                 const std::vector<double>& compute) {
+  double scored = 0;
+  for (double r : rows) scored += r;
   spdlog::info("done: {} rows in {:.3f} s ({:.1f} rows/s; scoring {:.3f} s, {:.1f} rows/s) -> {}", p.plan.rows,
-               total_seconds, p.plan.rows / total_seconds, loop_seconds, p.plan.rows / loop_seconds, p.job.output.path);
+               total_seconds, scored / total_seconds, loop_seconds, scored / loop_seconds, p.job.output.path);
+  if (p.resume)
+    spdlog::info("  {} rows scored now, {} taken from the earlier run's {} chunks", static_cast<int64_t>(scored),
+                 p.plan.rows - static_cast<int64_t>(scored), p.resume->done.size());
   for (size_t r = 0; r < rows.size(); ++r)
     spdlog::info("  rank {}: {} rows, compute {:.3f} s ({:.1f} rows/s)", r, static_cast<int64_t>(rows[r]), compute[r],
                  compute[r] > 0 ? rows[r] / compute[r] : 0.0);
+}
+
+// Rank 0 only: what a resumed run takes over from the earlier one ("" when
+// not resuming).
+std::string ResumeLine(const Planned& p) {
+  if (!p.job.resume) return "";
+  if (!p.resume) return "  resume: no partial output at " + PartialPath(p.job.output.path) + "; scoring every row";
+  const int64_t chunks = (p.plan.rows + p.plan.chunk_rows - 1) / p.plan.chunk_rows;
+  const int64_t done = static_cast<int64_t>(p.resume->done.size());
+  return "  resume: " + std::to_string(done) + " of " + std::to_string(chunks) +
+         " chunks done by an earlier run; scoring the other " + std::to_string(chunks - done);
+}
+
+// Ends the job from inside the rank loop. The rows rank 0 has written stay in
+// the partial file for a --resume.
+[[noreturn]] void AbortKeepingPartial(Communicator& comm, std::unique_ptr<ResultWriter>& writer, int code) {
+  if (writer) {
+    writer->KeepForResume();
+    spdlog::info("the rows written so far stay in {}; run again with --resume to score only the rest",
+                 writer->partial_path());
+    writer.reset();
+  }
+  comm.Abort(code);
 }
 
 }  // namespace
@@ -264,6 +310,7 @@ void RunJob(Communicator& comm, const CliOptions& cli) {
   if (cli.dry_run) {
     if (comm.rank() == 0) {
       std::printf("%s", DescribePlan(p.job, p.plan, comm.size()).c_str());
+      if (p.job.resume) std::printf("%s\n", ResumeLine(p).c_str());
       std::printf("model: %s on %s; dry run: nothing written\n", p.engine->format().c_str(),
                   p.engine->device_name().c_str());
     }
@@ -286,8 +333,15 @@ void RunJob(Communicator& comm, const CliOptions& cli) {
   std::unique_ptr<ResultWriter> writer;
   Phase(comm, [&] {
     if (comm.rank() != 0) return;
-    writer = std::make_unique<ResultWriter>(p.job.output.path, p.plan.outputs, p.plan.rows);
+    if (p.resume) {
+      writer = ResultWriter::Reopen(p.job.output.path, p.plan.outputs, p.plan.rows);
+    } else {
+      writer =
+          std::make_unique<ResultWriter>(p.job.output.path, p.plan.outputs, p.plan.rows, p.identity, p.plan.chunk_rows);
+    }
     WriteHeaderAttributes(*writer, p, comm, start_time, devices);
+    writer->SetAttribute("resumed_chunks", static_cast<int64_t>(p.resume ? p.resume->done.size() : 0));
+    writer->Flush();  // all metadata on disk before the first row (see result_writer.h)
   });
   const ChunkPlan chunks(p.plan.rows, p.plan.chunk_rows, comm.size());
   if (comm.rank() == 0) {
@@ -295,22 +349,26 @@ void RunJob(Communicator& comm, const CliOptions& cli) {
     for (std::string line; std::getline(lines, line);) spdlog::info("{}", line);
     spdlog::info("  engines: {} ({}), {} intra-op thread(s) per rank", SummarizeDevices(devices), p.engine->format(),
                  MakeEngineOptions(p.job, comm).threads);
+    if (p.job.resume) spdlog::info("{}", ResumeLine(p));
   }
 
   // 5. Score. From here a failing rank aborts the job.
   const auto t_loop = std::chrono::steady_clock::now();
   RankStats stats;
   try {
+    std::vector<bool> done;
+    if (p.resume) {
+      done.assign(static_cast<size_t>(chunks.num_chunks()), false);
+      for (int64_t id : p.resume->done) done[static_cast<size_t>(id)] = true;
+    }
     stats = RunRankLoop({comm, *p.engine, p.plan, chunks, p.job.batch_size, p.input.get(), writer.get(), 2,
-                         p.job.schedule, p.job.fail_on_nonfinite});
+                         p.job.schedule, p.job.fail_on_nonfinite, std::move(done)});
   } catch (const Error& e) {
     spdlog::error("rank {} failed: {}: {}", comm.rank(), ErrorKindName(e.kind()), e.what());
-    writer.reset();
-    comm.Abort(ExitCode(e.kind()));
+    AbortKeepingPartial(comm, writer, ExitCode(e.kind()));
   } catch (const std::exception& e) {
     spdlog::error("rank {} failed: internal error: {}", comm.rank(), e.what());
-    writer.reset();
-    comm.Abort(ExitCode(ErrorKind::kInternal));
+    AbortKeepingPartial(comm, writer, ExitCode(ErrorKind::kInternal));
   }
   const auto t_end = std::chrono::steady_clock::now();
   const auto rows = comm.Gather(static_cast<double>(stats.rows), 0);

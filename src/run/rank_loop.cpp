@@ -136,11 +136,17 @@ class Gatherer {
   Gatherer(const RankLoopContext& ctx, ComputeWorker& worker)
       : ctx_(ctx),
         worker_(worker),
-        dispenser_(ctx.chunks, ctx.schedule == Schedule::kDynamic),
+        dispenser_(ctx.chunks, ctx.schedule == Schedule::kDynamic, ctx.done),
         holder_(static_cast<size_t>(ctx.chunks.num_chunks()), -1),
         in_flight_(static_cast<size_t>(ctx.comm.size()), 0),
         told_end_(static_cast<size_t>(ctx.comm.size()), false),
-        layouts_(OutputLayouts(ctx.plan)) {}
+        layouts_(OutputLayouts(ctx.plan)) {
+    for (size_t id = 0; id < ctx.done.size() && id < holder_.size(); ++id) {
+      if (!ctx.done[id]) continue;
+      holder_[id] = kWritten;
+      ++written_;
+    }
+  }
 
   RankStats Run() {
     while (written_ < ctx_.chunks.num_chunks()) {
@@ -219,6 +225,7 @@ class Gatherer {
     auto& holder = holder_[static_cast<size_t>(c.id)];
     if (holder == kWritten) throw InternalError("chunk " + std::to_string(c.id) + " arrived twice");
     for (size_t o = 0; o < outputs.size(); ++o) ctx_.writer->WriteRows(o, c.begin, c.rows(), outputs[o].bytes.data());
+    ctx_.writer->MarkChunkDone(c.id);
     holder = kWritten;
     --in_flight_[static_cast<size_t>(rank)];
     ++written_;

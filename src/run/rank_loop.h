@@ -35,6 +35,7 @@ struct RankLoopContext {
   size_t depth = 2;
   Schedule schedule = Schedule::kDynamic;
   bool fail_on_nonfinite = false;
+  std::vector<bool> done;  // rank 0: chunks an earlier run wrote (resume); empty: none
 };
 
 // Collective over all ranks. Returns once this rank's part is done (rank 0:

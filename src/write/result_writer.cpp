@@ -1,11 +1,14 @@
 #include "write/result_writer.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include "common/error.h"
 
@@ -14,6 +17,68 @@ namespace fs = std::filesystem;
 namespace mpsbatch {
 
 std::string PartialPath(const std::string& final_path) { return final_path + ".partial"; }
+
+std::string JournalPath(const std::string& final_path) { return PartialPath(final_path) + ".chunks"; }
+
+namespace {
+
+constexpr const char* kIdentityAttribute = "resume_identity";
+constexpr const char* kChunkRowsAttribute = "chunk_rows";
+
+// The file descriptor under an HDF5 file opened with the default (sec2)
+// driver; -1 for other drivers.
+int FileDescriptorOf(hid_t file) {
+  void* handle = nullptr;
+  if (H5Fget_vfd_handle(file, H5P_DEFAULT, &handle) < 0 || handle == nullptr) return -1;
+  return *static_cast<int*>(handle);
+}
+
+std::optional<std::string> ReadStringAttribute(hid_t obj, const char* name) {
+  if (H5Aexists(obj, name) <= 0) return std::nullopt;
+  H5Handle attr(H5Aopen(obj, name, H5P_DEFAULT), H5Aclose);
+  H5Handle type(H5Aget_type(attr.get()), H5Tclose);
+  if (H5Tget_class(type.get()) != H5T_STRING || H5Tis_variable_str(type.get()) <= 0) return std::nullopt;
+  char* value = nullptr;
+  if (H5Aread(attr.get(), type.get(), &value) < 0) return std::nullopt;
+  std::string s = value ? value : "";
+  H5free_memory(value);
+  return s;
+}
+
+std::optional<int64_t> ReadIntAttribute(hid_t obj, const char* name) {
+  if (H5Aexists(obj, name) <= 0) return std::nullopt;
+  H5Handle attr(H5Aopen(obj, name, H5P_DEFAULT), H5Aclose);
+  int64_t value = 0;
+  if (H5Aread(attr.get(), H5T_NATIVE_INT64, &value) < 0) return std::nullopt;
+  return value;
+}
+
+}  // namespace
+
+std::optional<PartialState> ReadPartial(const std::string& final_path) {
+  const std::string partial = PartialPath(final_path);
+  if (!fs::exists(partial)) return std::nullopt;
+  H5Handle file(H5Fopen(partial.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  if (!file.valid()) throw OutputError("cannot resume from " + partial + ": " + Hdf5Message());
+  PartialState state;
+  auto identity = ReadStringAttribute(file.get(), kIdentityAttribute);
+  auto chunk_rows = ReadIntAttribute(file.get(), kChunkRowsAttribute);
+  if (!identity || !chunk_rows || *chunk_rows < 1)
+    throw OutputError("cannot resume from " + partial + ": it does not record the run that wrote it");
+  state.identity = *identity;
+  state.chunk_rows = *chunk_rows;
+  // A record cut short by a crash is ignored: its chunk is scored again.
+  std::ifstream in(JournalPath(final_path), std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  for (size_t at = 0; at + sizeof(int64_t) <= bytes.size(); at += sizeof(int64_t)) {
+    int64_t id;
+    std::memcpy(&id, bytes.data() + at, sizeof id);
+    state.done.push_back(id);
+  }
+  std::sort(state.done.begin(), state.done.end());
+  state.done.erase(std::unique(state.done.begin(), state.done.end()), state.done.end());
+  return state;
+}
 
 void CheckOutputPath(const std::string& final_path, bool overwrite) {
   const fs::path p(final_path);
@@ -34,19 +99,66 @@ void CheckOutputPath(const std::string& final_path, bool overwrite) {
   unlink(probe.c_str());
 }
 
-ResultWriter::ResultWriter(const std::string& final_path, const std::vector<OutputSpec>& outputs, int64_t rows)
-    : final_path_(final_path), partial_path_(PartialPath(final_path)), outputs_(outputs) {
+ResultWriter::ResultWriter(const std::string& final_path, const std::vector<OutputSpec>& outputs)
+    : final_path_(final_path), partial_path_(PartialPath(final_path)), outputs_(outputs) {}
+
+ResultWriter::ResultWriter(const std::string& final_path, const std::vector<OutputSpec>& outputs, int64_t rows,
+                           const std::string& identity, int64_t chunk_rows)
+    : ResultWriter(final_path, outputs) {
   file_ = H5Handle(H5Fcreate(partial_path_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
   if (!file_.valid()) throw OutputError("cannot create " + partial_path_ + ": " + Hdf5Message());
   try {
     CreateDatasets(rows);
+    SetAttribute(kIdentityAttribute, identity);
+    SetAttribute(kChunkRowsAttribute, chunk_rows);
+    OpenJournal(/*truncate=*/true);
   } catch (...) {
     datasets_.clear();
     file_.Close();
-    std::error_code ec;
-    fs::remove(partial_path_, ec);
+    RemoveFiles();
     throw;
   }
+}
+
+std::unique_ptr<ResultWriter> ResultWriter::Reopen(const std::string& final_path,
+                                                   const std::vector<OutputSpec>& outputs, int64_t rows) {
+  std::unique_ptr<ResultWriter> w(new ResultWriter(final_path, outputs));
+  w->keep_ = true;
+  w->file_ = H5Handle(H5Fopen(w->partial_path_.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), H5Fclose);
+  if (!w->file_.valid()) throw OutputError("cannot reopen " + w->partial_path_ + ": " + Hdf5Message());
+  w->OpenDatasets(rows);
+  w->OpenJournal(/*truncate=*/false);
+  return w;
+}
+
+void ResultWriter::OpenJournal(bool truncate) {
+  const std::string path = JournalPath(final_path_);
+  journal_fd_ = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (truncate ? O_TRUNC : 0), 0644);
+  if (journal_fd_ < 0) throw OutputError("cannot open " + path + ": " + std::strerror(errno));
+}
+
+void ResultWriter::OpenDatasets(int64_t rows) {
+  for (const auto& out : outputs_) {
+    H5Handle ds(H5Dopen2(file_.get(), out.name.c_str(), H5P_DEFAULT), H5Dclose);
+    if (!ds.valid()) throw OutputError(partial_path_ + ": has no dataset '" + out.name + "' to resume");
+    H5Handle space(H5Dget_space(ds.get()), H5Sclose);
+    std::vector<hsize_t> dims(static_cast<size_t>(std::max(0, H5Sget_simple_extent_ndims(space.get()))));
+    H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+    Shape want{rows};
+    want.insert(want.end(), out.row_shape.begin(), out.row_shape.end());
+    H5Handle type(H5Dget_type(ds.get()), H5Tclose);
+    if (Shape(dims.begin(), dims.end()) != want || DTypeOfH5Type(type.get()) != out.dtype)
+      throw OutputError(partial_path_ + ": dataset '" + out.name + "' is " + DescribeH5Type(type.get()) + " " +
+                        ShapeString(Shape(dims.begin(), dims.end())) + ", this run writes " +
+                        std::string(DTypeName(out.dtype)) + " " + ShapeString(want));
+    datasets_.push_back(std::move(ds));
+  }
+}
+
+void ResultWriter::RemoveFiles() {
+  std::error_code ec;
+  fs::remove(partial_path_, ec);
+  fs::remove(JournalPath(final_path_), ec);
 }
 
 void ResultWriter::CreateDatasets(int64_t rows) {
@@ -61,6 +173,10 @@ void ResultWriter::CreateDatasets(int64_t rows) {
     H5Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose);
     H5Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
     if (out.row_bytes() > 0) H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data());
+    // All storage now, none of it filled: writing rows later touches no
+    // metadata (see the header), and costs nothing up front.
+    H5Pset_alloc_time(dcpl.get(), H5D_ALLOC_TIME_EARLY);
+    H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER);
     H5Handle ds(H5Dcreate2(file_.get(), out.name.c_str(), NativeH5Type(out.dtype), space.get(), H5P_DEFAULT, dcpl.get(),
                            H5P_DEFAULT),
                 H5Dclose);
@@ -70,11 +186,27 @@ void ResultWriter::CreateDatasets(int64_t rows) {
 }
 
 ResultWriter::~ResultWriter() {
+  if (journal_fd_ >= 0) close(journal_fd_);
   if (committed_) return;
   datasets_.clear();
   file_.Close();
-  std::error_code ec;
-  fs::remove(partial_path_, ec);
+  if (!keep_) RemoveFiles();
+}
+
+void ResultWriter::MarkChunkDone(int64_t id) {
+  // Rows first, then the record that they are there.
+  const std::string what = partial_path_ + ": flushing chunk " + std::to_string(id) + " failed: ";
+  if (H5Fflush(file_.get(), H5F_SCOPE_LOCAL) < 0) throw OutputError(what + Hdf5Message());
+  const int fd = FileDescriptorOf(file_.get());
+  if (fd >= 0 && fdatasync(fd) != 0) throw OutputError(what + std::strerror(errno));
+  if (write(journal_fd_, &id, sizeof id) != static_cast<ssize_t>(sizeof id) || fdatasync(journal_fd_) != 0)
+    throw OutputError(JournalPath(final_path_) + ": recording chunk " + std::to_string(id) +
+                      " failed: " + std::strerror(errno));
+}
+
+void ResultWriter::Flush() {
+  if (H5Fflush(file_.get(), H5F_SCOPE_LOCAL) < 0)
+    throw OutputError(partial_path_ + ": flushing the file failed: " + Hdf5Message());
 }
 
 void ResultWriter::WriteRows(size_t index, int64_t begin, int64_t count, const std::byte* data) {
@@ -94,6 +226,7 @@ void ResultWriter::WriteRows(size_t index, int64_t begin, int64_t count, const s
 }
 
 void ResultWriter::SetAttribute(const std::string& name, const std::string& value) {
+  if (H5Aexists(file_.get(), name.c_str()) > 0) H5Adelete(file_.get(), name.c_str());
   H5Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
   H5Tset_size(type.get(), H5T_VARIABLE);
   H5Tset_cset(type.get(), H5T_CSET_UTF8);
@@ -105,6 +238,7 @@ void ResultWriter::SetAttribute(const std::string& name, const std::string& valu
 }
 
 void ResultWriter::SetAttribute(const std::string& name, int64_t value) {
+  if (H5Aexists(file_.get(), name.c_str()) > 0) H5Adelete(file_.get(), name.c_str());
   H5Handle space(H5Screate(H5S_SCALAR), H5Sclose);
   H5Handle attr(H5Acreate2(file_.get(), name.c_str(), H5T_NATIVE_INT64, space.get(), H5P_DEFAULT, H5P_DEFAULT),
                 H5Aclose);
@@ -118,6 +252,11 @@ void ResultWriter::Commit(bool overwrite) {
     if (ds.Close() < 0) throw OutputError(partial_path_ + ": closing a dataset failed: " + Hdf5Message());
   if (H5Fflush(file_.get(), H5F_SCOPE_GLOBAL) < 0 || file_.Close() < 0)
     throw OutputError(partial_path_ + ": flushing the file failed: " + Hdf5Message());
+  // The journal goes first: a file at the final name never has one beside
+  // its partial name that a --resume could take for unfinished work.
+  if (journal_fd_ >= 0) close(journal_fd_);
+  journal_fd_ = -1;
+  std::remove(JournalPath(final_path_).c_str());
   if (overwrite) {
     if (std::rename(partial_path_.c_str(), final_path_.c_str()) != 0)
       throw OutputError("cannot rename " + partial_path_ + " to " + final_path_ + ": " + std::strerror(errno));

@@ -2,9 +2,19 @@
 // carries a temporary name until Commit() renames it into place, so a failed
 // run never leaves a file that looks complete. Rows may arrive in any order;
 // the caller (rank 0's loop) guarantees each row range is written once.
+//
+// Resume: every chunk marked done is on disk (flushed and fsync'ed) before its
+// id is appended, fsync'ed, to a journal beside the partial file. The
+// datasets' storage is allocated when they are created and the file flushed,
+// so writing rows afterwards changes no HDF5 metadata: a process killed at any
+// moment leaves a partial file that opens, and a journal that lists only
+// chunks whose rows are in it. The partial file also records the run's
+// identity (ResumeIdentity) and chunk size, which a resume must match.
 // Not thread-safe (see read/hdf5_handle.h).
 #pragma once
 
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +33,19 @@ struct OutputSpec {
 
 // The name a run writes under before it renames to `final_path`.
 std::string PartialPath(const std::string& final_path);
+// The journal of done chunk ids beside it: int64 ids, native byte order.
+std::string JournalPath(const std::string& final_path);
+
+// What an earlier run left for a resume.
+struct PartialState {
+  std::string identity;       // as recorded when the file was created
+  int64_t chunk_rows = 0;     // the chunk size the run used
+  std::vector<int64_t> done;  // chunk ids recorded done, each once
+};
+
+// The state of PartialPath(final_path), or nullopt if there is no partial
+// file. Throws OutputError if it exists but cannot be read as one.
+std::optional<PartialState> ReadPartial(const std::string& final_path);
 
 // Throws OutputError if `final_path` exists and `overwrite` is false, or its
 // folder is missing or not writable. Touches nothing.
@@ -30,15 +53,31 @@ void CheckOutputPath(const std::string& final_path, bool overwrite);
 
 class ResultWriter {
  public:
-  // Creates PartialPath(final_path), replacing any earlier partial file.
-  // Throws OutputError naming the path.
-  ResultWriter(const std::string& final_path, const std::vector<OutputSpec>& outputs, int64_t rows);
-  ~ResultWriter();  // an uncommitted file is removed
+  // Creates PartialPath(final_path) and an empty journal, replacing any
+  // earlier ones; records `identity` and `chunk_rows` in the file. Throws
+  // OutputError naming the path.
+  ResultWriter(const std::string& final_path, const std::vector<OutputSpec>& outputs, int64_t rows,
+               const std::string& identity = "", int64_t chunk_rows = 1);
+  // Reopens the partial file an earlier run left (see ReadPartial) to write
+  // the chunks it lacks. Throws OutputError if its datasets do not match.
+  static std::unique_ptr<ResultWriter> Reopen(const std::string& final_path, const std::vector<OutputSpec>& outputs,
+                                              int64_t rows);
+  // A created file not committed is removed, with its journal, unless
+  // KeepForResume() was called; a reopened one is always kept.
+  ~ResultWriter();
 
   // Writes `count` rows of output `index` starting at row `begin`.
   void WriteRows(size_t index, int64_t begin, int64_t count, const std::byte* data);
+  // Makes chunk `id` durable (flush, fsync) and records it in the journal.
+  void MarkChunkDone(int64_t id);
+  // Replace an attribute of the same name, if any.
   void SetAttribute(const std::string& name, const std::string& value);
   void SetAttribute(const std::string& name, int64_t value);
+  // Flushes HDF5's caches to the file (after the header attributes, so that
+  // all metadata is on disk before rows are written).
+  void Flush();
+  // Leave the partial file and journal behind for a later --resume.
+  void KeepForResume() { keep_ = true; }
 
   // Closes the file and moves it to final_path: replacing an existing file only
   // if `overwrite`, otherwise failing (and leaving that file untouched).
@@ -47,14 +86,20 @@ class ResultWriter {
   const std::string& partial_path() const { return partial_path_; }
 
  private:
+  ResultWriter(const std::string& final_path, const std::vector<OutputSpec>& outputs);
   void CreateDatasets(int64_t rows);
+  void OpenDatasets(int64_t rows);
+  void OpenJournal(bool truncate);
+  void RemoveFiles();
 
   std::string final_path_;
   std::string partial_path_;
   std::vector<OutputSpec> outputs_;
   H5Handle file_;
   std::vector<H5Handle> datasets_;
+  int journal_fd_ = -1;
   bool committed_ = false;
+  bool keep_ = false;
 };
 
 }  // namespace mpsbatch

@@ -22,6 +22,7 @@ apt_packages=(
   libyaml-cpp-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev
   clang-format
+  iproute2 util-linux
 )
 
 if [[ "${MPSBATCH_SKIP_APT:-0}" != 1 ]]; then

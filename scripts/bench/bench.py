@@ -1,0 +1,213 @@
+#!/usr/bin/env python3
+"""mpsbatch benchmarks, one workload per call, every contender in one run:
+
+  ceiling      the model alone on device-resident data, bf16, eager and
+               torch.compile(mode="reduce-overhead") (CUDA graphs)
+  hdf5_read    reading the whole input with h5py (the I/O bound of the MLP)
+  dataloader   peer 1: h5py + DataLoader workers + bf16 model -> HDF5 (peer_dataloader.py)
+  mpi4py       peer 2: N processes read slices, rank 0 gathers and writes (peer_mpi.py)
+  mpsbatch     mpirun -n N mpsbatch, HDF5 in to HDF5 out, bf16, on the one GPU
+  cpu          (--cpu-rows) mpsbatch on the CPU with N ranks against N threads
+               sharing one model in one process, fp32, one intra-op thread each
+
+Every rate is rows / wall seconds of the whole command (process start to end)
+except the ceiling's and hdf5_read's, which time their loop. Results go to
+--json (one object per line) and a table on stdout.
+
+Usage: bench.py WORKLOAD --mpsbatch build/src/mpsbatch --work DIR [--rows N] [--batch B]
+                [--ranks 1,2,4,8] [--peer-ranks 4] [--no-compile] [--cpu-rows N] [--json FILE]
+"""
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+
+import h5py
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import workloads  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", PYTHONUNBUFFERED="1")
+results = []
+json_path = None
+
+
+def save(r):
+    results.append(r)
+    if json_path:
+        with open(json_path, "a") as f:
+            f.write(json.dumps(r) + "\n")
+
+
+def record(workload, mode, rows, seconds, **extra):
+    r = dict(workload=workload, mode=mode, rows=rows, seconds=round(seconds, 4), rows_per_s=rows / seconds, **extra)
+    save(r)
+    print(f"  {mode:<28} {r['rows_per_s']:>14,.0f} rows/s  ({seconds:.2f} s) {extra or ''}", flush=True)
+    return r
+
+
+def run(cmd, log):
+    start = time.perf_counter()
+    with open(log, "w") as f:
+        p = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=ENV, cwd=HERE)
+    seconds = time.perf_counter() - start
+    if p.returncode != 0:
+        sys.exit(f"failed ({p.returncode}): {' '.join(cmd)}\n" + open(log).read()[-3000:])
+    return seconds
+
+
+def timed_loop(fn, min_seconds=2.0):
+    for _ in range(3):
+        fn()
+    torch.cuda.synchronize()
+    n, start = 0, time.perf_counter()
+    while True:
+        fn()
+        n += 1
+        if n % 10 == 0:
+            torch.cuda.synchronize()
+            if time.perf_counter() - start > min_seconds:
+                return n, time.perf_counter() - start
+
+
+def ceiling(name, batch, compile_too):
+    model = workloads.make_model(name).to("cuda", torch.bfloat16)
+    x = torch.from_numpy(workloads.example(name, batch)).to("cuda")
+    with torch.inference_mode():
+        n, s = timed_loop(lambda: model(x))
+    record(name, "ceiling eager bf16", n * batch, s, batch=batch)
+    if compile_too:
+        compiled = torch.compile(model, mode="reduce-overhead")
+        start = time.perf_counter()
+        with torch.inference_mode():
+            for _ in range(3):
+                compiled(x)
+            torch.cuda.synchronize()
+            build = time.perf_counter() - start
+            n, s = timed_loop(lambda: compiled(x))
+        record(name, "ceiling compiled bf16", n * batch, s, batch=batch, compile_s=round(build, 1))
+
+
+def hdf5_read(name, path):
+    start = time.perf_counter()
+    with h5py.File(path, "r") as f:
+        d = f[workloads.DATASET]
+        rows, block = d.shape[0], max(1, (64 << 20) // d[0:1].nbytes)
+        for i in range(0, rows, block):
+            d[i:i + block]
+    record(name, "hdf5_read (h5py)", rows, time.perf_counter() - start)
+
+
+def write_job(work, name, batch, device, precision, extra=""):
+    path = os.path.join(work, f"job-{device}.yaml")
+    with open(path, "w") as f:
+        f.write(f"model: {{path: model.pt}}\ndevice: {device}\nprecision: {precision}\nbatch_size: {batch}\n"
+                f"input: {{path: input.h5, dataset: {workloads.DATASET}}}\n"
+                f"output: {{path: out-{device}.h5, datasets: [y], overwrite: true}}\n{extra}")
+    return path
+
+
+def mpsbatch(args, name, rows, job, ranks, label, extra=()):
+    log = os.path.join(args.work, f"mpsbatch-{label}-{ranks}.log")
+    cmd = ["mpirun", "-n", str(ranks), "--oversubscribe", args.mpsbatch, job, *extra]
+    seconds = run(cmd, log)
+    m = re.search(r"scoring [\d.]+ s, ([\d.]+) rows/s", open(log).read())
+    return record(name, f"{label} {ranks} rank(s)", rows, seconds, ranks=ranks,
+                  loop_rows_per_s=round(float(m.group(1))) if m else None)
+
+
+def rel_error(a_path, b_path):
+    with h5py.File(a_path, "r") as a, h5py.File(b_path, "r") as b:
+        x, y = a["y"][...].astype(np.float64), b["y"][...].astype(np.float64)
+    return float(np.linalg.norm(x - y) / np.linalg.norm(y))
+
+
+def threads_in_one_process(name, x, n):
+    """n Python threads, one model, one intra-op thread each: the threads
+    version of the CPU question."""
+    model = workloads.make_model(name)
+    torch.set_num_threads(1)
+    parts = np.array_split(np.arange(len(x)), n)
+    batch = 256
+
+    def work(idx):
+        with torch.inference_mode():
+            for i in range(0, len(idx), batch):
+                model(torch.from_numpy(x[idx[i:i + batch]]))
+
+    threads = [threading.Thread(target=work, args=(p,)) for p in parts]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - start
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("workload", choices=["mlp", "resnet50", "bert"])
+    p.add_argument("--mpsbatch", required=True)
+    p.add_argument("--work", required=True)
+    p.add_argument("--rows", type=int, default=None)
+    p.add_argument("--batch", type=int, default=None)
+    p.add_argument("--ranks", default="1,2,4,8")
+    p.add_argument("--peer-ranks", type=int, default=4)
+    p.add_argument("--no-compile", action="store_true")
+    p.add_argument("--cpu-rows", type=int, default=0)
+    p.add_argument("--json", default=None)
+    args = p.parse_args()
+    args.mpsbatch = os.path.abspath(args.mpsbatch)
+    global json_path
+    json_path = args.json
+    name = args.workload
+    rows = args.rows or {"mlp": 2_000_000, "resnet50": 16384, "bert": 32768}[name]
+    batch = args.batch or {"mlp": 8192, "resnet50": 256, "bert": 256}[name]
+    os.makedirs(args.work, exist_ok=True)
+    gpu = torch.cuda.is_available()
+    print(f"{name}: {rows} rows, batch {batch}, {torch.cuda.get_device_name() if gpu else 'no GPU'}", flush=True)
+
+    model = workloads.make_model(name)
+    print(f"  {sum(p.numel() for p in model.parameters()) / 1e6:.1f}M parameters", flush=True)
+    workloads.save_torchscript(name, model, os.path.join(args.work, "model.pt"))
+    src = os.path.join(args.work, "input.h5")
+    workloads.write_input(name, src, rows)
+    hdf5_read(name, src)
+
+    if gpu:
+        ceiling(name, batch, not args.no_compile)
+        out1 = os.path.join(args.work, "peer1.h5")
+        s = run([sys.executable, "peer_dataloader.py", name, src, out1, str(batch)],
+                os.path.join(args.work, "peer1.log"))
+        record(name, "peer 1: DataLoader script", rows, s)
+        s = run(["mpirun", "-n", str(args.peer_ranks), "--oversubscribe", sys.executable, "peer_mpi.py", name, src,
+                 os.path.join(args.work, "peer2.h5"), str(batch)], os.path.join(args.work, "peer2.log"))
+        record(name, f"peer 2: mpi4py script x{args.peer_ranks}", rows, s)
+        job = write_job(args.work, name, batch, "cuda", "bf16")
+        for n in [int(r) for r in args.ranks.split(",")]:
+            mpsbatch(args, name, rows, job, n, "mpsbatch cuda")
+        err = rel_error(os.path.join(args.work, "out-cuda.h5"), out1)
+        print(f"  mpsbatch vs peer 1 (both bf16): relative error {err:.2e}", flush=True)
+        save(dict(workload=name, mode="check", rel_error_vs_peer1=err))
+
+    if args.cpu_rows:
+        cpu_src = os.path.join(args.work, "input.h5")
+        if args.cpu_rows != rows:
+            workloads.write_input(name, cpu_src, args.cpu_rows)
+        job = write_job(args.work, name, 256, "cpu", "fp32", "threads: 1\n")
+        x = h5py.File(cpu_src, "r")[workloads.DATASET][...]
+        for n in [int(r) for r in args.ranks.split(",")]:
+            mpsbatch(args, name, args.cpu_rows, job, n, "mpsbatch cpu")
+            record(name, f"threads cpu {n} thread(s)", args.cpu_rows, threads_in_one_process(name, x, n), threads=n)
+
+
+
+if __name__ == "__main__":
+    main()

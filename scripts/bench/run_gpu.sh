@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The benchmark run on the GPU machine (docs/performance.md): build mpsbatch
+# against the machine's libtorch, then bench.py for the given workloads.
+# Usage: scripts/bench/run_gpu.sh OUT_DIR WORKLOAD...   (e.g. mlp, or resnet50 bert)
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+out=$1
+shift
+mkdir -p "$out"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+nvidia-smi --query-gpu=name,memory.total,clocks.sm,clocks.max.sm --format=csv,noheader
+MPSBATCH_BUILD_DIR=build-gpu MPSBATCH_PYTHON=$(command -v python3) MPSBATCH_JOBS=16 \
+  bash scripts/build.sh -DMPSBATCH_WERROR=OFF -DMPSBATCH_BUILD_TESTS=OFF >"$out/build.log" 2>&1 || {
+  tail -20 "$out/build.log"
+  exit 1
+}
+for w in "$@"; do
+  extra=()
+  if [[ $w == mlp ]]; then extra=(--cpu-rows 100000); fi
+  python3 scripts/bench/bench.py "$w" --mpsbatch build-gpu/src/mpsbatch --work "/tmp/bench-$w" \
+    --json "$out/results.jsonl" "${extra[@]}" 2>&1 | tee "$out/bench-$w.log"
+done

@@ -1,0 +1,93 @@
+"""The benchmark workloads: models (as nn.Modules and TorchScript files) and
+their HDF5 inputs. Shared by bench.py and the peer scripts.
+
+  mlp       a ~2.1M-parameter MLP on float32 [N, 256] rows (launch- and I/O-bound)
+  resnet50  torchvision ResNet-50 on uint8 [N, 224, 224, 3] images, normalised inside
+  bert      a BERT-base-sized encoder (transformers, random weights) on int64 [N, 128] ids
+"""
+import h5py
+import numpy as np
+import torch
+
+DATASET = "x"
+
+
+class Mlp(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = torch.nn.Sequential(torch.nn.Linear(256, 2048), torch.nn.ReLU(), torch.nn.Linear(2048, 768),
+                                       torch.nn.ReLU(), torch.nn.Linear(768, 10))
+
+    def forward(self, x):
+        return self.net(x.to(self.net[0].weight.dtype))
+
+
+class ImageNet(torch.nn.Module):
+    """uint8 NHWC images -> logits; scaling and normalisation inside the model."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+        self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1) * 255)
+        self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1) * 255)
+
+    def forward(self, x):
+        x = x.permute(0, 3, 1, 2).to(self.mean.dtype)
+        return self.net((x - self.mean) / self.std)
+
+
+class Encoder(torch.nn.Module):
+    """int64 token ids -> the first token's last hidden state."""
+
+    def __init__(self, bert):
+        super().__init__()
+        self.bert = bert
+
+    def forward(self, ids):
+        return self.bert(input_ids=ids)[0][:, 0]
+
+
+def make_model(name):
+    torch.manual_seed(0)
+    if name == "mlp":
+        return Mlp().eval()
+    if name == "resnet50":
+        import torchvision
+        return ImageNet(torchvision.models.resnet50()).eval()
+    if name == "bert":
+        from transformers import BertConfig, BertModel
+        config = BertConfig(torchscript=True)  # bert-base sizes, random weights, no download
+        return Encoder(BertModel(config, add_pooling_layer=False)).eval()
+    raise ValueError(name)
+
+
+def example(name, rows, seed=0):
+    rng = np.random.default_rng(seed)
+    if name == "mlp":
+        return rng.standard_normal((rows, 256), dtype=np.float32)
+    if name == "resnet50":
+        return rng.integers(0, 256, (rows, 224, 224, 3), dtype=np.uint8)
+    if name == "bert":
+        return rng.integers(0, 30522, (rows, 128), dtype=np.int64)
+    raise ValueError(name)
+
+
+def write_input(name, path, rows, block=8192):
+    """Writes `rows` rows in blocks (bounded memory), chunked by rows."""
+    first = example(name, 1)
+    with h5py.File(path, "w") as f:
+        row_bytes = first.nbytes
+        chunk = max(1, min(rows, (1 << 20) // row_bytes))
+        d = f.create_dataset(DATASET, (rows,) + first.shape[1:], first.dtype, chunks=(chunk,) + first.shape[1:])
+        for i in range(0, rows, block):
+            n = min(block, rows - i)
+            d[i:i + n] = example(name, n, seed=i)
+
+
+def save_torchscript(name, model, path):
+    with torch.no_grad():
+        if name == "bert":
+            scripted = torch.jit.trace(model, (torch.from_numpy(example(name, 2)),), strict=False)
+        else:
+            scripted = torch.jit.script(model)
+    scripted.save(path)

@@ -176,7 +176,7 @@ def main():
 
     model = workloads.make_model(name)
     print(f"  {sum(p.numel() for p in model.parameters()) / 1e6:.1f}M parameters", flush=True)
-    workloads.save_torchscript(name, model, os.path.join(args.work, "model.pt"))
+    workloads.save_torchscript(name, model, os.path.join(args.work, "model.pt"), "cuda" if gpu else "cpu")
     src = os.path.join(args.work, "input.h5")
     workloads.write_input(name, src, rows)
     hdf5_read(name, src)

@@ -84,10 +84,13 @@ def write_input(name, path, rows, block=8192):
             d[i:i + n] = example(name, n, seed=i)
 
 
-def save_torchscript(name, model, path):
+def save_torchscript(name, model, path, device="cpu"):
+    """BERT is traced, on `device`: tracing bakes the device of tensors the model
+    creates (token type ids) into the graph, so trace where it will run."""
     with torch.no_grad():
         if name == "bert":
-            scripted = torch.jit.trace(model, (torch.from_numpy(example(name, 2)),), strict=False)
+            model = model.to(device)
+            scripted = torch.jit.trace(model, (torch.from_numpy(example(name, 2)).to(device),), strict=False)
         else:
             scripted = torch.jit.script(model)
     scripted.save(path)

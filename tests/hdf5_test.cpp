@@ -3,6 +3,7 @@
 
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 
 #include "common/error.h"
 #include "read/hdf5_handle.h"
@@ -166,6 +167,34 @@ TEST_F(Hdf5Test, KeptPartialFileResumesWithItsJournal) {
   InputFile f(out);
   HostArray a = f.ReadRows(f.Describe("y"), 0, 5);
   for (int i = 0; i < 5; ++i) EXPECT_EQ(reinterpret_cast<const float*>(a.bytes.data())[i], i);
+}
+
+// A record cut short by a crash is ignored, and cut off before the resumed
+// run appends, so later records stay aligned.
+TEST_F(Hdf5Test, TornJournalRecordIsDroppedBeforeAppending) {
+  const std::string out = Path("out.h5");
+  {
+    ResultWriter w(out, {{"y", DType::kFloat32, {}}}, 4, "rows: 4\n", 1);
+    w.MarkChunkDone(1);
+    w.KeepForResume();
+  }
+  { std::ofstream(JournalPath(out), std::ios::binary | std::ios::app) << "abc"; }  // 3 bytes of a torn record
+  EXPECT_EQ(ReadPartial(out)->done, (std::vector<int64_t>{1}));
+  {
+    auto w = ResultWriter::Reopen(out, {{"y", DType::kFloat32, {}}}, 4);
+    w->MarkChunkDone(3);
+  }
+  EXPECT_EQ(ReadPartial(out)->done, (std::vector<int64_t>{1, 3}));
+}
+
+// Creating over files another writer holds fails without removing them.
+TEST_F(Hdf5Test, FailedCreateLeavesSomeoneElsesPartialFile) {
+  const std::string out = Path("out.h5");
+  ResultWriter first(out, {{"y", DType::kFloat32, {}}}, 2, "rows: 2\n", 1);
+  first.MarkChunkDone(0);
+  EXPECT_THROW(ResultWriter(out, {{"y", DType::kFloat32, {}}}, 2, "rows: 2\n", 1), OutputError);
+  EXPECT_TRUE(std::filesystem::exists(PartialPath(out)));
+  EXPECT_EQ(ReadPartial(out)->done, (std::vector<int64_t>{0}));
 }
 
 TEST_F(Hdf5Test, ResumeNeedsAPartialFileWithTheSameDatasets) {

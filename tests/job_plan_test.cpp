@@ -85,7 +85,7 @@ TEST(ResumeIdentity, DifferenceNamesTheFirstChangedKey) {
   const std::string first = ResumeIdentity(job, plan, 42);
   EXPECT_EQ(IdentityDifference(first, ResumeIdentity(job, plan, 42)), "");
   EXPECT_EQ(IdentityDifference(first, ResumeIdentity(job, plan, 43)),
-            "input.mtime_ns was '42' when the output was started, is '43' now");
+            "input_file.mtime_ns was '42' when the output was started, is '43' now");
   JobPlan other = plan;
   other.model_sha256 = "bbb";
   EXPECT_EQ(IdentityDifference(first, ResumeIdentity(job, other, 42)),
@@ -97,9 +97,20 @@ TEST(ResumeIdentity, DifferenceNamesTheFirstChangedKey) {
   other = plan;
   other.outputs.push_back({"z", DType::kFloat32, {}});
   EXPECT_EQ(IdentityDifference(first, ResumeIdentity(job, other, 42)),
-            "output.z was '(absent)' when the output was started, is 'float32 []' now");
+            "output.datasets was '[y]' when the output was started, is '[y, z]' now");
   EXPECT_EQ(IdentityDifference(ResumeIdentity(job, other, 42), first),
-            "output.z was 'float32 []' when the output was started, is absent now");
+            "output.datasets was '[y, z]' when the output was started, is '[y]' now");
+  // The same datasets in another order feed the model differently.
+  JobPlan two = plan, swapped = plan;
+  two.inputs = {{"a", DType::kFloat32, {10, 4}}, {"b", DType::kFloat32, {10, 4}}};
+  swapped.inputs = {two.inputs[1], two.inputs[0]};
+  EXPECT_EQ(IdentityDifference(ResumeIdentity(job, two, 42), ResumeIdentity(job, swapped, 42)),
+            "input.datasets was '[a, b]' when the output was started, is '[b, a]' now");
+  // Dataset names cannot collide with the other keys.
+  JobPlan named = plan;
+  named.inputs = {{"size", DType::kFloat32, {10, 4}}};
+  named.outputs = {{"dtype", DType::kFloat32, {3}}};
+  EXPECT_EQ(IdentityDifference(ResumeIdentity(job, named, 42), ResumeIdentity(job, named, 42)), "");
 }
 
 }  // namespace mpsbatch

@@ -177,10 +177,15 @@ std::string DescribePlan(const JobConfig& job, const JobPlan& plan, int ranks) {
 std::string ResumeIdentity(const JobConfig& job, const JobPlan& plan, int64_t input_mtime_ns) {
   std::ostringstream s;
   s << "rows: " << plan.rows << "\n";
-  s << "input.size: " << plan.input_file_size << "\n";
-  s << "input.mtime_ns: " << input_mtime_ns << "\n";
+  s << "input_file.size: " << plan.input_file_size << "\n";
+  s << "input_file.mtime_ns: " << input_mtime_ns << "\n";
+  // The names in order, then each dataset: a reordered list feeds the model
+  // differently even when every dataset is the same.
+  std::string names;
+  for (const auto& in : plan.inputs) names += (names.empty() ? "" : ", ") + in.name;
+  s << "input.datasets: [" << names << "]\n";
   for (const auto& in : plan.inputs)
-    s << "input." << in.name << ": " << DTypeName(in.dtype) << " " << ShapeString(in.shape) << "\n";
+    s << "input.dataset." << in.name << ": " << DTypeName(in.dtype) << " " << ShapeString(in.shape) << "\n";
   s << "input.dtype: " << (job.input.dtype ? DTypeName(*job.input.dtype) : "as stored") << "\n";
   s << "input.scale: ";
   if (job.input.scale) {
@@ -196,8 +201,11 @@ std::string ResumeIdentity(const JobConfig& job, const JobPlan& plan, int64_t in
   s << "precision: " << PrecisionName(job.precision) << "\n";
   s << "batch_size: " << job.batch_size << "\n";
   s << "output.dtype: " << DTypeName(job.output.dtype) << "\n";
+  names.clear();
+  for (const auto& out : plan.outputs) names += (names.empty() ? "" : ", ") + out.name;
+  s << "output.datasets: [" << names << "]\n";
   for (const auto& out : plan.outputs)
-    s << "output." << out.name << ": " << DTypeName(out.dtype) << " " << ShapeString(out.row_shape) << "\n";
+    s << "output.dataset." << out.name << ": " << DTypeName(out.dtype) << " " << ShapeString(out.row_shape) << "\n";
   return s.str();
 }
 

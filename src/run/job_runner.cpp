@@ -141,6 +141,9 @@ void PlanOnRankZero(Communicator& comm, Planned& p) {
     if (!difference.empty())
       throw ConfigError("cannot resume " + PartialPath(job.output.path) + ": " + difference +
                         "; run without --resume to start again");
+    if (p.resume->chunk_rows > p.plan.rows)
+      throw OutputError(PartialPath(job.output.path) + ": records chunks of " + std::to_string(p.resume->chunk_rows) +
+                        " rows for " + std::to_string(p.plan.rows) + " rows");
     p.plan.chunk_rows = p.resume->chunk_rows;  // the chunks the journal counts in
     const int64_t chunks = (p.plan.rows + p.plan.chunk_rows - 1) / p.plan.chunk_rows;
     for (int64_t id : p.resume->done)

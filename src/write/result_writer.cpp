@@ -105,19 +105,27 @@ ResultWriter::ResultWriter(const std::string& final_path, const std::vector<Outp
 ResultWriter::ResultWriter(const std::string& final_path, const std::vector<OutputSpec>& outputs, int64_t rows,
                            const std::string& identity, int64_t chunk_rows)
     : ResultWriter(final_path, outputs) {
+  // Until the file is ours, a throw must not remove anything: the files at
+  // these paths may be another run's (HDF5's lock makes H5Fcreate fail then).
+  // The destructor runs on a throw here, as the delegated constructor is done.
+  keep_ = true;
   file_ = H5Handle(H5Fcreate(partial_path_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
   if (!file_.valid()) throw OutputError("cannot create " + partial_path_ + ": " + Hdf5Message());
   try {
+    // An old journal must never describe this new file, so empty it (durably)
+    // before the file records an identity a resume could match.
+    OpenJournal(/*truncate=*/true);
+    if (fdatasync(journal_fd_) != 0) throw OutputError(JournalPath(final_path_) + ": " + std::strerror(errno));
     CreateDatasets(rows);
     SetAttribute(kIdentityAttribute, identity);
     SetAttribute(kChunkRowsAttribute, chunk_rows);
-    OpenJournal(/*truncate=*/true);
   } catch (...) {
     datasets_.clear();
     file_.Close();
     RemoveFiles();
     throw;
   }
+  keep_ = false;
 }
 
 std::unique_ptr<ResultWriter> ResultWriter::Reopen(const std::string& final_path,
@@ -135,6 +143,12 @@ void ResultWriter::OpenJournal(bool truncate) {
   const std::string path = JournalPath(final_path_);
   journal_fd_ = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (truncate ? O_TRUNC : 0), 0644);
   if (journal_fd_ < 0) throw OutputError("cannot open " + path + ": " + std::strerror(errno));
+  // A record cut short by a crash (ReadPartial ignores it) would shift every
+  // record appended after it: cut it off first.
+  const off_t size = lseek(journal_fd_, 0, SEEK_END);
+  const off_t whole = size / static_cast<off_t>(sizeof(int64_t)) * static_cast<off_t>(sizeof(int64_t));
+  if (size < 0 || (whole != size && ftruncate(journal_fd_, whole) != 0))
+    throw OutputError(path + ": cannot drop a partial record: " + std::strerror(errno));
 }
 
 void ResultWriter::OpenDatasets(int64_t rows) {
@@ -248,15 +262,13 @@ void ResultWriter::SetAttribute(const std::string& name, int64_t value) {
 
 void ResultWriter::Commit(bool overwrite) {
   MPSBATCH_ASSERT(!committed_);
+  // Every row is in: from here a failure keeps the files, so that a --resume
+  // (perhaps with output.overwrite) only has to commit.
+  keep_ = true;
   for (auto& ds : datasets_)
     if (ds.Close() < 0) throw OutputError(partial_path_ + ": closing a dataset failed: " + Hdf5Message());
   if (H5Fflush(file_.get(), H5F_SCOPE_GLOBAL) < 0 || file_.Close() < 0)
     throw OutputError(partial_path_ + ": flushing the file failed: " + Hdf5Message());
-  // The journal goes first: a file at the final name never has one beside
-  // its partial name that a --resume could take for unfinished work.
-  if (journal_fd_ >= 0) close(journal_fd_);
-  journal_fd_ = -1;
-  std::remove(JournalPath(final_path_).c_str());
   if (overwrite) {
     if (std::rename(partial_path_.c_str(), final_path_.c_str()) != 0)
       throw OutputError("cannot rename " + partial_path_ + " to " + final_path_ + ": " + std::strerror(errno));
@@ -268,6 +280,10 @@ void ResultWriter::Commit(bool overwrite) {
                         (errno == EEXIST ? " (it appeared during the run; set output.overwrite: true)" : ""));
     std::remove(partial_path_.c_str());
   }
+  // The journal goes last: without its partial file nothing reads it.
+  if (journal_fd_ >= 0) close(journal_fd_);
+  journal_fd_ = -1;
+  std::remove(JournalPath(final_path_).c_str());
   committed_ = true;
 }
 

@@ -165,22 +165,12 @@ void ExpectNear(const std::vector<float>& got, const std::vector<float>& want, d
 
 std::string StringAttribute(const std::string& path, const std::string& name) {
   H5Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
-  H5Handle attr(H5Aopen(file.get(), name.c_str(), H5P_DEFAULT), H5Aclose);
-  if (!attr.valid()) return "(missing)";
-  H5Handle type(H5Aget_type(attr.get()), H5Tclose);
-  char* value = nullptr;
-  H5Aread(attr.get(), type.get(), &value);
-  std::string s = value ? value : "";
-  H5free_memory(value);
-  return s;
+  return ReadStringAttribute(file.get(), name.c_str()).value_or("(missing)");
 }
 
 int64_t IntAttribute(const std::string& path, const std::string& name) {
   H5Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
-  H5Handle attr(H5Aopen(file.get(), name.c_str(), H5P_DEFAULT), H5Aclose);
-  int64_t v = -1;
-  H5Aread(attr.get(), H5T_NATIVE_INT64, &v);
-  return v;
+  return ReadIntAttribute(file.get(), name.c_str()).value_or(-1);
 }
 
 class E2E : public ::testing::Test {
@@ -214,9 +204,7 @@ TEST_F(E2E, MatchesPythonReferenceAndIsBitwiseIdenticalAcrossRankCounts) {
 }
 
 TEST_F(E2E, Uint8InputWithScaleMatchesReference) {
-  const auto job = WriteJob(dir_, "mlp.pt", "[x_u8]", "[y]", "  scale: 0.0625\n");
-  // `extra` lands under output:, so put scale under input with --set instead.
-  testing::WriteFile(job, testing::ReadFile(job).substr(0, testing::ReadFile(job).find("  scale")));
+  const auto job = WriteJob(dir_, "mlp.pt", "[x_u8]");
   auto r = RunMpsbatch(2, job, {"--set", "input.scale=0.0625", "--set", "output.path=" + Out()});
   EXPECT_RUN_OK(r);
   ExpectNear(ReadFloats(Out(), "y"), ReadFloats(Fixture("reference.h5"), "mlp_x_u8_scaled"), Tolerance());

@@ -35,12 +35,10 @@ import workloads  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", PYTHONUNBUFFERED="1")
-results = []
 json_path = None
 
 
 def save(r):
-    results.append(r)
     if json_path:
         with open(json_path, "a") as f:
             f.write(json.dumps(r) + "\n")

@@ -100,7 +100,7 @@ class JobReader {
       if (overridden_.count(dot == 0 ? key : key.substr(0, dot))) return true;
     for (const auto& o : overridden_)
       if (o.size() > key.size() && o.compare(0, key.size(), key) == 0 && o[key.size()] == '.') return true;
-    return overridden_.count(key) > 0;
+    return false;
   }
 
   [[noreturn]] void Fail(const std::string& key, const YAML::Node& node, const std::string& what) const {

@@ -64,4 +64,9 @@ std::string DescribeH5Type(hid_t type);
 
 std::string Hdf5LibraryVersion();
 
+// The attribute `name` of object `obj` (a file or dataset) as a variable-length
+// string or an int64; nullopt when it is absent or of another type.
+std::optional<std::string> ReadStringAttribute(hid_t obj, const char* name);
+std::optional<int64_t> ReadIntAttribute(hid_t obj, const char* name);
+
 }  // namespace mpsbatch

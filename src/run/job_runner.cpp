@@ -145,7 +145,7 @@ void PlanOnRankZero(Communicator& comm, Planned& p) {
       throw OutputError(PartialPath(job.output.path) + ": records chunks of " + std::to_string(p.resume->chunk_rows) +
                         " rows for " + std::to_string(p.plan.rows) + " rows");
     p.plan.chunk_rows = p.resume->chunk_rows;  // the chunks the journal counts in
-    const int64_t chunks = (p.plan.rows + p.plan.chunk_rows - 1) / p.plan.chunk_rows;
+    const int64_t chunks = ChunkPlan(p.plan.rows, p.plan.chunk_rows, 1).num_chunks();
     for (int64_t id : p.resume->done)
       if (id < 0 || id >= chunks)
         throw OutputError(JournalPath(job.output.path) + ": lists chunk " + std::to_string(id) + " of " +
@@ -272,7 +272,7 @@ void LogSummary(const Planned& p, double total_seconds, double loop_seconds, con
 std::string ResumeLine(const Planned& p) {
   if (!p.job.resume) return "";
   if (!p.resume) return "  resume: no partial output at " + PartialPath(p.job.output.path) + "; scoring every row";
-  const int64_t chunks = (p.plan.rows + p.plan.chunk_rows - 1) / p.plan.chunk_rows;
+  const int64_t chunks = ChunkPlan(p.plan.rows, p.plan.chunk_rows, 1).num_chunks();
   const int64_t done = static_cast<int64_t>(p.resume->done.size());
   return "  resume: " + std::to_string(done) + " of " + std::to_string(chunks) +
          " chunks done by an earlier run; scoring the other " + std::to_string(chunks - done);

@@ -87,6 +87,7 @@ ResultItem Checked(ResultItem r) {
 // marker, and send each result back.
 RankStats RunWorker(const RankLoopContext& ctx, ComputeWorker& worker) {
   const int tag = ctx.input ? kTagAssign : kTagInput;
+  const std::vector<RowLayout> layouts = InputLayouts(ctx.plan);
   RankStats stats;
   int64_t outstanding = 0;
   bool ended = false;
@@ -113,8 +114,7 @@ RankStats RunWorker(const RankLoopContext& ctx, ComputeWorker& worker) {
           ended = true;
         } else {
           const Chunk c = ctx.chunks.chunk(id);
-          worker.Submit(
-              {c, ctx.input ? ReadChunk(*ctx.input, ctx.plan, c) : Decode(m->data, c.rows(), InputLayouts(ctx.plan))});
+          worker.Submit({c, ctx.input ? ReadChunk(*ctx.input, ctx.plan, c) : Decode(m->data, c.rows(), layouts)});
           ++outstanding;
         }
         progress = true;

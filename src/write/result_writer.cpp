@@ -33,26 +33,6 @@ int FileDescriptorOf(hid_t file) {
   return *static_cast<int*>(handle);
 }
 
-std::optional<std::string> ReadStringAttribute(hid_t obj, const char* name) {
-  if (H5Aexists(obj, name) <= 0) return std::nullopt;
-  H5Handle attr(H5Aopen(obj, name, H5P_DEFAULT), H5Aclose);
-  H5Handle type(H5Aget_type(attr.get()), H5Tclose);
-  if (H5Tget_class(type.get()) != H5T_STRING || H5Tis_variable_str(type.get()) <= 0) return std::nullopt;
-  char* value = nullptr;
-  if (H5Aread(attr.get(), type.get(), &value) < 0) return std::nullopt;
-  std::string s = value ? value : "";
-  H5free_memory(value);
-  return s;
-}
-
-std::optional<int64_t> ReadIntAttribute(hid_t obj, const char* name) {
-  if (H5Aexists(obj, name) <= 0) return std::nullopt;
-  H5Handle attr(H5Aopen(obj, name, H5P_DEFAULT), H5Aclose);
-  int64_t value = 0;
-  if (H5Aread(attr.get(), H5T_NATIVE_INT64, &value) < 0) return std::nullopt;
-  return value;
-}
-
 }  // namespace
 
 std::optional<PartialState> ReadPartial(const std::string& final_path) {

@@ -519,6 +519,76 @@ TEST_F(E2E, AotiPackageMatchesReference) {
   ExpectNear(ReadFloats(Out(), "y"), ReadFloats(Fixture("reference.h5"), "mlp_aoti_x_f32"), Tolerance());
 }
 
+// uint8 NHWC images, normalised on the device (scale, per-channel mean and
+// std, to NCHW), through a conv + batch-norm model on every TorchScript path.
+TEST_F(E2E, ImageNormalisationOnTheDeviceMatchesReferenceOnEveryPath) {
+  const auto want = ReadFloats(Fixture("reference.h5"), "convnet_images");
+  const fs::path job = dir_ / "job.yaml";
+  testing::WriteFile(job, "model:\n  path: " + Fixture("convnet.pt") + "\ndevice: " + TestDevice() +
+                              "\nbatch_size: 16\nchunk_size: 32\ninput:\n  path: " + Fixture("inputs.h5") +
+                              "\n  dataset: images\n  layout: nhwc\n  scale: 0.00392156862745098\n"
+                              "  mean: [0.485, 0.456, 0.406]\n  std: [0.229, 0.224, 0.225]\n"
+                              "output:\n  path: out.h5\n  datasets: [y]\n  overwrite: true\n");
+  for (const char* path : {"eager", "frozen", "auto"}) {
+    auto r = RunMpsbatch(2, job, {"--set", std::string("path=") + path});
+    EXPECT_RUN_OK(r);
+    // Folding batch norm into the conv moves float32 results by ~1e-6.
+    ExpectNear(ReadFloats(Out(), "y"), want, std::max(Tolerance(), 1e-4));
+    EXPECT_NE(StringAttribute(Out(), "paths").find("rank 1: batch 16, path "), std::string::npos)
+        << StringAttribute(Out(), "paths");
+    if (std::string(path) != "auto") {
+      EXPECT_NE(StringAttribute(Out(), "paths").find(std::string("path ") + path), std::string::npos)
+          << StringAttribute(Out(), "paths");
+    }
+  }
+}
+
+// Every path the engine offers for the MLP, forced and chosen, gives the
+// reference; the output records what each rank chose and measured.
+TEST_F(E2E, EveryPathMatchesReference) {
+  const auto want = ReadFloats(Fixture("reference.h5"), "mlp_x_f32");
+  const auto job = WriteJob(dir_, "mlp.pt", "[x_f32]", "[y]", "");
+  std::vector<std::string> paths{"eager", "frozen", "auto"};
+  if (MPSBATCH_HAVE_AOTI) paths.push_back("aoti");
+  if (TestDevice() == "cuda") paths.push_back("cudagraph");
+  for (const auto& path : paths) {
+    std::vector<std::string> args{"--set", "path=" + path, "--set", "output.overwrite=true"};
+    if (MPSBATCH_HAVE_AOTI) args.insert(args.end(), {"--set", "model.compiled=" + Fixture("mlp_aoti.pt2")});
+    auto r = RunMpsbatch(2, job, args);
+    EXPECT_RUN_OK(r);
+    ExpectNear(ReadFloats(Out(), "y"), want, Tolerance());
+    const std::string recorded = StringAttribute(Out(), "paths");
+    EXPECT_NE(recorded.find("rank 0: batch 8, path "), std::string::npos) << recorded;
+    if (path != "auto") {
+      EXPECT_NE(recorded.find("path " + path), std::string::npos) << recorded;
+    }
+    if (path == "auto") {
+      EXPECT_NE(recorded.find("eager "), std::string::npos) << recorded;
+      EXPECT_NE(recorded.find("frozen "), std::string::npos) << recorded;
+      if (MPSBATCH_HAVE_AOTI) {
+        EXPECT_NE(recorded.find("aoti"), std::string::npos) << recorded;
+      }
+    }
+  }
+}
+
+TEST_F(E2E, BatchSizeAutoSearchesAndMatchesReference) {
+  const auto job = WriteJob(dir_, "mlp.pt", "[x_f32]");
+  auto r = RunMpsbatch(2, job, {"--set", "batch_size=auto", "--set", "chunk_size=0"});
+  EXPECT_RUN_OK(r);
+  ExpectNear(ReadFloats(Out(), "y"), ReadFloats(Fixture("reference.h5"), "mlp_x_f32"), Tolerance());
+  const std::string recorded = StringAttribute(Out(), "paths");
+  EXPECT_NE(recorded.find("(auto: 16: "), std::string::npos) << recorded;
+}
+
+TEST_F(E2E, CudaGraphOnAHostWithoutCudaIsAnError) {
+  if (TestDevice() == "cuda") GTEST_SKIP() << "the job runs on CUDA here";
+  auto r = RunMpsbatch(2, WriteJob(dir_, "mlp.pt", "[x_f32]"), {"--set", "path=cudagraph"});
+  EXPECT_EQ(r.exit_code, 6) << r.output;
+  EXPECT_NE(r.output.find("path: cudagraph needs a CUDA device"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(Out()));
+}
+
 TEST_F(E2E, OutputRecordsTheRun) {
   const auto job = WriteJob(dir_, "mlp.pt", "[x_f32]");
   auto r = RunMpsbatch(2, job);
@@ -657,6 +727,16 @@ std::vector<ErrorCase> ErrorCases() {
       // Nothing can be created in sysfs, not even by root.
       {"OutputFolderUnwritable", kGood, {"--set", "output.path=/sys/out.h5"}, 7, "folder /sys is not writable"},
       {"MpsOnAHostWithoutIt", kGood, {"--set", "device=mps"}, 6, "device: mps was asked for"},
+      {"LayoutNeedsFourDimensions", kGood, {"--set", "input.layout=nhwc"}, 3, "input.layout: nhwc needs 4-d"},
+      {"MeanPerChannelCountWrong", kGood, {"--set", "input.mean=[0.5, 0.5]"}, 3, "input.mean: 2 values"},
+      {"StdZero", kGood, {"--set", "input.std=0"}, 3, "input.std: values must be non-zero"},
+      {"AotiPathWithoutAPackage", kGood, {"--set", "path=aoti"}, 3, "aoti needs an AOTInductor package"},
+      {"CompiledIsNotAPackage",
+       kGood,
+       {"--set", "model.compiled={F}/mlp.pt"},
+       3,
+       "model.compiled: expected an AOTInductor package"},
+      {"UnknownPath", kGood, {"--set", "path=fast"}, 3, "'fast' is not one of auto | eager"},
       {"FailureInTheMiddleOfTheRun",
        kGood,
        {"--set", "model.path={F}/poisoned.pt", "--set", "input.dataset=x_poisoned", "--set", "chunk_size=8"},

@@ -174,4 +174,137 @@ TEST(Engine, AutoPicksAnAvailableDevice) {
   EXPECT_EQ(e->format(), "torchscript");
 }
 
+// The devices this host offers: the new-path tests run on each.
+std::vector<DeviceRequest> Devices() {
+  std::vector<DeviceRequest> d{DeviceRequest::kCpu};
+  if (torch::cuda::is_available()) d.push_back(DeviceRequest::kCuda);
+  return d;
+}
+
+TEST(Engine, NormalisesNhwcImagesOnTheDevice) {
+  for (DeviceRequest device : Devices()) {
+    EngineOptions o;
+    o.device = device;
+    o.input_scale = 0.5;
+    o.input_mean = {1, 2, 3};
+    o.input_std = {2, 4, 8};
+    o.input_layout = InputLayout::kNhwc;
+    auto e = MakeEngine("def forward(self, x):\n    return x\n", o);
+    // One image, 1 x 2 pixels, channels last: pixel 0 is (0, 1, 2), pixel 1 (3, 4, 5).
+    HostArray x = Array<uint8_t>(DType::kUInt8, {1, 1, 2, 3}, {0, 1, 2, 3, 4, 5});
+    auto out = e->Run({View(x)});
+    EXPECT_EQ(out[0].shape, (Shape{1, 3, 1, 2}));
+    EXPECT_EQ(Values<float>(out[0]), (std::vector<float>{-0.5f, 0.25f, -0.375f, 0.0f, -0.25f, -0.0625f}))
+        << DeviceRequestName(device);
+  }
+}
+
+TEST(Engine, PipelineReturnsBatchesInOrder) {
+  for (DeviceRequest device : Devices()) {
+    EngineOptions o;
+    o.device = device;
+    auto e = MakeEngine("def forward(self, x):\n    return x * 2.0\n", o);
+    std::vector<HostArray> batches;
+    for (int b = 0; b < 5; ++b) batches.push_back(Array<float>(DType::kFloat32, {2, 1}, {1.0f * b, 10.0f + b}));
+    int next = 0;
+    for (int b = 0; b < 5; ++b) {
+      if (e->in_flight() == e->max_in_flight()) {
+        EXPECT_EQ(Values<float>(e->Finish()[0]), (std::vector<float>{2.0f * next, 20.0f + 2 * next}));
+        ++next;
+      }
+      e->Start({View(batches[static_cast<size_t>(b)])});
+    }
+    EXPECT_THROW(e->Start({View(batches[0])}), InternalError);
+    while (e->in_flight() > 0) {
+      EXPECT_EQ(Values<float>(e->Finish()[0]), (std::vector<float>{2.0f * next, 20.0f + 2 * next}));
+      ++next;
+    }
+    EXPECT_EQ(next, 5);
+  }
+}
+
+TEST(Engine, CalibrationTimesEveryPathAndKeepsTheResults) {
+  for (DeviceRequest device : Devices()) {
+    EngineOptions o;
+    o.device = device;
+    auto e = MakeEngine("def forward(self, x):\n    return torch.tanh(x * 2.0 + 1.0)\n", o);
+    HostArray x = Array<float>(DType::kFloat32, {4, 2}, {0, 1, 2, 3, -1, -2, -3, 0.5f});
+    const auto before = Values<float>(e->Run({View(x)})[0]);
+    Calibration c = e->Calibrate({View(x)}, 5.0);
+    EXPECT_EQ(c.batch_rows, 4);
+    std::vector<std::string> tried;
+    for (const auto& p : c.paths) {
+      tried.push_back(p.path);
+      EXPECT_EQ(p.rejected, "") << p.path;
+      EXPECT_GT(p.rows_per_second, 0) << p.path;
+    }
+    ASSERT_GE(tried.size(), 2u);
+    EXPECT_EQ(tried[0], "eager");
+    EXPECT_EQ(tried[1], "frozen");
+    if (device == DeviceRequest::kCuda) {
+      EXPECT_EQ(tried.back().rfind("cudagraph(", 0), 0u) << tried.back();
+    }
+    EXPECT_NE(c.Summary().find(c.chosen), std::string::npos);
+    EXPECT_GT(c.rows_per_second, 0);
+    // The chosen path, for the calibrated shape and another.
+    const auto after = Values<float>(e->Run({View(x)})[0]);
+    for (size_t i = 0; i < before.size(); ++i) EXPECT_NEAR(after[i], before[i], 1e-6);
+    HostArray three = Array<float>(DType::kFloat32, {3, 2}, {0, 1, 2, 3, -1, -2});
+    const auto other = Values<float>(e->Run({View(three)})[0]);
+    for (size_t i = 0; i < other.size(); ++i) EXPECT_NEAR(other[i], before[i], 1e-6);
+  }
+}
+
+TEST(Engine, ForcedPathIsTheOnlyOneTried) {
+  for (DeviceRequest device : Devices()) {
+    EngineOptions o;
+    o.device = device;
+    o.path = PathRequest::kFrozen;
+    auto e = MakeEngine("def forward(self, x):\n    return x + 1.0\n", o);
+    HostArray x = Array<float>(DType::kFloat32, {2, 1}, {1, 2});
+    Calibration c = e->Calibrate({View(x)}, 5.0);
+    ASSERT_EQ(c.paths.size(), 1u);
+    EXPECT_EQ(c.chosen, "frozen");
+    EXPECT_EQ(Values<float>(e->Run({View(x)})[0]), (std::vector<float>{2, 3}));
+  }
+}
+
+TEST(Engine, PathsThatDisagreeWithEagerAreRejected) {
+  // Random output: no run agrees with the reference run, eager's own included,
+  // so auto keeps the model as loaded.
+  EngineOptions o;
+  auto e = MakeEngine("def forward(self, x):\n    return x + torch.rand_like(x)\n", o);
+  HostArray x = Array<float>(DType::kFloat32, {64, 1}, std::vector<float>(64, 0.0f));
+  Calibration c = e->Calibrate({View(x)}, 5.0);
+  EXPECT_EQ(c.chosen, "eager");
+  for (const auto& p : c.paths) EXPECT_NE(p.rejected.find("differs from eager"), std::string::npos) << p.rejected;
+  o.path = PathRequest::kFrozen;
+  auto forced = MakeEngine("def forward(self, x):\n    return x + torch.rand_like(x)\n", o);
+  EXPECT_THROW(forced->Calibrate({View(x)}, 5.0), ModelError);
+}
+
+TEST(Engine, CudaGraphPath) {
+  EngineOptions o;
+  o.path = PathRequest::kCudaGraph;
+  if (!torch::cuda::is_available()) {
+    auto e = MakeEngine("def forward(self, x):\n    return x\n", o);
+    HostArray x = Array<float>(DType::kFloat32, {1, 1}, {1});
+    EXPECT_THROW(e->Calibrate({View(x)}, 5.0), DeviceError);
+    return;
+  }
+  o.device = DeviceRequest::kCuda;
+  auto e = MakeEngine("def forward(self, x):\n    return x * 3.0\n", o);
+  HostArray four = Array<float>(DType::kFloat32, {4, 1}, {1, 2, 3, 4});
+  Calibration c = e->Calibrate({View(four)}, 5.0);
+  EXPECT_EQ(c.chosen.rfind("cudagraph(", 0), 0u) << c.Summary();
+  // Replays for the captured shape, with new values each time; other shapes run eagerly.
+  for (float base : {0.0f, 10.0f, 20.0f}) {
+    HostArray x = Array<float>(DType::kFloat32, {4, 1}, {base, base + 1, base + 2, base + 3});
+    EXPECT_EQ(Values<float>(e->Run({View(x)})[0]),
+              (std::vector<float>{3 * base, 3 * base + 3, 3 * base + 6, 3 * base + 9}));
+  }
+  HostArray two = Array<float>(DType::kFloat32, {2, 1}, {5, 6});
+  EXPECT_EQ(Values<float>(e->Run({View(two)})[0]), (std::vector<float>{15, 18}));
+}
+
 }  // namespace mpsbatch

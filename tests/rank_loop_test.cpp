@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <thread>
 
@@ -21,13 +22,33 @@ namespace {
 
 Communicator* g_comm = nullptr;
 
-// y = 2 * x + 1 per element, and a second output: the row's sum. Each call
-// takes at least `delay`, to play a slow device.
+// y = 2 * x + 1 per element, and a second output: the row's sum. Each batch
+// takes at least `delay`, to play a slow device. Two batches may be in flight,
+// as on CUDA.
 class FakeEngine : public Engine {
  public:
   explicit FakeEngine(std::chrono::milliseconds delay = {}) : delay_(delay) {}
 
-  std::vector<HostArray> Run(const std::vector<ArrayView>& inputs) override {
+  void Start(const std::vector<ArrayView>& inputs) override {
+    if (in_flight_.size() >= max_in_flight()) throw InternalError("fake engine: too many in flight");
+    in_flight_.push_back(Compute(inputs));
+  }
+  std::vector<HostArray> Finish() override {
+    auto out = std::move(in_flight_.front());
+    in_flight_.pop_front();
+    return out;
+  }
+  void Abandon() override { in_flight_.clear(); }
+  size_t in_flight() const override { return in_flight_.size(); }
+  size_t max_in_flight() const override { return 2; }
+  Calibration Calibrate(const std::vector<ArrayView>& batch, double) override {
+    Calibration c;
+    c.batch_rows = batch.at(0).shape[0];
+    c.chosen = "fake";
+    return c;
+  }
+
+  std::vector<HostArray> Compute(const std::vector<ArrayView>& inputs) const {
     if (delay_.count() > 0) std::this_thread::sleep_for(delay_);
     const ArrayView& x = inputs.at(0);
     const int64_t rows = x.shape[0], width = x.shape[1];
@@ -53,7 +74,14 @@ class FakeEngine : public Engine {
 
  private:
   std::chrono::milliseconds delay_;
+  std::deque<std::vector<HostArray>> in_flight_;
 };
+
+ComputeSettings Settings(int64_t batch) {
+  ComputeSettings s;
+  s.batch_size = batch;
+  return s;
+}
 
 struct LoopCase {
   int64_t rows, chunk_rows, batch;
@@ -106,7 +134,7 @@ TEST_P(RankLoopTest, EveryRowWrittenOnceInPlace) {
   if (comm.rank() == 0) writer = std::make_unique<ResultWriter>(out_path, plan.outputs, plan.rows);
   FakeEngine engine;
   RankStats stats =
-      RunRankLoop({comm, engine, plan, chunks, tc.batch, input.get(), writer.get(), 2, tc.schedule, false, {}});
+      RunRankLoop({comm, engine, plan, chunks, Settings(tc.batch), input.get(), writer.get(), 2, tc.schedule, {}});
   EXPECT_EQ(comm.AllreduceSum(stats.rows), tc.rows);
   EXPECT_EQ(comm.AllreduceSum(stats.chunks), chunks.num_chunks());
 
@@ -170,7 +198,7 @@ TEST(Schedule, DynamicJobTimeFollowsTheFastRanks) {
     if (comm.rank() == 0) writer = std::make_unique<ResultWriter>(dir + "/" + out, plan.outputs, plan.rows);
     comm.Barrier();
     const auto start = std::chrono::steady_clock::now();
-    RankStats stats = RunRankLoop({comm, engine, plan, chunks, 2, &input, writer.get(), 2, schedule, false, {}});
+    RankStats stats = RunRankLoop({comm, engine, plan, chunks, Settings(2), &input, writer.get(), 2, schedule, {}});
     comm.Barrier();
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (writer) writer->Commit(true);
@@ -192,6 +220,34 @@ TEST(Schedule, DynamicJobTimeFollowsTheFastRanks) {
                 static_cast<long long>(dynamic_chunks[static_cast<size_t>(slow)]));
   }
   comm.Barrier();
+}
+
+// A device that runs out of memory above 64 rows a batch; each batch takes
+// 2 ms, so larger batches are faster until then.
+class OutOfMemoryAbove64 : public FakeEngine {
+ public:
+  OutOfMemoryAbove64() : FakeEngine(std::chrono::milliseconds(2)) {}
+  void Start(const std::vector<ArrayView>& inputs) override {
+    if (inputs.at(0).shape[0] > 64) throw DeviceError("out of memory on fake for inputs (lower batch_size)");
+    FakeEngine::Start(inputs);
+  }
+};
+
+TEST(SearchBatchSize, GrowsUntilTheDeviceRunsOutOfMemory) {
+  OutOfMemoryAbove64 engine;
+  WorkItem item{Chunk{0, 0, 1000}, {}};
+  item.inputs.emplace_back(DType::kFloat32, Shape{1000, 4});
+  std::string log;
+  EXPECT_EQ(SearchBatchSize(engine, item, 4096, 10.0, &log), 64) << log;
+  EXPECT_NE(log.find("16: "), std::string::npos) << log;
+  EXPECT_NE(log.find("128: out of memory"), std::string::npos) << log;
+  EXPECT_EQ(engine.in_flight(), 0u);
+  // The search never exceeds the chunk or the bound it is given.
+  log.clear();
+  WorkItem small{Chunk{0, 0, 40}, {}};
+  small.inputs.emplace_back(DType::kFloat32, Shape{40, 4});
+  EXPECT_LE(SearchBatchSize(engine, small, 4096, 10.0, &log), 40) << log;
+  EXPECT_EQ(log.find("64:"), std::string::npos) << log;
 }
 
 }  // namespace

@@ -116,9 +116,12 @@ def mpsbatch(args, name, rows, job, ranks, label, extra=()):
     log = os.path.join(args.work, f"mpsbatch-{label}-{ranks}.log")
     cmd = ["mpirun", "-n", str(ranks), "--oversubscribe", args.mpsbatch, job, *extra]
     seconds = run(cmd, log)
-    m = re.search(r"scoring [\d.]+ s, ([\d.]+) rows/s", open(log).read())
+    text = open(log).read()
+    m = re.search(r"scoring [\d.]+ s, ([\d.]+) rows/s", text)
+    chosen = re.search(r"rank 0: .*?; (batch .*)", text)
     return record(name, f"{label} {ranks} rank(s)", rows, seconds, ranks=ranks,
-                  loop_rows_per_s=round(float(m.group(1))) if m else None)
+                  loop_rows_per_s=round(float(m.group(1))) if m else None,
+                  rank0=chosen.group(1).strip()[:400] if chosen else None)
 
 
 def rel_error(a_path, b_path):
@@ -159,6 +162,8 @@ def main():
     p.add_argument("--ranks", default="1,2,4,8")
     p.add_argument("--peer-ranks", type=int, default=4)
     p.add_argument("--no-compile", action="store_true")
+    p.add_argument("--paths", default="eager,frozen,cudagraph,auto",
+                   help="forced paths timed at 1 rank, beside auto (empty: none)")
     p.add_argument("--cpu-rows", type=int, default=0)
     p.add_argument("--json", default=None)
     args = p.parse_args()
@@ -191,6 +196,13 @@ def main():
         job = write_job(args.work, name, batch, "cuda", "bf16")
         for n in [int(r) for r in args.ranks.split(",")]:
             mpsbatch(args, name, rows, job, n, "mpsbatch cuda")
+        # Path selection: each forced path beside auto, one rank, same batch.
+        for path in filter(None, args.paths.split(",")):
+            mpsbatch(args, name, rows, job, 1, f"mpsbatch cuda path={path}", ["--set", f"path={path}"])
+        mpsbatch(args, name, rows, job, 1, "mpsbatch cuda batch=auto", ["--set", "batch_size=auto"])
+        if name == "mlp":  # the launch-bound case: small batches, several ranks on one GPU
+            for n in (1, 4):
+                mpsbatch(args, name, rows, job, n, "mpsbatch cuda batch=64", ["--set", "batch_size=64"])
         err = rel_error(os.path.join(args.work, "out-cuda.h5"), out1)
         print(f"  mpsbatch vs peer 1 (both bf16): relative error {err:.2e}", flush=True)
         save(dict(workload=name, mode="check", rel_error_vs_peer1=err))

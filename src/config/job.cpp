@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -37,6 +38,19 @@ const char* PrecisionName(Precision p) {
 
 const char* ScheduleName(Schedule s) { return s == Schedule::kDynamic ? "dynamic" : "static"; }
 
+const char* PathRequestName(PathRequest p) {
+  switch (p) {
+    case PathRequest::kAuto: return "auto";
+    case PathRequest::kEager: return "eager";
+    case PathRequest::kFrozen: return "frozen";
+    case PathRequest::kCudaGraph: return "cudagraph";
+    case PathRequest::kAoti: return "aoti";
+  }
+  return "?";
+}
+
+const char* InputLayoutName(InputLayout l) { return l == InputLayout::kNchw ? "nchw" : "nhwc"; }
+
 const char* InputModeName(InputMode m) {
   switch (m) {
     case InputMode::kAuto: return "auto";
@@ -61,9 +75,9 @@ namespace {
 const std::map<std::string, std::set<std::string>> kSchema = {
     {"",
      {"model", "device", "precision", "batch_size", "chunk_size", "schedule", "fail_on_nonfinite", "resume", "threads",
-      "log_level", "input", "output"}},
-    {"model", {"path"}},
-    {"input", {"path", "dataset", "datasets", "mode", "dtype", "scale"}},
+      "log_level", "path", "calibration_seconds", "input", "output"}},
+    {"model", {"path", "compiled"}},
+    {"input", {"path", "dataset", "datasets", "mode", "dtype", "scale", "mean", "std", "layout"}},
     {"output", {"path", "datasets", "overwrite", "dtype"}},
 };
 
@@ -184,6 +198,22 @@ class JobReader {
     return *t;
   }
 
+  // A number or a list of numbers.
+  std::vector<double> NumberList(const YAML::Node& n, const std::string& key) const {
+    std::vector<double> out;
+    if (n.IsScalar()) {
+      out.push_back(Number(n, key));
+    } else if (n.IsSequence()) {
+      for (const auto& item : n) out.push_back(Number(item, key));
+    } else {
+      Fail(key, n, "expected a number or a list of numbers");
+    }
+    if (out.empty()) Fail(key, n, "the list is empty");
+    for (double v : out)
+      if (!std::isfinite(v)) Fail(key, n, "values must be finite");
+    return out;
+  }
+
   std::vector<std::string> StringList(const YAML::Node& n, const std::string& key) const {
     std::vector<std::string> out;
     if (n.IsScalar()) {
@@ -267,6 +297,15 @@ JobConfig Build(YAML::Node root, JobReader& r) {
   YAML::Node model = r.Required(root, "", "model");
   r.CheckKeys(model, "model");
   c.model_path = r.Path(r.Required(model, "model", "path"), "model.path");
+  if (auto n = model["compiled"]) {
+    c.model_compiled = r.Path(n, "model.compiled");
+    if (!c.model_compiled.ends_with(".pt2"))
+      r.Fail("model.compiled", n, "expected an AOTInductor package (a .pt2 file), got '" + c.model_compiled + "'");
+    if (c.model_path.ends_with(".pt2"))
+      r.Fail("model.compiled", n,
+             "model.path is already an AOTInductor package; model.compiled is its alternative "
+             "to a TorchScript model.path");
+  }
 
   if (auto n = root["device"])
     c.device = r.Choice<DeviceRequest>(n, "device",
@@ -277,7 +316,31 @@ JobConfig Build(YAML::Node root, JobReader& r) {
   if (auto n = root["precision"])
     c.precision = r.Choice<Precision>(
         n, "precision", {{"fp32", Precision::kFp32}, {"fp16", Precision::kFp16}, {"bf16", Precision::kBf16}});
-  if (auto n = root["batch_size"]) c.batch_size = r.Integer(n, "batch_size", 1);
+  if (auto n = root["batch_size"]) {
+    if (n.IsScalar() && n.Scalar() == "auto") {
+      c.batch_size_auto = true;
+    } else {
+      c.batch_size = r.Integer(n, "batch_size", 1);
+    }
+  }
+  if (auto n = root["path"])
+    c.path = r.Choice<PathRequest>(n, "path",
+                                   {{"auto", PathRequest::kAuto},
+                                    {"eager", PathRequest::kEager},
+                                    {"frozen", PathRequest::kFrozen},
+                                    {"cudagraph", PathRequest::kCudaGraph},
+                                    {"aoti", PathRequest::kAoti}});
+  if (auto n = root["calibration_seconds"]) {
+    c.calibration_seconds = r.Number(n, "calibration_seconds");
+    if (!(c.calibration_seconds > 0 && c.calibration_seconds <= 3600))
+      r.Fail("calibration_seconds", n, "must be > 0 and <= 3600");
+  }
+  const bool aoti_available = c.model_path.ends_with(".pt2") || !c.model_compiled.empty();
+  if (c.path == PathRequest::kAoti && !aoti_available)
+    r.Fail("path", root["path"], "aoti needs an AOTInductor package: a .pt2 model.path, or model.compiled");
+  if (c.model_path.ends_with(".pt2") && c.path != PathRequest::kAuto && c.path != PathRequest::kAoti)
+    r.Fail("path", root["path"],
+           std::string(PathRequestName(c.path)) + " runs TorchScript, but model.path is an AOTInductor package");
   if (auto n = root["chunk_size"]) c.chunk_size = r.Integer(n, "chunk_size", 0);
   if (auto n = root["schedule"])
     c.schedule = r.Choice<Schedule>(n, "schedule", {{"dynamic", Schedule::kDynamic}, {"static", Schedule::kStatic}});
@@ -312,6 +375,19 @@ JobConfig Build(YAML::Node root, JobReader& r) {
         {{"auto", InputMode::kAuto}, {"shared", InputMode::kShared}, {"scatter", InputMode::kScatter}});
   if (auto n = in["dtype"]) c.input.dtype = r.Dtype(n, "input.dtype", false);
   if (auto n = in["scale"]) c.input.scale = r.Number(n, "input.scale");
+  if (auto n = in["mean"]) c.input.mean = r.NumberList(n, "input.mean");
+  if (auto n = in["std"]) {
+    c.input.std = r.NumberList(n, "input.std");
+    for (double v : c.input.std)
+      if (v == 0) r.Fail("input.std", n, "values must be non-zero");
+  }
+  if (!c.input.mean.empty() && !c.input.std.empty() && c.input.mean.size() != c.input.std.size() &&
+      c.input.mean.size() != 1 && c.input.std.size() != 1)
+    r.Fail("input.std", in["std"],
+           "has " + std::to_string(c.input.std.size()) + " values, input.mean " + std::to_string(c.input.mean.size()));
+  if (auto n = in["layout"])
+    c.input.layout =
+        r.Choice<InputLayout>(n, "input.layout", {{"nchw", InputLayout::kNchw}, {"nhwc", InputLayout::kNhwc}});
 
   YAML::Node out = r.Required(root, "", "output");
   r.CheckKeys(out, "output");

@@ -17,11 +17,18 @@ enum class InputMode { kAuto, kShared, kScatter };
 // How chunks reach ranks: on demand from rank 0 (a slower rank takes fewer), or
 // contiguous runs fixed up front.
 enum class Schedule { kDynamic, kStatic };
+// How a rank runs the model: chosen by timing (auto) or forced.
+enum class PathRequest { kAuto, kEager, kFrozen, kCudaGraph, kAoti };
+// How image inputs are stored: as the model takes them, or channels last
+// (N, H, W, C), turned into (N, C, H, W) on the device.
+enum class InputLayout { kNchw, kNhwc };
 
 const char* DeviceRequestName(DeviceRequest d);
 const char* PrecisionName(Precision p);
 const char* InputModeName(InputMode m);
 const char* ScheduleName(Schedule s);
+const char* PathRequestName(PathRequest p);
+const char* InputLayoutName(InputLayout l);
 // The dtype that floating inputs and model parameters take under `p`.
 DType PrecisionDType(Precision p);
 
@@ -32,10 +39,14 @@ struct JobConfig {
   std::string effective_yaml;
 
   std::string model_path;
+  std::string model_compiled;  // an AOTInductor (.pt2) alternative to model_path; "" = none
   DeviceRequest device = DeviceRequest::kAuto;
   Precision precision = Precision::kFp32;
   int64_t batch_size = 128;
-  int64_t chunk_size = 0;  // rows per chunk; 0 = chosen by the planner
+  bool batch_size_auto = false;  // each rank searches batch sizes on its device
+  PathRequest path = PathRequest::kAuto;
+  double calibration_seconds = 30;  // bound on each rank's path and batch-size search
+  int64_t chunk_size = 0;           // rows per chunk; 0 = chosen by the planner
   Schedule schedule = Schedule::kDynamic;
   bool fail_on_nonfinite = false;  // a NaN or Inf in an output ends the job
   bool resume = false;             // continue the partial output an earlier run left
@@ -48,6 +59,11 @@ struct JobConfig {
     InputMode mode = InputMode::kAuto;
     std::optional<DType> dtype;   // cast every input to this before the model
     std::optional<double> scale;  // multiply after the cast
+    // Per-channel normalisation after the scale: (x - mean) / std, channel on
+    // dimension 1 (after the layout change). One value applies to every channel.
+    std::vector<double> mean;
+    std::vector<double> std;
+    InputLayout layout = InputLayout::kNchw;
   } input;
 
   struct Output {

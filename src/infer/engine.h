@@ -24,7 +24,30 @@ struct EngineOptions {
   Precision precision = Precision::kFp32;
   std::optional<DType> input_dtype;  // see JobConfig::Input
   std::optional<double> input_scale;
+  std::vector<double> input_mean;  // see JobConfig::Input
+  std::vector<double> input_std;
+  InputLayout input_layout = InputLayout::kNchw;
   DType output_dtype = DType::kFloat32;
+  PathRequest path = PathRequest::kAuto;
+};
+
+// One execution path as calibration found it.
+struct PathTiming {
+  std::string path;            // "eager", "frozen", "frozen+channels_last", "aoti", "cudagraph"
+  double rows_per_second = 0;  // measured on the calibration batch; 0 if rejected
+  std::string rejected;        // why the path cannot be used; "" if it can
+};
+
+// The outcome of Engine::Calibrate.
+struct Calibration {
+  int64_t batch_rows = 0;
+  std::string chosen;  // the path batches of batch_rows rows take
+  double rows_per_second = 0;
+  std::vector<PathTiming> paths;  // every path tried, in the order tried
+  double seconds = 0;             // calibration's own time
+
+  // "cudagraph 81234 rows/s (eager 40312, frozen 41200, aoti: rejected: ...)"
+  std::string Summary() const;
 };
 
 // Where the model comes from. `path` names it in messages and is read when
@@ -40,16 +63,42 @@ class Engine {
   // Picks the device, loads the model onto it in eval mode with the job's
   // precision. Throws ModelError (unreadable or invalid model, .pt2 on a
   // libtorch without AOTInductor) or DeviceError (asked-for device missing).
-  static std::unique_ptr<Engine> Create(const ModelSource& model, const EngineOptions& options);
+  // `compiled`, when given, is an AOTInductor package of the same model that
+  // calibration may choose (it is loaded then, not here).
+  static std::unique_ptr<Engine> Create(const ModelSource& model, const EngineOptions& options,
+                                        std::optional<ModelSource> compiled = std::nullopt);
 
   virtual ~Engine() = default;
 
-  // Runs one batch under inference mode. All inputs have the same shape[0]
-  // (the batch); inputs are converted on the device as the options say.
-  // Returns one array per model output (a tensor, or each element of a tuple or
-  // list), in output_dtype, on the host. Throws ModelError if forward fails or
-  // returns something else. One thread at a time per engine.
-  virtual std::vector<HostArray> Run(const std::vector<ArrayView>& inputs) = 0;
+  // Batches flow through a pipeline: Start copies one batch's rows out of
+  // `inputs` (the caller may reuse them at once), sends them to the device and
+  // queues the model on it; Finish waits for the oldest started batch and
+  // returns one array per model output (a tensor, or each element of a tuple
+  // or list), in output_dtype, on the host. On CUDA up to max_in_flight()
+  // batches run ahead, so copies and compute overlap the host's work; on CPU
+  // and MPS Start does the whole batch. All inputs of a batch have the same
+  // shape[0]; they are converted on the device as the options say. Both throw
+  // ModelError if forward fails or returns something else, DeviceError when
+  // the device runs out of memory; after a throw, call Abandon. One thread at
+  // a time per engine.
+  virtual void Start(const std::vector<ArrayView>& inputs) = 0;
+  virtual std::vector<HostArray> Finish() = 0;
+  // Forgets every started batch, waiting for the device to finish them.
+  virtual void Abandon() = 0;
+  virtual size_t in_flight() const = 0;
+  virtual size_t max_in_flight() const = 0;
+
+  // Start + Finish of one batch, with nothing else in flight.
+  std::vector<HostArray> Run(const std::vector<ArrayView>& inputs);
+
+  // Adaptive path selection: builds each execution path this engine can
+  // offer (or only the one options.path forces), checks that it computes what
+  // the eager path computes on `batch` (real rows), times it there, and makes
+  // the fastest the path for batches of that many rows; other batch sizes
+  // take the fastest path that is not bound to one shape. Stays within about
+  // `budget_seconds`. Throws ModelError or DeviceError when the forced path
+  // cannot be built or disagrees with eager.
+  virtual Calibration Calibrate(const std::vector<ArrayView>& batch, double budget_seconds) = 0;
 
   virtual DeviceKind device_kind() const = 0;
   // E.g. "cpu", "cuda:1", "mps".
@@ -57,6 +106,11 @@ class Engine {
   // "torchscript" or "aoti".
   virtual std::string format() const = 0;
 };
+
+// Rows per second of `batch` through `engine`'s current path, the pipeline
+// kept full, after two warm-up batches: at least 3 batches, then more until
+// `seconds` pass (at most 50). Nothing may be in flight before.
+double MeasureRowsPerSecond(Engine& engine, const std::vector<ArrayView>& batch, double seconds);
 
 std::string LibtorchVersion();
 // True if this libtorch can load AOTInductor (.pt2) packages.

@@ -1,19 +1,27 @@
 // libtorch implementation of Engine. No spdlog here (see engine.h).
 #include <ATen/Parallel.h>
 #include <c10/core/DeviceGuard.h>
+#include <c10/core/Event.h>
+#include <c10/core/StreamGuard.h>
+#include <c10/core/impl/VirtualGuardImpl.h>
+#include <torch/csrc/jit/api/module.h>
 #include <torch/cuda.h>
 #include <torch/mps.h>
 #include <torch/script.h>
 #include <torch/version.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <sstream>
+#include <tuple>
 #include <vector>
 
 #if MPSBATCH_WITH_AOTI
@@ -21,6 +29,7 @@
 #endif
 
 #include "common/error.h"
+#include "infer/cuda_graph.h"
 #include "infer/engine.h"
 
 namespace mpsbatch {
@@ -120,67 +129,88 @@ void SetThreads(int threads) {
   at::set_num_threads(std::max(1, threads));
 }
 
-// Runs forward() of one model format.
-class Runner {
+// Runs forward() one way: a module as loaded, frozen, or an AOTInductor package.
+class Forward {
  public:
-  virtual ~Runner() = default;
-  virtual std::vector<torch::Tensor> Forward(std::vector<torch::Tensor>& inputs) = 0;
-  virtual std::string format() const = 0;
+  virtual ~Forward() = default;
+  virtual TensorList Run(const TensorList& inputs) = 0;
+  // True if 4-D inputs should reach it channels-last in memory.
+  virtual bool channels_last() const { return false; }
 };
 
-class TorchScriptRunner : public Runner {
+TensorList Unpack(const torch::jit::IValue& out) {
+  TensorList outs;
+  auto take = [&](const torch::jit::IValue& v) {
+    if (!v.isTensor()) throw ModelError("the model returned a " + v.tagKind() + " where mpsbatch expects a tensor");
+    outs.push_back(v.toTensor());
+  };
+  if (out.isTuple()) {
+    for (const auto& v : out.toTupleRef().elements()) take(v);
+  } else if (out.isList()) {
+    for (const auto& v : out.toList()) take(v);
+  } else {
+    take(out);
+  }
+  return outs;
+}
+
+class ScriptForward : public Forward {
  public:
-  TorchScriptRunner(const ModelSource& src, torch::Device device, Precision precision) {
-    try {
-      if (src.bytes) {
-        std::istringstream in(*src.bytes);
-        module_ = torch::jit::load(in, device);
-      } else {
-        module_ = torch::jit::load(src.path, device);
-      }
-    } catch (const c10::Error& e) {
-      throw ModelError(src.path + ": not a loadable TorchScript model: " + Brief(e));
-    }
-    module_.eval();
-    if (precision != Precision::kFp32) {
-      // Only floating state changes dtype: integer buffers (position ids,
-      // counters) must keep theirs.
-      const auto dtype = ScalarTypeOf(PrecisionDType(precision));
-      for (auto p : module_.parameters())
-        if (p.is_floating_point()) p.set_data(p.to(dtype));
-      for (auto b : module_.buffers())
-        if (b.is_floating_point()) b.set_data(b.to(dtype));
-    }
-  }
+  ScriptForward(torch::jit::Module module, bool channels_last)
+      : module_(std::move(module)), channels_last_(channels_last) {}
 
-  std::vector<torch::Tensor> Forward(std::vector<torch::Tensor>& inputs) override {
+  TensorList Run(const TensorList& inputs) override {
     std::vector<torch::jit::IValue> args(inputs.begin(), inputs.end());
-    torch::jit::IValue out = module_.forward(args);
-    std::vector<torch::Tensor> outs;
-    auto take = [&](const torch::jit::IValue& v) {
-      if (!v.isTensor()) throw ModelError("the model returned a " + v.tagKind() + " where mpsbatch expects a tensor");
-      outs.push_back(v.toTensor());
-    };
-    if (out.isTuple()) {
-      for (const auto& v : out.toTupleRef().elements()) take(v);
-    } else if (out.isList()) {
-      for (const auto& v : out.toList()) take(v);
-    } else {
-      take(out);
-    }
-    return outs;
+    return Unpack(module_.forward(args));
   }
-
-  std::string format() const override { return "torchscript"; }
+  bool channels_last() const override { return channels_last_; }
 
  private:
   torch::jit::Module module_;
+  bool channels_last_;
 };
 
+torch::jit::Module LoadScript(const ModelSource& src, torch::Device device, Precision precision) {
+  torch::jit::Module module;
+  try {
+    if (src.bytes) {
+      std::istringstream in(*src.bytes);
+      module = torch::jit::load(in, device);
+    } else {
+      module = torch::jit::load(src.path, device);
+    }
+  } catch (const c10::Error& e) {
+    throw ModelError(src.path + ": not a loadable TorchScript model: " + Brief(e));
+  }
+  module.eval();
+  if (precision != Precision::kFp32) {
+    // Only floating state changes dtype: integer buffers (position ids,
+    // counters) must keep theirs.
+    const auto dtype = ScalarTypeOf(PrecisionDType(precision));
+    for (auto p : module.parameters())
+      if (p.is_floating_point()) p.set_data(p.to(dtype));
+    for (auto b : module.buffers())
+      if (b.is_floating_point()) b.set_data(b.to(dtype));
+  }
+  return module;
+}
+
+// torch.jit.freeze + optimize_for_inference (constant folding, conv-batchnorm
+// folding, fusion), optionally with 4-D weights in channels-last order.
+std::unique_ptr<Forward> MakeFrozen(const torch::jit::Module& module, bool channels_last) {
+  torch::jit::Module copy = module.clone();
+  copy.eval();
+  if (channels_last)
+    for (auto p : copy.parameters())
+      if (p.dim() == 4) p.set_data(p.contiguous(at::MemoryFormat::ChannelsLast));
+  torch::jit::Module frozen = torch::jit::optimize_for_inference(copy);
+  return std::make_unique<ScriptForward>(std::move(frozen), channels_last);
+}
+
 #if MPSBATCH_WITH_AOTI
-class AotiRunner : public Runner {
+class AotiForward : public Forward {
  public:
-  AotiRunner(const ModelSource& src, torch::Device device) {
+  AotiForward(const ModelSource& src, torch::Device device) {
     std::string path = src.path;
     if (src.bytes) path = temp_.Write(*src.bytes);
     try {
@@ -195,9 +225,10 @@ class AotiRunner : public Runner {
     }
   }
 
-  std::vector<torch::Tensor> Forward(std::vector<torch::Tensor>& inputs) override { return loader_->run(inputs); }
-
-  std::string format() const override { return "aoti"; }
+  TensorList Run(const TensorList& inputs) override {
+    std::vector<torch::Tensor> args(inputs.begin(), inputs.end());
+    return loader_->run(args);
+  }
 
  private:
   // A package received as bytes must lie in a file for the loader; the file
@@ -224,50 +255,145 @@ class AotiRunner : public Runner {
 };
 #endif
 
+std::unique_ptr<Forward> MakeAoti(const ModelSource& src, torch::Device device) {
+#if MPSBATCH_WITH_AOTI
+  return std::make_unique<AotiForward>(src, device);
+#else
+  throw ModelError(src.path + ": AOTInductor packages (.pt2) need libtorch >= 2.6; this build has " +
+                   LibtorchVersion() + ". Export TorchScript (.pt) instead.");
+#endif
+}
+
 bool IsAotiPackage(const std::string& path) {
   return path.size() >= 4 && path.compare(path.size() - 4, 4, ".pt2") == 0;
 }
 
+double Seconds(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+}
+
+// How far `got` may be from `want` (the eager path's outputs) for a path to
+// count as computing the same thing: a fraction of the output's largest
+// magnitude for floating outputs, of the elements for integer ones.
+std::string Disagreement(const std::vector<HostArray>& want, const std::vector<HostArray>& got, Precision precision) {
+  if (want.size() != got.size())
+    return "returns " + std::to_string(got.size()) + " outputs, eager " + std::to_string(want.size());
+  const double tolerance = precision == Precision::kFp32 ? 1e-3 : 5e-2;
+  for (size_t o = 0; o < want.size(); ++o) {
+    if (want[o].shape != got[o].shape || want[o].dtype != got[o].dtype)
+      return "output " + std::to_string(o) + " is " + ShapeString(got[o].shape) + ", eager's " +
+             ShapeString(want[o].shape);
+    const auto opts = torch::TensorOptions().dtype(ScalarTypeOf(want[o].dtype));
+    auto a = torch::from_blob(const_cast<std::byte*>(want[o].bytes.data()), want[o].shape, opts).to(torch::kFloat64);
+    auto b = torch::from_blob(const_cast<std::byte*>(got[o].bytes.data()), got[o].shape, opts).to(torch::kFloat64);
+    if (a.numel() == 0) continue;
+    const bool both_finite = torch::equal(torch::isfinite(a), torch::isfinite(b));
+    if (!both_finite) return "output " + std::to_string(o) + " has NaN or Inf where eager's has not, or the reverse";
+    a = torch::nan_to_num(a, 0, 0, 0);
+    b = torch::nan_to_num(b, 0, 0, 0);
+    if (IsFloating(want[o].dtype)) {
+      const double scale = a.abs().max().item<double>() + 1e-6;
+      const double diff = (a - b).abs().max().item<double>();
+      if (diff > tolerance * scale) {
+        char buf[160];
+        std::snprintf(buf, sizeof buf, "output %zu differs from eager's by up to %.3g (%.2g of its largest value)", o,
+                      diff, diff / scale);
+        return buf;
+      }
+    } else {
+      const double differ = a.ne(b).to(torch::kFloat64).mean().item<double>();
+      if (differ > 0.01)
+        return "output " + std::to_string(o) + ": " + std::to_string(static_cast<int>(differ * 100)) +
+               "% of values differ from eager's";
+    }
+  }
+  return "";
+}
+
+// One batch between Start and Finish.
+struct InFlight {
+  TensorList host;                 // CUDA: outputs on their way to pinned host memory
+  std::optional<c10::Event> done;  // CUDA: recorded after the copies back
+  std::vector<HostArray> ready;    // CPU, MPS: the outputs, done
+  std::string shapes;              // the inputs, for messages
+};
+
+HostArray ToHostArray(const torch::Tensor& host, DType dtype) {
+  auto c = host.contiguous();
+  HostArray a(dtype, Shape(c.sizes().begin(), c.sizes().end()));
+  if (!a.bytes.empty()) std::memcpy(a.bytes.data(), c.data_ptr(), a.bytes.size());
+  return a;
+}
+
 class TorchEngine : public Engine {
  public:
-  TorchEngine(const ModelSource& src, const EngineOptions& o) : options_(o), device_(PickDevice(o)) {
+  TorchEngine(const ModelSource& src, const EngineOptions& o, std::optional<ModelSource> compiled)
+      : options_(o), device_(PickDevice(o)), source_(src), compiled_(std::move(compiled)) {
     SetThreads(o.threads);
     if (!src.bytes && !std::filesystem::is_regular_file(src.path))
       throw ModelError(src.path + ": model file not found");
     if (IsAotiPackage(src.path)) {
-#if MPSBATCH_WITH_AOTI
-      runner_ = std::make_unique<AotiRunner>(src, device_);
-#else
-      throw ModelError(src.path + ": AOTInductor packages (.pt2) need libtorch >= 2.6; this build has " +
-                       LibtorchVersion() + ". Export TorchScript (.pt) instead.");
-#endif
+      AddPath("aoti", MakeAoti(src, device_));
     } else {
-      runner_ = std::make_unique<TorchScriptRunner>(src, device_, o.precision);
+      script_ = LoadScript(src, device_, o.precision);
+      AddPath("eager", std::make_unique<ScriptForward>(script_, false));
+    }
+    active_ = paths_.front().second.get();
+    active_name_ = paths_.front().first;
+    if (device_.is_cuda()) {
+      c10::impl::VirtualGuardImpl impl(device_.type());
+      copy_stream_ = impl.getStreamFromGlobalPool(device_);
+      compute_stream_ = impl.getStreamFromGlobalPool(device_);
+      while (*compute_stream_ == *copy_stream_) compute_stream_ = impl.getStreamFromGlobalPool(device_);
     }
   }
 
-  std::vector<HostArray> Run(const std::vector<ArrayView>& inputs) override {
-    try {
+  ~TorchEngine() override { Abandon(); }
+
+  size_t max_in_flight() const override { return device_.is_cuda() ? 2 : 1; }
+  size_t in_flight() const override { return in_flight_.size(); }
+
+  void Start(const std::vector<ArrayView>& inputs) override {
+    if (in_flight_.size() >= max_in_flight()) throw InternalError("engine: too many batches in flight");
+    InFlight f;
+    f.shapes = ShapesOf(inputs);
+    Guarded(f.shapes, [&] {
       c10::InferenceMode guard;
-      std::vector<torch::Tensor> xs;
-      xs.reserve(inputs.size());
-      for (const auto& v : inputs) xs.push_back(Prepare(v));
-      std::vector<torch::Tensor> ys = runner_->Forward(xs);
-      std::vector<HostArray> out;
-      out.reserve(ys.size());
-      for (auto& y : ys) out.push_back(ToHost(y));
-      return out;
-    } catch (const c10::OutOfMemoryError& e) {
-      throw DeviceError("out of memory on " + device_name() + " for inputs " + ShapesOf(inputs) +
-                        " (lower batch_size): " + Brief(e));
-    } catch (const c10::Error& e) {
-      throw ModelError("forward failed for inputs " + ShapesOf(inputs) + ": " + Brief(e));
-    } catch (const Error&) {
-      throw;
-    } catch (const std::exception& e) {  // torch::jit::JITException: raised by the model
-      throw ModelError("forward failed for inputs " + ShapesOf(inputs) + ": " + Brief(e.what()));
-    }
+      const int64_t rows = inputs.empty() ? 0 : inputs.front().shape.at(0);
+      if (device_.is_cuda()) {
+        StartCuda(inputs, rows, f);
+      } else {
+        TensorList raw;
+        for (const auto& v : inputs) raw.push_back(ToDevice(v));
+        for (auto& y : Step(rows, raw)) f.ready.push_back(ToHostArray(y.to(torch::kCPU), options_.output_dtype));
+      }
+    });
+    in_flight_.push_back(std::move(f));
   }
+
+  std::vector<HostArray> Finish() override {
+    if (in_flight_.empty()) throw InternalError("engine: Finish with nothing in flight");
+    InFlight f = std::move(in_flight_.front());
+    in_flight_.pop_front();
+    std::vector<HostArray> out = std::move(f.ready);
+    Guarded(f.shapes, [&] {
+      if (f.done) f.done->synchronize();
+      for (auto& h : f.host) out.push_back(ToHostArray(h, options_.output_dtype));
+    });
+    return out;
+  }
+
+  void Abandon() override {
+    for (auto& f : in_flight_) {
+      try {
+        if (f.done) f.done->synchronize();
+      } catch (const c10::Error&) {
+      }
+    }
+    in_flight_.clear();
+  }
+
+  Calibration Calibrate(const std::vector<ArrayView>& batch, double budget_seconds) override;
 
   DeviceKind device_kind() const override {
     if (device_.is_cuda()) return DeviceKind::kCuda;
@@ -276,45 +402,307 @@ class TorchEngine : public Engine {
   }
 
   std::string device_name() const override { return device_.str(); }
-  std::string format() const override { return runner_->format(); }
+  std::string format() const override { return IsAotiPackage(source_.path) ? "aoti" : "torchscript"; }
 
  private:
-  // Host rows -> device tensor of the dtype the model gets. The cast runs on
-  // the device so narrow inputs (uint8 images) cross the bus narrow; MPS has
-  // no float64, so that one cast happens on the host.
-  torch::Tensor Prepare(const ArrayView& v) {
-    auto t =
-        torch::from_blob(const_cast<std::byte*>(v.data), v.shape, torch::TensorOptions().dtype(ScalarTypeOf(v.dtype)));
-    DType target = v.dtype;
-    if (options_.input_dtype) {
-      target = *options_.input_dtype;
-    } else if (IsFloating(v.dtype) || options_.input_scale) {
-      target = PrecisionDType(options_.precision);
-    }
-    if (device_.is_mps() && v.dtype == DType::kFloat64) t = t.to(ScalarTypeOf(target));
-    t = t.to(device_, ScalarTypeOf(target));
-    if (options_.input_scale) t = t * *options_.input_scale;
-    return t;
+  void AddPath(const std::string& name, std::unique_ptr<Forward> forward) {
+    paths_.emplace_back(name, std::move(forward));
   }
 
-  HostArray ToHost(const torch::Tensor& y) {
-    if (y.dim() == 0) throw ModelError("the model returned a 0-d tensor; each output needs a batch dimension");
-    auto host = y.to(torch::kCPU).to(ScalarTypeOf(options_.output_dtype)).contiguous();
-    HostArray a(options_.output_dtype, Shape(host.sizes().begin(), host.sizes().end()));
-    std::memcpy(a.bytes.data(), host.data_ptr(), a.bytes.size());
-    return a;
+  Forward* FindPath(const std::string& name) {
+    for (auto& [n, f] : paths_)
+      if (n == name) return f.get();
+    return nullptr;
+  }
+
+  // Runs `fn`, turning torch's exceptions into mpsbatch's.
+  template <typename Fn>
+  void Guarded(const std::string& shapes, Fn&& fn) {
+    try {
+      fn();
+    } catch (const c10::OutOfMemoryError& e) {
+      throw DeviceError("out of memory on " + device_name() + " for inputs " + shapes +
+                        " (lower batch_size): " + Brief(e));
+    } catch (const c10::Error& e) {
+      throw ModelError("forward failed for inputs " + shapes + ": " + Brief(e));
+    } catch (const Error&) {
+      throw;
+    } catch (const std::exception& e) {  // torch::jit::JITException: raised by the model
+      throw ModelError("forward failed for inputs " + shapes + ": " + Brief(e.what()));
+    }
+  }
+
+  // CUDA: rows into pinned memory, across on the copy stream, then the step
+  // and the copies back on the compute stream; nothing waits for the device.
+  void StartCuda(const std::vector<ArrayView>& inputs, int64_t rows, InFlight& f) {
+    TensorList raw;
+    {
+      c10::StreamGuard on_copy(*copy_stream_);
+      for (const auto& v : inputs) {
+        auto pinned = torch::empty(v.shape, torch::TensorOptions().dtype(ScalarTypeOf(v.dtype)).pinned_memory(true));
+        const size_t bytes = static_cast<size_t>(NumElements(v.shape)) * DTypeSize(v.dtype);
+        if (bytes) std::memcpy(pinned.data_ptr(), v.data, bytes);
+        raw.push_back(pinned.to(device_, /*non_blocking=*/true));
+      }
+    }
+    c10::Event copied(device_.type());
+    copied.record(*copy_stream_);
+    copied.block(*compute_stream_);
+    c10::impl::VirtualGuardImpl impl(device_.type());
+    // The inputs were allocated on the copy stream and are used on the
+    // compute stream: keep their memory until the compute stream is done.
+    for (auto& t : raw) impl.recordDataPtrOnStream(t.storage().data_ptr(), *compute_stream_);
+    c10::StreamGuard on_compute(*compute_stream_);
+    for (auto& y : Step(rows, raw)) {
+      auto host = torch::empty(y.sizes(), y.options().device(torch::kCPU).pinned_memory(true));
+      host.copy_(y, /*non_blocking=*/true);
+      f.host.push_back(std::move(host));
+    }
+    f.done.emplace(device_.type());
+    f.done->record(*compute_stream_);
+  }
+
+  // Host rows -> device tensor as stored (CPU: no copy). MPS has no float64,
+  // so that one cast happens on the host.
+  torch::Tensor ToDevice(const ArrayView& v) {
+    auto t =
+        torch::from_blob(const_cast<std::byte*>(v.data), v.shape, torch::TensorOptions().dtype(ScalarTypeOf(v.dtype)));
+    if (device_.is_mps() && v.dtype == DType::kFloat64) t = t.to(ScalarTypeOf(InputTarget(v.dtype)));
+    return device_.is_cpu() ? t : t.to(device_);
+  }
+
+  DType InputTarget(DType stored) const {
+    if (options_.input_dtype) return *options_.input_dtype;
+    if (IsFloating(stored) || Normalises()) return PrecisionDType(options_.precision);
+    return stored;
+  }
+
+  bool Normalises() const {
+    return options_.input_scale || !options_.input_mean.empty() || !options_.input_std.empty();
+  }
+
+  // On the device: cast, scale, layout, mean and std. Narrow inputs (uint8
+  // images) crossed the bus narrow.
+  torch::Tensor Prepare(const torch::Tensor& raw, bool channels_last) {
+    auto t = raw.to(ScalarTypeOf(InputTarget(DTypeFromScalar(raw.scalar_type()))));
+    if (options_.input_scale) t = t * *options_.input_scale;
+    if (options_.input_layout == InputLayout::kNhwc && t.dim() == 4) t = t.permute({0, 3, 1, 2});
+    if (!options_.input_mean.empty()) t = t - PerChannel(0, options_.input_mean, t);
+    if (!options_.input_std.empty()) t = t / PerChannel(1, options_.input_std, t);
+    if (t.dim() == 4 && channels_last) return t.contiguous(at::MemoryFormat::ChannelsLast);
+    return t.contiguous();
+  }
+
+  // `values` as a device tensor shaped to broadcast over dimension 1 of `like`.
+  // Made once per kind, dtype and rank: a copy from the host inside the step
+  // would stall the stream (and cannot be captured in a CUDA graph).
+  torch::Tensor PerChannel(int kind, const std::vector<double>& values, const torch::Tensor& like) {
+    auto key = std::make_tuple(kind, like.scalar_type(), like.dim());
+    auto it = per_channel_.find(key);
+    if (it != per_channel_.end()) return it->second;
+    std::vector<int64_t> shape(static_cast<size_t>(like.dim()), 1);
+    if (like.dim() > 1) shape[1] = static_cast<int64_t>(values.size());
+    auto t = torch::tensor(values, torch::TensorOptions().dtype(torch::kFloat64)).to(like.scalar_type()).view(shape);
+    t = t.to(device_);
+    if (device_.is_cuda()) c10::impl::VirtualGuardImpl(device_.type()).synchronizeDevice(device_.index());
+    return per_channel_[key] = t;
+  }
+
+  static DType DTypeFromScalar(c10::ScalarType t) {
+    for (DType d : {DType::kFloat32, DType::kFloat64, DType::kFloat16, DType::kBFloat16, DType::kUInt8, DType::kInt8,
+                    DType::kInt16, DType::kInt32, DType::kInt64})
+      if (ScalarTypeOf(d) == t) return d;
+    throw InternalError("unmapped scalar type");
+  }
+
+  // Device inputs as stored -> device outputs in output_dtype, by `forward`.
+  TensorList StepWith(Forward& forward, const TensorList& raw) {
+    TensorList xs;
+    for (const auto& r : raw) xs.push_back(Prepare(r, forward.channels_last()));
+    TensorList ys = forward.Run(xs);
+    for (auto& y : ys) {
+      if (y.dim() == 0) throw ModelError("the model returned a 0-d tensor; each output needs a batch dimension");
+      y = y.to(ScalarTypeOf(options_.output_dtype));
+    }
+    return ys;
+  }
+
+  // The step by the path chosen for `rows`-row batches.
+  TensorList Step(int64_t rows, const TensorList& raw) {
+    if (graph_ && rows == graph_rows_) return graph_->Replay(raw);
+    return StepWith(*active_, raw);
   }
 
   EngineOptions options_;
   torch::Device device_;
-  std::unique_ptr<Runner> runner_;
+  ModelSource source_;
+  std::optional<ModelSource> compiled_;
+  torch::jit::Module script_;                                            // as loaded (TorchScript models)
+  std::vector<std::pair<std::string, std::unique_ptr<Forward>>> paths_;  // built so far
+  Forward* active_ = nullptr;                                            // batches of any size
+  std::string active_name_;
+  std::unique_ptr<CapturedStep> graph_;  // batches of graph_rows_ rows, when chosen
+  int64_t graph_rows_ = -1;
+  std::optional<c10::Stream> copy_stream_, compute_stream_;  // CUDA
+  std::deque<InFlight> in_flight_;
+  std::map<std::tuple<int, c10::ScalarType, int64_t>, torch::Tensor> per_channel_;  // see PerChannel
 };
+
+Calibration TorchEngine::Calibrate(const std::vector<ArrayView>& batch, double budget_seconds) {
+  const auto t0 = std::chrono::steady_clock::now();
+  Calibration c;
+  c.batch_rows = batch.front().shape.at(0);
+  const PathRequest want = options_.path;
+  const bool script = !IsAotiPackage(source_.path);
+  // The paths to try, in order; cudagraph comes last, over the best other.
+  std::vector<std::string> names;
+  auto offer = [&](const std::string& name, PathRequest as) {
+    if (want == PathRequest::kAuto || want == as) names.push_back(name);
+  };
+  bool four_d = false;
+  for (const auto& v : batch) four_d = four_d || v.shape.size() == 4;
+  if (script) {
+    offer("eager", PathRequest::kEager);
+    offer("frozen", PathRequest::kFrozen);
+    if (four_d && !device_.is_cpu()) offer("frozen+channels_last", PathRequest::kFrozen);
+  }
+  if (!script || compiled_) offer("aoti", PathRequest::kAoti);
+  const bool graphs = device_.is_cuda() && CudaGraphsAvailable();
+  if (want == PathRequest::kCudaGraph && !graphs)
+    throw DeviceError("path: cudagraph needs a CUDA device and a CUDA libtorch; this rank runs on " + device_name());
+
+  // What every path must agree with: the model as loaded.
+  graph_.reset();
+  active_ = paths_.front().second.get();
+  active_name_ = paths_.front().first;
+  const std::vector<HostArray> reference = Run(batch);
+
+  const size_t planned = names.size() + (graphs && (want == PathRequest::kAuto || want == PathRequest::kCudaGraph));
+  auto share = [&](size_t left) { return std::max(0.05, (budget_seconds - Seconds(t0)) / (3.0 * left)); };
+  std::string best;
+  double best_rate = -1;
+  for (size_t i = 0; i < names.size(); ++i) {
+    const std::string& name = names[i];
+    PathTiming timing{name, 0, ""};
+    try {
+      if (Seconds(t0) > budget_seconds) throw ModelError("calibration_seconds ran out before this path");
+      Forward* forward = FindPath(name);
+      if (!forward) {
+        if (name == "frozen") AddPath(name, MakeFrozen(script_, false));
+        if (name == "frozen+channels_last") AddPath(name, MakeFrozen(script_, true));
+        if (name == "aoti") AddPath(name, MakeAoti(*compiled_, device_));
+        forward = FindPath(name);
+      }
+      active_ = forward;
+      active_name_ = name;
+      const std::string differs = Disagreement(reference, Run(batch), options_.precision);
+      if (!differs.empty()) throw ModelError(differs);
+      timing.rows_per_second = MeasureRowsPerSecond(*this, batch, share(planned - i));
+    } catch (const c10::Error& e) {
+      timing.rejected = Brief(e);
+    } catch (const std::exception& e) {
+      timing.rejected = Brief(e.what());
+    }
+    Abandon();
+    if (timing.rejected.empty() && timing.rows_per_second > best_rate) {
+      best_rate = timing.rows_per_second;
+      best = name;
+    }
+    c.paths.push_back(timing);
+  }
+  if (best.empty()) {
+    if (want != PathRequest::kAuto && want != PathRequest::kCudaGraph)
+      throw ModelError("path: " + std::string(PathRequestName(want)) +
+                       " cannot run this model: " + c.paths.back().rejected);
+    // Auto keeps the model as loaded, which the probe already ran.
+    best = paths_.front().first;
+  }
+  active_ = FindPath(best);
+  active_name_ = best;
+  c.chosen = best;
+  c.rows_per_second = best_rate;
+
+  if (graphs && (want == PathRequest::kAuto || want == PathRequest::kCudaGraph)) {
+    PathTiming timing{"cudagraph", 0, ""};
+    try {
+      if (Seconds(t0) > budget_seconds) throw ModelError("calibration_seconds ran out before this path");
+      TensorList example;
+      {
+        c10::InferenceMode guard;
+        for (const auto& v : batch) example.push_back(ToDevice(v));
+      }
+      c10::StreamGuard on_compute(*compute_stream_);
+      Forward* base = active_;
+      {
+        c10::InferenceMode guard;
+        graph_ = CaptureCudaGraph([this, base](const TensorList& raw) { return StepWith(*base, raw); }, example);
+      }
+      graph_rows_ = c.batch_rows;
+      const std::string differs = Disagreement(reference, Run(batch), options_.precision);
+      if (!differs.empty()) throw ModelError(differs);
+      timing.rows_per_second = MeasureRowsPerSecond(*this, batch, share(1));
+    } catch (const c10::Error& e) {
+      timing.rejected = Brief(e);
+    } catch (const std::exception& e) {
+      timing.rejected = Brief(e.what());
+    }
+    Abandon();
+    timing.path = "cudagraph(" + active_name_ + ")";
+    c.paths.push_back(timing);
+    if (timing.rejected.empty() && (want == PathRequest::kCudaGraph || timing.rows_per_second > best_rate)) {
+      c.chosen = timing.path;
+      c.rows_per_second = timing.rows_per_second;
+    } else {
+      graph_.reset();
+      graph_rows_ = -1;
+      if (want == PathRequest::kCudaGraph)
+        throw ModelError("path: cudagraph cannot capture this model: " + timing.rejected);
+    }
+  }
+  c.seconds = Seconds(t0);
+  return c;
+}
 
 }  // namespace
 
-std::unique_ptr<Engine> Engine::Create(const ModelSource& model, const EngineOptions& options) {
+std::vector<HostArray> Engine::Run(const std::vector<ArrayView>& inputs) {
+  if (in_flight() != 0) throw InternalError("engine: Run with batches in flight");
+  Start(inputs);
+  return Finish();
+}
+
+double MeasureRowsPerSecond(Engine& engine, const std::vector<ArrayView>& batch, double seconds) {
+  const int64_t rows = batch.front().shape.at(0);
+  for (int i = 0; i < 2; ++i) engine.Run(batch);  // warm-up: JIT profiling, allocator, cuDNN choices
+  const auto t0 = std::chrono::steady_clock::now();
+  int n = 0;
+  while (n < 3 || (n < 50 && Seconds(t0) < seconds)) {
+    if (engine.in_flight() == engine.max_in_flight()) engine.Finish();
+    engine.Start(batch);
+    ++n;
+  }
+  while (engine.in_flight() > 0) engine.Finish();
+  return static_cast<double>(rows) * n / Seconds(t0);
+}
+
+std::string Calibration::Summary() const {
+  auto rate = [](double r) { return std::to_string(static_cast<int64_t>(r + 0.5)); };
+  std::string s = chosen + " " + rate(rows_per_second) + " rows/s at batch " + std::to_string(batch_rows) + " (";
+  bool first = true;
+  for (const auto& p : paths) {
+    s += first ? "" : ", ";
+    first = false;
+    s += p.path + (p.rejected.empty() ? " " + rate(p.rows_per_second) : ": rejected: " + p.rejected);
+  }
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "; %.2f s)", seconds);
+  return s + buf;
+}
+
+std::unique_ptr<Engine> Engine::Create(const ModelSource& model, const EngineOptions& options,
+                                       std::optional<ModelSource> compiled) {
   try {
-    return std::make_unique<TorchEngine>(model, options);
+    return std::make_unique<TorchEngine>(model, options, std::move(compiled));
   } catch (const c10::Error& e) {
     throw DeviceError("cannot set up the device for " + model.path + ": " + Brief(e));
   }

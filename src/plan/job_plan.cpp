@@ -78,6 +78,8 @@ std::string SerializePlan(const JobPlan& p) {
   w.Int(p.input_file_size);
   w.Int(p.model_size);
   w.Str(p.model_sha256);
+  w.Int(p.compiled_size);
+  w.Str(p.compiled_sha256);
   w.Int(static_cast<int64_t>(p.inputs.size()));
   for (const auto& in : p.inputs) {
     w.Str(in.name);
@@ -102,6 +104,8 @@ JobPlan DeserializePlan(const std::string& data) {
   p.input_file_size = r.Int();
   p.model_size = r.Int();
   p.model_sha256 = r.Str();
+  p.compiled_size = r.Int();
+  p.compiled_sha256 = r.Str();
   p.inputs.resize(static_cast<size_t>(r.Int()));
   for (auto& in : p.inputs) {
     in.name = r.Str();
@@ -157,8 +161,9 @@ std::string DescribePlan(const JobConfig& job, const JobPlan& plan, int ranks) {
   const ChunkPlan chunks(plan.rows, plan.chunk_rows, ranks);
   std::string s = "plan: " + std::to_string(plan.rows) + " rows in " + std::to_string(chunks.num_chunks()) +
                   " chunks of up to " + std::to_string(plan.chunk_rows) + " rows over " + std::to_string(ranks) +
-                  " rank(s), batch_size " + std::to_string(job.batch_size) + ", schedule " +
-                  ScheduleName(job.schedule) + "\n";
+                  " rank(s), batch_size " +
+                  (job.batch_size_auto ? std::string("auto") : std::to_string(job.batch_size)) + ", path " +
+                  PathRequestName(job.path) + ", schedule " + ScheduleName(job.schedule) + "\n";
   s += "  input:  " + job.input.path + " (mode " + InputModeName(plan.mode) + ")\n";
   for (const auto& in : plan.inputs)
     s += "          " + in.name + ": " + std::string(DTypeName(in.dtype)) + " " + ShapeString(in.shape) + "\n";
@@ -196,10 +201,22 @@ std::string ResumeIdentity(const JobConfig& job, const JobPlan& plan, int64_t in
     s << "none";
   }
   s << "\n";
+  auto numbers = [](const std::vector<double>& v) {
+    std::string out;
+    for (double x : v) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.17g", x);
+      out += (out.empty() ? "" : ", ") + std::string(buf);
+    }
+    return "[" + out + "]";
+  };
+  s << "input.mean: " << numbers(job.input.mean) << "\n";
+  s << "input.std: " << numbers(job.input.std) << "\n";
+  s << "input.layout: " << InputLayoutName(job.input.layout) << "\n";
   s << "model.sha256: " << plan.model_sha256 << "\n";
   s << "device: " << DeviceRequestName(job.device) << "\n";
   s << "precision: " << PrecisionName(job.precision) << "\n";
-  s << "batch_size: " << job.batch_size << "\n";
+  s << "batch_size: " << (job.batch_size_auto ? "auto" : std::to_string(job.batch_size)) << "\n";
   s << "output.dtype: " << DTypeName(job.output.dtype) << "\n";
   names.clear();
   for (const auto& out : plan.outputs) names += (names.empty() ? "" : ", ") + out.name;

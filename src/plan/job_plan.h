@@ -23,6 +23,8 @@ struct JobPlan {
   int64_t input_file_size = 0;
   int64_t model_size = 0;
   std::string model_sha256;
+  int64_t compiled_size = 0;  // model.compiled, when the job has one
+  std::string compiled_sha256;
 
   size_t input_row_bytes() const;
   size_t output_row_bytes() const;

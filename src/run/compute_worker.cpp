@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <deque>
 
 #include "common/error.h"
 
@@ -47,37 +48,94 @@ std::vector<HostArray> ComputeChunk(Engine& engine, const JobPlan& plan, const C
     shape.insert(shape.end(), spec.row_shape.begin(), spec.row_shape.end());
     outputs.emplace_back(spec.dtype, shape);
   }
-  std::vector<ArrayView> views(item.inputs.size());
-  for (int64_t b = 0; b < rows; b += batch_size) {
-    const int64_t e = std::min(rows, b + batch_size);
-    for (size_t i = 0; i < views.size(); ++i) views[i] = RowSlice(item.inputs[i], b, e);
-    const std::string where =
-        "rows " + std::to_string(item.chunk.begin + b) + ".." + std::to_string(item.chunk.begin + e);
+  auto where = [&](int64_t b, int64_t e) {
+    return "rows " + std::to_string(item.chunk.begin + b) + ".." + std::to_string(item.chunk.begin + e);
+  };
+  // Takes the oldest batch in flight, [b, e), off the engine into `outputs`.
+  auto finish = [&](int64_t b, int64_t e) {
     std::vector<HostArray> ys;
     try {
-      ys = engine.Run(views);
+      ys = engine.Finish();
     } catch (const ModelError& error) {
-      throw ModelError(where + ": " + error.what());
+      throw ModelError(where(b, e) + ": " + error.what());
     }
     if (ys.size() != outputs.size())
-      throw ModelError(where + ": the model returned " + std::to_string(ys.size()) + " outputs, " +
+      throw ModelError(where(b, e) + ": the model returned " + std::to_string(ys.size()) + " outputs, " +
                        std::to_string(outputs.size()) + " on the first batch");
     for (size_t o = 0; o < ys.size(); ++o) {
       Shape expected{e - b};
       expected.insert(expected.end(), plan.outputs[o].row_shape.begin(), plan.outputs[o].row_shape.end());
       if (ys[o].shape != expected)
-        throw ModelError(where + ": output '" + plan.outputs[o].name + "' has shape " + ShapeString(ys[o].shape) +
+        throw ModelError(where(b, e) + ": output '" + plan.outputs[o].name + "' has shape " + ShapeString(ys[o].shape) +
                          ", expected " + ShapeString(expected) + " (per-row shape as on the first batch)");
       const NonFinite seen = CountNonFinite(ys[o], item.chunk.begin + b);
       if (seen.values > 0 && settings.fail_on_nonfinite)
-        throw ModelError(where + ": output '" + plan.outputs[o].name + "' has a non-finite value (NaN or Inf) in row " +
-                         std::to_string(seen.first_row) + ", and fail_on_nonfinite is set");
+        throw ModelError(where(b, e) + ": output '" + plan.outputs[o].name +
+                         "' has a non-finite value (NaN or Inf) in row " + std::to_string(seen.first_row) +
+                         ", and fail_on_nonfinite is set");
       nonfinite->Add(seen);
       const size_t row_bytes = outputs[o].row_bytes();
       std::memcpy(outputs[o].bytes.data() + static_cast<size_t>(b) * row_bytes, ys[o].bytes.data(), ys[o].bytes.size());
     }
+  };
+  std::deque<std::pair<int64_t, int64_t>> pending;  // batches in flight, oldest first
+  std::vector<ArrayView> views(item.inputs.size());
+  try {
+    for (int64_t b = 0; b < rows; b += batch_size) {
+      const int64_t e = std::min(rows, b + batch_size);
+      if (pending.size() >= engine.max_in_flight()) {
+        finish(pending.front().first, pending.front().second);
+        pending.pop_front();
+      }
+      for (size_t i = 0; i < views.size(); ++i) views[i] = RowSlice(item.inputs[i], b, e);
+      try {
+        engine.Start(views);
+      } catch (const ModelError& error) {
+        throw ModelError(where(b, e) + ": " + error.what());
+      }
+      pending.emplace_back(b, e);
+    }
+    while (!pending.empty()) {
+      finish(pending.front().first, pending.front().second);
+      pending.pop_front();
+    }
+  } catch (...) {
+    engine.Abandon();
+    throw;
   }
   return outputs;
+}
+
+int64_t SearchBatchSize(Engine& engine, const WorkItem& item, int64_t max_rows, double budget_seconds,
+                        std::string* log) {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
+  const int64_t limit = std::max<int64_t>(1, std::min(max_rows, item.chunk.rows()));
+  std::vector<std::pair<int64_t, double>> rates;  // batch size, rows/s
+  double best = 0;
+  int flat = 0;  // sizes in a row that gained under 5%
+  for (int64_t b = std::min<int64_t>(16, limit);; b = std::min(b * 2, limit)) {
+    std::vector<ArrayView> views;
+    for (const auto& in : item.inputs) views.push_back(RowSlice(in, 0, b));
+    double rate = 0;
+    try {
+      rate = MeasureRowsPerSecond(engine, views, std::max(0.02, (budget_seconds - elapsed()) / 16));
+    } catch (const DeviceError& e) {  // out of memory: the sizes so far must do
+      engine.Abandon();
+      if (rates.empty()) throw;
+      *log += (log->empty() ? "" : ", ") + std::to_string(b) + ": out of memory";
+      break;
+    }
+    rates.emplace_back(b, rate);
+    *log +=
+        (log->empty() ? "" : ", ") + std::to_string(b) + ": " + std::to_string(static_cast<int64_t>(rate)) + " rows/s";
+    flat = rate < best * 1.05 ? flat + 1 : 0;
+    best = std::max(best, rate);
+    if (flat >= 2 || b >= limit || elapsed() > budget_seconds) break;
+  }
+  for (const auto& [b, rate] : rates)
+    if (rate >= best * 0.97) return b;
+  return rates.back().first;
 }
 
 ComputeWorker::ComputeWorker(Engine& engine, const JobPlan& plan, ComputeSettings settings, size_t depth)
@@ -101,11 +159,33 @@ ResultItem ComputeWorker::Next() {
 
 std::optional<ResultItem> ComputeWorker::NextFor(std::chrono::microseconds timeout) { return done_.PopFor(timeout); }
 
+std::optional<CalibrationReport> ComputeWorker::calibration() const {
+  std::lock_guard<std::mutex> lock(calibration_mutex_);
+  return calibration_;
+}
+
 void ComputeWorker::Loop() {
   while (auto item = todo_.Pop()) {
     ResultItem result{item->chunk, {}, {}, nullptr};
     const auto start = std::chrono::steady_clock::now();
     try {
+      if (settings_.calibrate) {
+        settings_.calibrate = false;
+        CalibrationReport report;
+        double budget = settings_.calibration_seconds;
+        if (settings_.batch_size_auto) {
+          report.batch_size = SearchBatchSize(engine_, *item, settings_.batch_size, budget / 2, &report.batch_search);
+          budget -= std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        } else {
+          report.batch_size = std::min(settings_.batch_size, item->chunk.rows());
+        }
+        settings_.batch_size = std::max<int64_t>(1, report.batch_size);
+        std::vector<ArrayView> batch;
+        for (const auto& in : item->inputs) batch.push_back(RowSlice(in, 0, settings_.batch_size));
+        report.paths = engine_.Calibrate(batch, std::max(0.1, budget));
+        std::lock_guard<std::mutex> lock(calibration_mutex_);
+        calibration_ = std::move(report);
+      }
       result.outputs = ComputeChunk(engine_, plan_, settings_, *item, &result.nonfinite);
     } catch (...) {
       result.error = std::current_exception();

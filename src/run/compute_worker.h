@@ -6,6 +6,9 @@
 
 #include <atomic>
 #include <exception>
+#include <mutex>
+#include <optional>
+#include <string>
 #include <thread>
 
 #include "common/bounded_queue.h"
@@ -38,9 +41,30 @@ struct ResultItem {
 struct ComputeSettings {
   int64_t batch_size = 1;
   bool fail_on_nonfinite = false;  // a NaN or Inf in an output is a ModelError
+  // Calibration, on the first chunk: search batch sizes up to batch_size
+  // (batch_size_auto), then choose the engine's path (Engine::Calibrate),
+  // within calibration_seconds together. Off: the engine keeps its first path.
+  bool calibrate = true;
+  bool batch_size_auto = false;
+  double calibration_seconds = 30;
 };
 
-// Runs one chunk through `engine` in batches of `batch_size`, checking every
+// What calibration chose on one rank.
+struct CalibrationReport {
+  int64_t batch_size = 0;
+  std::string batch_search;  // "64: 1.2M rows/s, 128: ..." ("" without batch_size: auto)
+  Calibration paths;
+};
+
+// Picks the batch size for `item`'s rows: times the engine's current path on
+// 16, 32, ... rows up to `max_rows` (and the chunk), stopping once two sizes in
+// a row gain under 5% or the device runs out of memory, and returns the
+// smallest size within 3% of the fastest. Describes what it timed in `*log`.
+int64_t SearchBatchSize(Engine& engine, const WorkItem& item, int64_t max_rows, double budget_seconds,
+                        std::string* log);
+
+// Runs one chunk through `engine` in batches of `batch_size`, keeping up to
+// engine.max_in_flight() batches in flight, checking every
 // batch's outputs against the plan and counting non-finite values into
 // `*nonfinite`. Throws ModelError on a mismatch, or on the first non-finite
 // value when `fail_on_nonfinite` is set.
@@ -56,15 +80,19 @@ class ComputeWorker {
   ResultItem Next();  // blocks
   std::optional<ResultItem> NextFor(std::chrono::microseconds timeout);
 
-  // Seconds the thread spent inside ComputeChunk so far.
+  // Seconds the thread spent inside ComputeChunk (and calibration) so far.
   double compute_seconds() const { return compute_ns_.load() * 1e-9; }
+  // What calibration chose; empty before the first chunk or when it is off.
+  std::optional<CalibrationReport> calibration() const;
 
  private:
   void Loop();
 
   Engine& engine_;
   const JobPlan& plan_;
-  const ComputeSettings settings_;
+  ComputeSettings settings_;  // batch_size as calibration chose it
+  mutable std::mutex calibration_mutex_;
+  std::optional<CalibrationReport> calibration_;
   BoundedQueue<WorkItem> todo_;
   BoundedQueue<ResultItem> done_;
   std::atomic<int64_t> compute_ns_{0};

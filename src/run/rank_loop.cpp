@@ -247,7 +247,7 @@ class Gatherer {
 }  // namespace
 
 RankStats RunRankLoop(const RankLoopContext& ctx) {
-  ComputeWorker worker(ctx.engine, ctx.plan, {ctx.batch_size, ctx.fail_on_nonfinite}, ctx.depth);
+  ComputeWorker worker(ctx.engine, ctx.plan, ctx.compute, ctx.depth);
   RankStats stats;
   if (ctx.comm.rank() == 0) {
     MPSBATCH_ASSERT(ctx.writer && ctx.input);
@@ -256,6 +256,7 @@ RankStats RunRankLoop(const RankLoopContext& ctx) {
     stats = RunWorker(ctx, worker);
   }
   stats.compute_seconds = worker.compute_seconds();
+  stats.calibration = worker.calibration();
   return stats;
 }
 

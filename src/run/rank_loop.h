@@ -21,7 +21,8 @@ struct RankStats {
   int64_t rows = 0;
   int64_t chunks = 0;
   double compute_seconds = 0;
-  NonFinite nonfinite;  // in this rank's outputs
+  NonFinite nonfinite;                           // in this rank's outputs
+  std::optional<CalibrationReport> calibration;  // none if the rank got no chunk
 };
 
 struct RankLoopContext {
@@ -29,12 +30,11 @@ struct RankLoopContext {
   Engine& engine;
   const JobPlan& plan;
   const ChunkPlan& chunks;
-  int64_t batch_size = 1;
+  ComputeSettings compute;         // batch size, calibration, fail_on_nonfinite
   InputFile* input = nullptr;      // where this rank reads; null for scatter receivers
   ResultWriter* writer = nullptr;  // rank 0 only
   size_t depth = 2;
   Schedule schedule = Schedule::kDynamic;
-  bool fail_on_nonfinite = false;
   std::vector<bool> done;  // rank 0: chunks an earlier run wrote (resume); empty: none
 };
 

@@ -1,0 +1,38 @@
+// CUDA graph capture and replay of one batch step, for the engine's
+// "cudagraph" path. Sees torch headers (no spdlog; see engine.h).
+// cuda_graph.cpp implements it where libtorch has CUDA, no_cuda_graph.cpp
+// elsewhere (it then reports graphs unavailable).
+#pragma once
+
+#include <torch/types.h>
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+namespace mpsbatch {
+
+using TensorList = std::vector<torch::Tensor>;
+using StepFn = std::function<TensorList(const TensorList&)>;
+
+// One step (device inputs -> device outputs) recorded for a fixed input shape.
+class CapturedStep {
+ public:
+  virtual ~CapturedStep() = default;
+  // Copies `inputs` (the captured shapes and dtypes, on the device) into the
+  // graph's input buffers and replays it on the current stream. The returned
+  // tensors are the graph's own output buffers: the next Replay overwrites
+  // them, so use them (copy them out) on the same stream before that.
+  virtual TensorList Replay(const TensorList& inputs) = 0;
+};
+
+// True if this build can capture CUDA graphs.
+bool CudaGraphsAvailable();
+
+// Warms `step` up on `example` (device tensors) and captures it on the current
+// stream, which must not be the default stream. Throws c10::Error or
+// std::runtime_error when the step cannot be captured (it synchronises with
+// the host, say); the device is left usable.
+std::unique_ptr<CapturedStep> CaptureCudaGraph(const StepFn& step, const TensorList& example);
+
+}  // namespace mpsbatch

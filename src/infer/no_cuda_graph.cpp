@@ -1,0 +1,14 @@
+// CUDA graph stand-in for libtorch builds without CUDA (CPU, Apple MPS).
+#include <stdexcept>
+
+#include "infer/cuda_graph.h"
+
+namespace mpsbatch {
+
+bool CudaGraphsAvailable() { return false; }
+
+std::unique_ptr<CapturedStep> CaptureCudaGraph(const StepFn&, const TensorList&) {
+  throw std::runtime_error("this libtorch was built without CUDA");
+}
+
+}  // namespace mpsbatch

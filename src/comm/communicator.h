@@ -12,9 +12,11 @@
 #include <string>
 #include <vector>
 
+#include "common/buffer.h"
+
 namespace mpsbatch {
 
-using Bytes = std::vector<std::byte>;
+using Bytes = ByteBuffer;  // see common/buffer.h
 
 // Initialises MPI for the process's lifetime (works without mpirun, as one
 // rank) and finalises it on destruction.

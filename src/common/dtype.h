@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/buffer.h"
+
 namespace mpsbatch {
 
 enum class DType { kFloat32, kFloat64, kFloat16, kBFloat16, kUInt8, kInt8, kInt16, kInt32, kInt64 };
@@ -30,10 +32,10 @@ int64_t NumElements(const Shape& shape);
 struct HostArray {
   DType dtype = DType::kFloat32;
   Shape shape;
-  std::vector<std::byte> bytes;
+  ByteBuffer bytes;
 
   HostArray() = default;
-  HostArray(DType t, Shape s);  // allocates zero-filled storage for the shape
+  HostArray(DType t, Shape s);  // allocates storage for the shape, not zero-filled
 
   int64_t rows() const { return shape.empty() ? 0 : shape[0]; }
   size_t row_bytes() const;

@@ -96,8 +96,9 @@ class Engine {
   // the eager path computes on `batch` (real rows), times it there, and makes
   // the fastest the path for batches of that many rows; other batch sizes
   // take the fastest path that is not bound to one shape. Stays within about
-  // `budget_seconds`. Throws ModelError or DeviceError when the forced path
-  // cannot be built or disagrees with eager.
+  // `budget_seconds`. A forced path is built and checked but not timed.
+  // Throws ModelError or DeviceError when the forced path cannot be built or
+  // disagrees with eager.
   virtual Calibration Calibrate(const std::vector<ArrayView>& batch, double budget_seconds) = 0;
 
   virtual DeviceKind device_kind() const = 0;
@@ -107,8 +108,13 @@ class Engine {
   virtual std::string format() const = 0;
 };
 
+// Starts bringing up the device that `options` ask for (context, allocator)
+// on a background thread, so that it overlaps reading the job and planning;
+// Engine::Create waits for it. Problems surface in Create. Once per process.
+void PrewarmDevice(const EngineOptions& options);
+
 // Rows per second of `batch` through `engine`'s current path, the pipeline
-// kept full, after two warm-up batches: at least 3 batches, then more until
+// kept full, after one warm-up batch: at least 3 batches, then more until
 // `seconds` pass (at most 50). Nothing may be in flight before.
 double MeasureRowsPerSecond(Engine& engine, const std::vector<ArrayView>& batch, double seconds);
 

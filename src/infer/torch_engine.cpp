@@ -18,6 +18,7 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <map>
 #include <mutex>
 #include <sstream>
@@ -325,10 +326,23 @@ HostArray ToHostArray(const torch::Tensor& host, DType dtype) {
   return a;
 }
 
+// PrewarmDevice's work, if started.
+std::mutex g_prewarm_mutex;
+std::shared_future<void> g_prewarm;
+
+void WaitForPrewarm() {
+  std::shared_future<void> f;
+  {
+    std::lock_guard<std::mutex> lock(g_prewarm_mutex);
+    f = g_prewarm;
+  }
+  if (f.valid()) f.wait();
+}
+
 class TorchEngine : public Engine {
  public:
   TorchEngine(const ModelSource& src, const EngineOptions& o, std::optional<ModelSource> compiled)
-      : options_(o), device_(PickDevice(o)), source_(src), compiled_(std::move(compiled)) {
+      : options_(o), device_((WaitForPrewarm(), PickDevice(o))), source_(src), compiled_(std::move(compiled)) {
     SetThreads(o.threads);
     if (!src.bytes && !std::filesystem::is_regular_file(src.path))
       throw ModelError(src.path + ": model file not found");
@@ -578,7 +592,11 @@ Calibration TorchEngine::Calibrate(const std::vector<ArrayView>& batch, double b
   const std::vector<HostArray> reference = Run(batch);
 
   const size_t planned = names.size() + (graphs && (want == PathRequest::kAuto || want == PathRequest::kCudaGraph));
-  auto share = [&](size_t left) { return std::max(0.05, (budget_seconds - Seconds(t0)) / (3.0 * left)); };
+  // Timing each path for a fifth of a second at most tells paths apart that
+  // differ by more than a few percent; more would cost the job real time.
+  auto share = [&](size_t left) { return std::clamp((budget_seconds - Seconds(t0)) / (3.0 * left), 0.02, 0.2); };
+  // A forced path is built and checked, not timed: there is nothing to choose.
+  const bool timed = want == PathRequest::kAuto;
   std::string best;
   double best_rate = -1;
   for (size_t i = 0; i < names.size(); ++i) {
@@ -597,14 +615,14 @@ Calibration TorchEngine::Calibrate(const std::vector<ArrayView>& batch, double b
       active_name_ = name;
       const std::string differs = Disagreement(reference, Run(batch), options_.precision);
       if (!differs.empty()) throw ModelError(differs);
-      timing.rows_per_second = MeasureRowsPerSecond(*this, batch, share(planned - i));
+      if (timed) timing.rows_per_second = MeasureRowsPerSecond(*this, batch, share(planned - i));
     } catch (const c10::Error& e) {
       timing.rejected = Brief(e);
     } catch (const std::exception& e) {
       timing.rejected = Brief(e.what());
     }
     Abandon();
-    if (timing.rejected.empty() && timing.rows_per_second > best_rate) {
+    if (timing.rejected.empty() && (best.empty() || timing.rows_per_second > best_rate)) {
       best_rate = timing.rows_per_second;
       best = name;
     }
@@ -620,7 +638,7 @@ Calibration TorchEngine::Calibrate(const std::vector<ArrayView>& batch, double b
   active_ = FindPath(best);
   active_name_ = best;
   c.chosen = best;
-  c.rows_per_second = best_rate;
+  c.rows_per_second = std::max(0.0, best_rate);
 
   if (graphs && (want == PathRequest::kAuto || want == PathRequest::kCudaGraph)) {
     PathTiming timing{"cudagraph", 0, ""};
@@ -640,7 +658,7 @@ Calibration TorchEngine::Calibrate(const std::vector<ArrayView>& batch, double b
       graph_rows_ = c.batch_rows;
       const std::string differs = Disagreement(reference, Run(batch), options_.precision);
       if (!differs.empty()) throw ModelError(differs);
-      timing.rows_per_second = MeasureRowsPerSecond(*this, batch, share(1));
+      if (timed) timing.rows_per_second = MeasureRowsPerSecond(*this, batch, share(1));
     } catch (const c10::Error& e) {
       timing.rejected = Brief(e);
     } catch (const std::exception& e) {
@@ -671,9 +689,26 @@ std::vector<HostArray> Engine::Run(const std::vector<ArrayView>& inputs) {
   return Finish();
 }
 
+void PrewarmDevice(const EngineOptions& options) {
+  std::lock_guard<std::mutex> lock(g_prewarm_mutex);
+  if (g_prewarm.valid()) return;
+  g_prewarm = std::async(std::launch::async, [options] {
+                try {
+                  const torch::Device device = PickDevice(options);
+                  if (device.is_cpu()) return;
+                  c10::InferenceMode guard;
+                  // A kernel and a copy back: the context, the allocator and the
+                  // kernel loader are up once this returns.
+                  (void)torch::ones({1}, torch::TensorOptions().device(device)).sum().item<float>();
+                } catch (...) {
+                  // Engine::Create meets the same problem and reports it.
+                }
+              }).share();
+}
+
 double MeasureRowsPerSecond(Engine& engine, const std::vector<ArrayView>& batch, double seconds) {
   const int64_t rows = batch.front().shape.at(0);
-  for (int i = 0; i < 2; ++i) engine.Run(batch);  // warm-up: JIT profiling, allocator, cuDNN choices
+  engine.Run(batch);  // warm-up: the JIT's profiling run, the allocator, cuDNN's choices
   const auto t0 = std::chrono::steady_clock::now();
   int n = 0;
   while (n < 3 || (n < 50 && Seconds(t0) < seconds)) {
@@ -686,17 +721,19 @@ double MeasureRowsPerSecond(Engine& engine, const std::vector<ArrayView>& batch,
 }
 
 std::string Calibration::Summary() const {
-  auto rate = [](double r) { return std::to_string(static_cast<int64_t>(r + 0.5)); };
-  std::string s = chosen + " " + rate(rows_per_second) + " rows/s at batch " + std::to_string(batch_rows) + " (";
+  auto rate = [](double r) { return std::to_string(static_cast<int64_t>(r + 0.5)) + " rows/s"; };
+  // A forced path is not timed: "frozen (forced; checked in 0.21 s)".
+  char secs[32];
+  std::snprintf(secs, sizeof secs, "%.2f s", seconds);
+  if (rows_per_second <= 0) return chosen + " (forced; checked in " + secs + ")";
+  std::string s = chosen + " " + rate(rows_per_second) + " at batch " + std::to_string(batch_rows) + " (";
   bool first = true;
   for (const auto& p : paths) {
     s += first ? "" : ", ";
     first = false;
     s += p.path + (p.rejected.empty() ? " " + rate(p.rows_per_second) : ": rejected: " + p.rejected);
   }
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "; %.2f s)", seconds);
-  return s + buf;
+  return s + "; calibrated in " + secs + ")";
 }
 
 std::unique_ptr<Engine> Engine::Create(const ModelSource& model, const EngineOptions& options,

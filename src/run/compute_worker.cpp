@@ -1,5 +1,6 @@
 #include "run/compute_worker.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -119,7 +120,7 @@ int64_t SearchBatchSize(Engine& engine, const WorkItem& item, int64_t max_rows, 
     for (const auto& in : item.inputs) views.push_back(RowSlice(in, 0, b));
     double rate = 0;
     try {
-      rate = MeasureRowsPerSecond(engine, views, std::max(0.02, (budget_seconds - elapsed()) / 16));
+      rate = MeasureRowsPerSecond(engine, views, std::clamp((budget_seconds - elapsed()) / 16, 0.02, 0.1));
     } catch (const DeviceError& e) {  // out of memory: the sizes so far must do
       engine.Abandon();
       if (rates.empty()) throw;

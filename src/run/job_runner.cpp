@@ -377,6 +377,7 @@ void RunJob(Communicator& comm, const CliOptions& cli) {
   comm.Broadcast(effective, 0);
   Phase(comm, [&] { p.job = ParseJobText(effective, source, "/"); });
   SetLogLevel(EffectiveLogLevel(p.job.log_level, cli.verbosity));
+  if (!cli.dry_run || comm.rank() == 0) PrewarmDevice(MakeEngineOptions(p.job, comm));
 
   // 2. The plan, on rank 0.
   Phase(comm, [&] {

@@ -1,0 +1,51 @@
+// Host buffers for rows: never zero-filled, and large ones are reused.
+//
+// Rows travel in buffers of tens of MiB (a chunk's inputs, its outputs, an MPI
+// message), allocated and freed at a steady rate. Memory fresh from the kernel
+// costs a page fault per 4 KiB on first touch, and a value-initialised vector
+// touches all of it once more to zero it: on the MLP benchmark the two took
+// more of rank 0's time than reading the rows from HDF5 (docs/performance.md).
+// ReusingAllocator default-initialises (no zeroing) and keeps freed blocks of
+// 1 MiB and up in a per-process cache, up to kCachedBytesMax in all, handing
+// them back to the next request of the same rounded size.
+#pragma once
+
+#include <cstddef>
+#include <new>
+#include <vector>
+
+namespace mpsbatch {
+
+// A block of at least `bytes` bytes, from the cache when one of that size is
+// there. Throws std::bad_alloc.
+void* AcquireBlock(size_t bytes);
+// Returns a block from AcquireBlock(bytes) to the cache, or frees it.
+void ReleaseBlock(void* block, size_t bytes) noexcept;
+
+template <typename T>
+struct ReusingAllocator {
+  using value_type = T;
+
+  ReusingAllocator() = default;
+  template <typename U>
+  ReusingAllocator(const ReusingAllocator<U>&) noexcept {}
+
+  T* allocate(size_t n) { return static_cast<T*>(AcquireBlock(n * sizeof(T))); }
+  void deallocate(T* p, size_t n) noexcept { ReleaseBlock(p, n * sizeof(T)); }
+
+  // Default-initialise: std::vector<...>(n) leaves the bytes as they are.
+  template <typename U>
+  void construct(U* p) noexcept {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <typename U, typename... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+
+  friend bool operator==(const ReusingAllocator&, const ReusingAllocator&) { return true; }
+};
+
+using ByteBuffer = std::vector<std::byte, ReusingAllocator<std::byte>>;
+
+}  // namespace mpsbatch

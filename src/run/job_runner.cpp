@@ -1,5 +1,8 @@
 #include "run/job_runner.h"
 
+#include <sched.h>
+
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <filesystem>
@@ -71,12 +74,25 @@ std::shared_ptr<const std::string> ReadModelFile(const std::string& path, const 
   return std::make_shared<const std::string>(ss.str());
 }
 
+// Cores this process may run on: its affinity mask where the launcher bound
+// it (mpirun binds each of 1 or 2 processes to one core by default), else the
+// host's.
+int UsableCores() {
+  const int host = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+#if defined(__linux__)
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return std::clamp(CPU_COUNT(&set), 1, host);
+#endif
+  return host;
+}
+
 EngineOptions MakeEngineOptions(const JobConfig& job, const Communicator& comm) {
   EngineOptions o;
   o.device = job.device;
   o.local_rank = comm.local_rank();
-  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  o.threads = job.threads > 0 ? job.threads : std::max(1, cores / comm.local_size());
+  const int host = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  o.threads = job.threads > 0 ? job.threads : std::max(1, std::min(UsableCores(), host / comm.local_size()));
   o.precision = job.precision;
   o.input_dtype = job.input.dtype;
   o.input_scale = job.input.scale;
@@ -405,6 +421,12 @@ void RunJob(Communicator& comm, const CliOptions& cli) {
   p.model_bytes.reset();
   p.compiled_bytes.reset();
   const auto devices = comm.Gather(p.engine->device_name(), 0);
+  // Ranks the launcher bound to one core of a host with more.
+  const bool one_core = UsableCores() == 1 && std::thread::hardware_concurrency() > 1;
+  const auto bound = comm.Gather(one_core ? "1" : "0", 0);
+  std::string bound_to_one;
+  for (size_t r = 0; r < bound.size(); ++r)
+    if (bound[r] == "1") bound_to_one += (bound_to_one.empty() ? "" : ", ") + std::to_string(r);
 
   // 4. The output file, on rank 0.
   std::unique_ptr<ResultWriter> writer;
@@ -426,6 +448,12 @@ void RunJob(Communicator& comm, const CliOptions& cli) {
     for (std::string line; std::getline(lines, line);) spdlog::info("{}", line);
     spdlog::info("  engines: {} ({}), {} intra-op thread(s) per rank", SummarizeDevices(devices), p.engine->format(),
                  MakeEngineOptions(p.job, comm).threads);
+    if (!bound_to_one.empty())
+      spdlog::warn(
+          "rank(s) {} may run on one core only, which their reading, sending and computing threads then share "
+          "(mpirun binds 1 or 2 processes to a core each by default): launch with mpirun --bind-to none, or "
+          "--map-by slot:PE=<cores per rank>",
+          bound_to_one);
     if (p.job.resume) spdlog::info("{}", ResumeLine(p));
   }
 

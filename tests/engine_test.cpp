@@ -269,6 +269,27 @@ TEST(Engine, ForcedPathIsTheOnlyOneTried) {
   }
 }
 
+TEST(Engine, AdoptBuildsAnotherRanksChoiceUntimed) {
+  for (DeviceRequest device : Devices()) {
+    EngineOptions o;
+    o.device = device;
+    auto e = MakeEngine("def forward(self, x):\n    return x * 4.0\n", o);
+    HostArray x = Array<float>(DType::kFloat32, {2, 1}, {1, 2});
+    Calibration c = e->Adopt("frozen", {View(x)});
+    EXPECT_EQ(c.chosen, "frozen");
+    EXPECT_EQ(c.rows_per_second, 0);
+    EXPECT_EQ(Values<float>(e->Run({View(x)})[0]), (std::vector<float>{4, 8}));
+    if (device == DeviceRequest::kCuda) {
+      EXPECT_EQ(e->Adopt("cudagraph(frozen)", {View(x)}).chosen, "cudagraph(frozen)");
+      EXPECT_EQ(Values<float>(e->Run({View(x)})[0]), (std::vector<float>{4, 8}));
+    } else {
+      EXPECT_THROW(e->Adopt("cudagraph(frozen)", {View(x)}), DeviceError);
+    }
+    EXPECT_THROW(e->Adopt("warp-drive", {View(x)}), ModelError);
+    EXPECT_THROW(e->Adopt("aoti", {View(x)}), ModelError);  // no package given
+  }
+}
+
 TEST(Engine, PathsThatDisagreeWithEagerAreRejected) {
   // Random output: no run agrees with the reference run, eager's own included,
   // so auto keeps the model as loaded.

@@ -41,10 +41,11 @@ class FakeEngine : public Engine {
   void Abandon() override { in_flight_.clear(); }
   size_t in_flight() const override { return in_flight_.size(); }
   size_t max_in_flight() const override { return 2; }
-  Calibration Calibrate(const std::vector<ArrayView>& batch, double) override {
+  Calibration Calibrate(const std::vector<ArrayView>& batch, double) override { return Adopt("fake", batch); }
+  Calibration Adopt(const std::string& path, const std::vector<ArrayView>& batch) override {
     Calibration c;
     c.batch_rows = batch.at(0).shape[0];
-    c.chosen = "fake";
+    c.chosen = path;
     return c;
   }
 

@@ -109,9 +109,11 @@ def hdf5_read(name, path):
 IMAGE_INPUT = ", layout: nhwc, scale: 0.00392156862745098, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225]"
 
 
-def write_job(work, name, batch, device, precision, extra=""):
+def write_job(work, name, batch, device, precision, extra="", compiled=False):
     path = os.path.join(work, f"job-{device}.yaml")
     model, inputs = ("model-net.pt", IMAGE_INPUT) if name == "resnet50" else ("model.pt", "")
+    if compiled:
+        model += ", compiled: model.pt2"
     with open(path, "w") as f:
         f.write(f"model: {{path: {model}}}\ndevice: {device}\nprecision: {precision}\nbatch_size: {batch}\n"
                 f"input: {{path: input.h5, dataset: {workloads.DATASET}{inputs}}}\n"
@@ -171,6 +173,7 @@ def main():
     p.add_argument("--ranks", default="1,2,4,8")
     p.add_argument("--peer-ranks", type=int, default=4)
     p.add_argument("--no-compile", action="store_true")
+    p.add_argument("--aoti", action="store_true", help="also export an AOTInductor package (model.compiled)")
     p.add_argument("--paths", default="eager,frozen,cudagraph,auto",
                    help="forced paths timed at 1 rank, beside auto (empty: none)")
     p.add_argument("--cpu-rows", type=int, default=0)
@@ -188,9 +191,21 @@ def main():
 
     model = workloads.make_model(name)
     print(f"  {sum(p.numel() for p in model.parameters()) / 1e6:.1f}M parameters", flush=True)
-    workloads.save_torchscript(name, model, os.path.join(args.work, "model.pt"), "cuda" if gpu else "cpu")
+    workloads.save_torchscript(name, model, os.path.join(args.work, "model.pt"), "cuda" if gpu else "cpu",
+                               torch.bfloat16 if gpu else torch.float32)
+    model = workloads.make_model(name)  # tracing may have moved it
     if name == "resnet50":
         torch.jit.script(model.net).save(os.path.join(args.work, "model-net.pt"))
+    compiled_extra = ""
+    if gpu and args.aoti:
+        start = time.perf_counter()
+        try:
+            workloads.save_aoti(name, model.net if name == "resnet50" else model, os.path.join(args.work, "model.pt2"))
+            print(f"  AOTInductor package built in {time.perf_counter() - start:.0f} s", flush=True)
+            compiled_extra = "model_compiled"
+        except Exception as e:  # the rest of the run is still worth having
+            print(f"  AOTInductor export failed after {time.perf_counter() - start:.0f} s: {e!r:.500}", flush=True)
+        model = workloads.make_model(name)
     src = os.path.join(args.work, "input.h5")
     workloads.write_input(name, src, rows)
     hdf5_read(name, src)
@@ -204,11 +219,11 @@ def main():
         s = run(["mpirun", "-n", str(args.peer_ranks), "--oversubscribe", sys.executable, "peer_mpi.py", name, src,
                  os.path.join(args.work, "peer2.h5"), str(batch)], os.path.join(args.work, "peer2.log"))
         record(name, f"peer 2: mpi4py script x{args.peer_ranks}", rows, s)
-        job = write_job(args.work, name, batch, "cuda", "bf16")
+        job = write_job(args.work, name, batch, "cuda", "bf16", compiled=bool(compiled_extra))
         for n in [int(r) for r in args.ranks.split(",")]:
             mpsbatch(args, name, rows, job, n, "mpsbatch cuda")
         # Path selection: each forced path beside auto, one rank, same batch.
-        for path in filter(None, args.paths.split(",")):
+        for path in filter(None, args.paths.split(",") + (["aoti"] if compiled_extra else [])):
             mpsbatch(args, name, rows, job, 1, f"mpsbatch cuda path={path}", ["--set", f"path={path}"])
         mpsbatch(args, name, rows, job, 1, "mpsbatch cuda batch=auto", ["--set", "batch_size=auto"])
         if name == "mlp":  # the launch-bound case: small batches, several ranks on one GPU

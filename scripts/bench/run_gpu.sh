@@ -2,6 +2,7 @@
 # The benchmark run on the GPU machine (docs/performance.md): build mpsbatch
 # against the machine's libtorch, then bench.py for the given workloads.
 # Usage: scripts/bench/run_gpu.sh OUT_DIR WORKLOAD...   (e.g. mlp, or resnet50 bert)
+# BENCH_ARGS adds options to every bench.py call (e.g. BENCH_ARGS=--aoti).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 out=$1
@@ -16,7 +17,7 @@ MPSBATCH_BUILD_DIR=build-gpu MPSBATCH_PYTHON=$(command -v python3) MPSBATCH_JOBS
 }
 for w in "$@"; do
   extra=()
-  if [[ $w == mlp ]]; then extra=(--cpu-rows 100000); fi
+  if [[ $w == mlp ]]; then extra=(--cpu-rows 400000); fi
   python3 scripts/bench/bench.py "$w" --mpsbatch build-gpu/src/mpsbatch --work "/tmp/bench-$w" \
-    --json "$out/results.jsonl" "${extra[@]}" 2>&1 | tee "$out/bench-$w.log"
+    --json "$out/results.jsonl" "${extra[@]}" ${BENCH_ARGS:-} 2>&1 | tee "$out/bench-$w.log"
 done

@@ -84,13 +84,32 @@ def write_input(name, path, rows, block=8192):
             d[i:i + n] = example(name, n, seed=i)
 
 
-def save_torchscript(name, model, path, device="cpu"):
-    """BERT is traced, on `device`: tracing bakes the device of tensors the model
-    creates (token type ids) into the graph, so trace where it will run."""
+def save_torchscript(name, model, path, device="cpu", dtype=torch.float32):
+    """BERT is traced, on `device` and in `dtype`: tracing bakes the device and
+    dtype of tensors the model creates (token type ids, the attention mask's
+    fill value) into the graph, so trace as it will run. (Traced in float32 and
+    run in bf16, the mask stays float32 and drags attention into float32.)"""
     with torch.no_grad():
         if name == "bert":
-            model = model.to(device)
+            model = model.to(device, dtype)
             scripted = torch.jit.trace(model, (torch.from_numpy(example(name, 2)).to(device),), strict=False)
         else:
             scripted = torch.jit.script(model)
     scripted.save(path)
+
+
+def save_aoti(name, model, path, device="cuda", dtype=torch.bfloat16, max_batch=16384):
+    """An AOTInductor package of `model` (for ResNet-50, pass the bare network:
+    mpsbatch normalises on the device and hands it NCHW floats) with a dynamic
+    batch dimension, for mpsbatch's model.compiled."""
+    model = model.to(device, dtype).eval()
+    if name == "mlp":
+        example = torch.randn(8, 256, device=device, dtype=dtype)
+    elif name == "resnet50":
+        example = torch.randn(8, 3, 224, 224, device=device, dtype=dtype)
+    else:
+        example = torch.from_numpy(globals()["example"](name, 8)).to(device)
+    batch = torch.export.Dim("batch", min=1, max=max_batch)
+    with torch.no_grad():
+        exported = torch.export.export(model, (example,), dynamic_shapes=({0: batch},))
+        torch._inductor.aoti_compile_and_package(exported, package_path=path)

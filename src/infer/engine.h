@@ -100,6 +100,10 @@ class Engine {
   // Throws ModelError or DeviceError when the forced path cannot be built or
   // disagrees with eager.
   virtual Calibration Calibrate(const std::vector<ArrayView>& batch, double budget_seconds) = 0;
+  // Builds the path another rank's Calibrate chose (Calibration::chosen, on
+  // the same kind of device) for batches of `batch`'s size, checked against
+  // eager on `batch`, untimed. Throws ModelError or DeviceError if it cannot.
+  virtual Calibration Adopt(const std::string& path, const std::vector<ArrayView>& batch) = 0;
 
   virtual DeviceKind device_kind() const = 0;
   // E.g. "cpu", "cuda:1", "mps".

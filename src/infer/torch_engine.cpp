@@ -407,7 +407,13 @@ class TorchEngine : public Engine {
     in_flight_.clear();
   }
 
-  Calibration Calibrate(const std::vector<ArrayView>& batch, double budget_seconds) override;
+  Calibration Calibrate(const std::vector<ArrayView>& batch, double budget_seconds) override {
+    return Select(batch, budget_seconds, "");
+  }
+
+  Calibration Adopt(const std::string& path, const std::vector<ArrayView>& batch) override {
+    return Select(batch, 0, path);
+  }
 
   DeviceKind device_kind() const override {
     if (device_.is_cuda()) return DeviceKind::kCuda;
@@ -419,6 +425,9 @@ class TorchEngine : public Engine {
   std::string format() const override { return IsAotiPackage(source_.path) ? "aoti" : "torchscript"; }
 
  private:
+  // Calibrate and Adopt: `adopt` names the one path to build ("" to choose).
+  Calibration Select(const std::vector<ArrayView>& batch, double budget_seconds, const std::string& adopt);
+
   void AddPath(const std::string& name, std::unique_ptr<Forward> forward) {
     paths_.emplace_back(name, std::move(forward));
   }
@@ -562,28 +571,36 @@ class TorchEngine : public Engine {
   std::map<std::tuple<int, c10::ScalarType, int64_t>, torch::Tensor> per_channel_;  // see PerChannel
 };
 
-Calibration TorchEngine::Calibrate(const std::vector<ArrayView>& batch, double budget_seconds) {
+Calibration TorchEngine::Select(const std::vector<ArrayView>& batch, double budget_seconds, const std::string& adopt) {
   const auto t0 = std::chrono::steady_clock::now();
   Calibration c;
   c.batch_rows = batch.front().shape.at(0);
-  const PathRequest want = options_.path;
+  // Adopting another rank's choice forces it, as path: would.
+  const PathRequest want = adopt.empty() ? options_.path : PathRequest::kEager;
   const bool script = !IsAotiPackage(source_.path);
+  const bool graphs = device_.is_cuda() && CudaGraphsAvailable();
   // The paths to try, in order; cudagraph comes last, over the best other.
   std::vector<std::string> names;
-  auto offer = [&](const std::string& name, PathRequest as) {
-    if (want == PathRequest::kAuto || want == as) names.push_back(name);
-  };
-  bool four_d = false;
-  for (const auto& v : batch) four_d = four_d || v.shape.size() == 4;
-  if (script) {
-    offer("eager", PathRequest::kEager);
-    offer("frozen", PathRequest::kFrozen);
-    if (four_d && !device_.is_cpu()) offer("frozen+channels_last", PathRequest::kFrozen);
+  bool want_graph = graphs && (want == PathRequest::kAuto || want == PathRequest::kCudaGraph);
+  if (!adopt.empty()) {
+    want_graph = adopt.rfind("cudagraph(", 0) == 0 && adopt.back() == ')';
+    names.push_back(want_graph ? adopt.substr(10, adopt.size() - 11) : adopt);
+    if (want_graph && !graphs) throw DeviceError("cannot build path " + adopt + " on " + device_name());
+  } else {
+    auto offer = [&](const std::string& name, PathRequest as) {
+      if (want == PathRequest::kAuto || want == as) names.push_back(name);
+    };
+    bool four_d = false;
+    for (const auto& v : batch) four_d = four_d || v.shape.size() == 4;
+    if (script) {
+      offer("eager", PathRequest::kEager);
+      offer("frozen", PathRequest::kFrozen);
+      if (four_d && !device_.is_cpu()) offer("frozen+channels_last", PathRequest::kFrozen);
+    }
+    if (!script || compiled_) offer("aoti", PathRequest::kAoti);
+    if (want == PathRequest::kCudaGraph && !graphs)
+      throw DeviceError("path: cudagraph needs a CUDA device and a CUDA libtorch; this rank runs on " + device_name());
   }
-  if (!script || compiled_) offer("aoti", PathRequest::kAoti);
-  const bool graphs = device_.is_cuda() && CudaGraphsAvailable();
-  if (want == PathRequest::kCudaGraph && !graphs)
-    throw DeviceError("path: cudagraph needs a CUDA device and a CUDA libtorch; this rank runs on " + device_name());
 
   // What every path must agree with: the model as loaded.
   graph_.reset();
@@ -591,25 +608,30 @@ Calibration TorchEngine::Calibrate(const std::vector<ArrayView>& batch, double b
   active_name_ = paths_.front().first;
   const std::vector<HostArray> reference = Run(batch);
 
-  const size_t planned = names.size() + (graphs && (want == PathRequest::kAuto || want == PathRequest::kCudaGraph));
+  const size_t planned = names.size() + (want_graph ? 1 : 0);
   // Timing each path for a fifth of a second at most tells paths apart that
   // differ by more than a few percent; more would cost the job real time.
   auto share = [&](size_t left) { return std::clamp((budget_seconds - Seconds(t0)) / (3.0 * left), 0.02, 0.2); };
   // A forced path is built and checked, not timed: there is nothing to choose.
-  const bool timed = want == PathRequest::kAuto;
+  const bool timed = want == PathRequest::kAuto && adopt.empty();
+  const bool forced_graph = want == PathRequest::kCudaGraph || (want_graph && !adopt.empty());
   std::string best;
   double best_rate = -1;
   for (size_t i = 0; i < names.size(); ++i) {
     const std::string& name = names[i];
     PathTiming timing{name, 0, ""};
     try {
-      if (Seconds(t0) > budget_seconds) throw ModelError("calibration_seconds ran out before this path");
+      if (timed && Seconds(t0) > budget_seconds) throw ModelError("calibration_seconds ran out before this path");
       Forward* forward = FindPath(name);
       if (!forward) {
         if (name == "frozen") AddPath(name, MakeFrozen(script_, false));
         if (name == "frozen+channels_last") AddPath(name, MakeFrozen(script_, true));
-        if (name == "aoti") AddPath(name, MakeAoti(*compiled_, device_));
+        if (name == "aoti") {
+          if (!compiled_) throw ModelError("no AOTInductor package to build path aoti from");
+          AddPath(name, MakeAoti(*compiled_, device_));
+        }
         forward = FindPath(name);
+        if (!forward) throw ModelError("unknown path '" + name + "'");
       }
       active_ = forward;
       active_name_ = name;
@@ -629,6 +651,7 @@ Calibration TorchEngine::Calibrate(const std::vector<ArrayView>& batch, double b
     c.paths.push_back(timing);
   }
   if (best.empty()) {
+    if (!adopt.empty()) throw ModelError("path " + adopt + " cannot run here: " + c.paths.back().rejected);
     if (want != PathRequest::kAuto && want != PathRequest::kCudaGraph)
       throw ModelError("path: " + std::string(PathRequestName(want)) +
                        " cannot run this model: " + c.paths.back().rejected);
@@ -640,10 +663,10 @@ Calibration TorchEngine::Calibrate(const std::vector<ArrayView>& batch, double b
   c.chosen = best;
   c.rows_per_second = std::max(0.0, best_rate);
 
-  if (graphs && (want == PathRequest::kAuto || want == PathRequest::kCudaGraph)) {
+  if (want_graph) {
     PathTiming timing{"cudagraph", 0, ""};
     try {
-      if (Seconds(t0) > budget_seconds) throw ModelError("calibration_seconds ran out before this path");
+      if (timed && Seconds(t0) > budget_seconds) throw ModelError("calibration_seconds ran out before this path");
       TensorList example;
       {
         c10::InferenceMode guard;
@@ -667,14 +690,13 @@ Calibration TorchEngine::Calibrate(const std::vector<ArrayView>& batch, double b
     Abandon();
     timing.path = "cudagraph(" + active_name_ + ")";
     c.paths.push_back(timing);
-    if (timing.rejected.empty() && (want == PathRequest::kCudaGraph || timing.rows_per_second > best_rate)) {
+    if (timing.rejected.empty() && (forced_graph || timing.rows_per_second > best_rate)) {
       c.chosen = timing.path;
       c.rows_per_second = timing.rows_per_second;
     } else {
       graph_.reset();
       graph_rows_ = -1;
-      if (want == PathRequest::kCudaGraph)
-        throw ModelError("path: cudagraph cannot capture this model: " + timing.rejected);
+      if (forced_graph) throw ModelError("path: cudagraph cannot capture this model: " + timing.rejected);
     }
   }
   c.seconds = Seconds(t0);

@@ -160,33 +160,11 @@ ResultItem ComputeWorker::Next() {
 
 std::optional<ResultItem> ComputeWorker::NextFor(std::chrono::microseconds timeout) { return done_.PopFor(timeout); }
 
-std::optional<CalibrationReport> ComputeWorker::calibration() const {
-  std::lock_guard<std::mutex> lock(calibration_mutex_);
-  return calibration_;
-}
-
 void ComputeWorker::Loop() {
   while (auto item = todo_.Pop()) {
     ResultItem result{item->chunk, {}, {}, nullptr};
     const auto start = std::chrono::steady_clock::now();
     try {
-      if (settings_.calibrate) {
-        settings_.calibrate = false;
-        CalibrationReport report;
-        double budget = settings_.calibration_seconds;
-        if (settings_.batch_size_auto) {
-          report.batch_size = SearchBatchSize(engine_, *item, settings_.batch_size, budget / 2, &report.batch_search);
-          budget -= std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        } else {
-          report.batch_size = std::min(settings_.batch_size, item->chunk.rows());
-        }
-        settings_.batch_size = std::max<int64_t>(1, report.batch_size);
-        std::vector<ArrayView> batch;
-        for (const auto& in : item->inputs) batch.push_back(RowSlice(in, 0, settings_.batch_size));
-        report.paths = engine_.Calibrate(batch, std::max(0.1, budget));
-        std::lock_guard<std::mutex> lock(calibration_mutex_);
-        calibration_ = std::move(report);
-      }
       result.outputs = ComputeChunk(engine_, plan_, settings_, *item, &result.nonfinite);
     } catch (...) {
       result.error = std::current_exception();

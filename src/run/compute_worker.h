@@ -6,7 +6,6 @@
 
 #include <atomic>
 #include <exception>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -41,15 +40,9 @@ struct ResultItem {
 struct ComputeSettings {
   int64_t batch_size = 1;
   bool fail_on_nonfinite = false;  // a NaN or Inf in an output is a ModelError
-  // Calibration, on the first chunk: search batch sizes up to batch_size
-  // (batch_size_auto), then choose the engine's path (Engine::Calibrate),
-  // within calibration_seconds together. Off: the engine keeps its first path.
-  bool calibrate = true;
-  bool batch_size_auto = false;
-  double calibration_seconds = 30;
 };
 
-// What calibration chose on one rank.
+// What calibration chose on one rank (run/calibrate.h).
 struct CalibrationReport {
   int64_t batch_size = 0;
   std::string batch_search;  // "64: 1.2M rows/s, 128: ..." ("" without batch_size: auto)
@@ -80,19 +73,15 @@ class ComputeWorker {
   ResultItem Next();  // blocks
   std::optional<ResultItem> NextFor(std::chrono::microseconds timeout);
 
-  // Seconds the thread spent inside ComputeChunk (and calibration) so far.
+  // Seconds the thread spent inside ComputeChunk so far.
   double compute_seconds() const { return compute_ns_.load() * 1e-9; }
-  // What calibration chose; empty before the first chunk or when it is off.
-  std::optional<CalibrationReport> calibration() const;
 
  private:
   void Loop();
 
   Engine& engine_;
   const JobPlan& plan_;
-  ComputeSettings settings_;  // batch_size as calibration chose it
-  mutable std::mutex calibration_mutex_;
-  std::optional<CalibrationReport> calibration_;
+  const ComputeSettings settings_;
   BoundedQueue<WorkItem> todo_;
   BoundedQueue<ResultItem> done_;
   std::atomic<int64_t> compute_ns_{0};

@@ -19,6 +19,7 @@
 #include "plan/chunk_plan.h"
 #include "plan/job_plan.h"
 #include "read/input_file.h"
+#include "run/calibrate.h"
 #include "run/rank_loop.h"
 #include "write/result_writer.h"
 
@@ -109,7 +110,7 @@ EngineOptions MakeEngineOptions(const JobConfig& job, const Communicator& comm) 
 // output per batch.
 constexpr int64_t kAutoBatchPlanning = 256;
 constexpr int64_t kAutoBatchMax = 4096;
-constexpr int64_t kAutoBatchBytes = int64_t{256} << 20;
+constexpr int64_t kAutoBatchBytes = int64_t{64} << 20;  // rank 0 sends these rows to every rank
 
 int64_t PlanningBatch(const JobConfig& job) { return job.batch_size_auto ? kAutoBatchPlanning : job.batch_size; }
 
@@ -334,13 +335,6 @@ void WriteHeaderAttributes(ResultWriter& w, const Planned& p, const Communicator
   w.SetAttribute("start_time", start);
 }
 
-// "batch 256, cudagraph(frozen) 12000 rows/s (eager 9000, ...)" for the log.
-std::string CalibrationLine(const CalibrationReport& c) {
-  std::string s = "batch " + std::to_string(c.batch_size);
-  if (!c.batch_search.empty()) s += " (auto: " + c.batch_search + ")";
-  return s + ", path " + c.paths.Summary();
-}
-
 void LogSummary(const Planned& p, double total_seconds, double loop_seconds, const std::vector<double>& rows,
                 const std::vector<double>& compute, const std::vector<std::string>& paths) {
   double scored = 0;
@@ -428,7 +422,15 @@ void RunJob(Communicator& comm, const CliOptions& cli) {
   for (size_t r = 0; r < bound.size(); ++r)
     if (bound[r] == "1") bound_to_one += (bound_to_one.empty() ? "" : ", ") + std::to_string(r);
 
-  // 4. The output file, on rank 0.
+  // 4. Path selection: one rank per device measures, the others follow.
+  const auto t_calibrate = std::chrono::steady_clock::now();
+  RankCalibration calibration;
+  Phase(comm,
+        [&] { calibration = CalibrateRanks(comm, *p.engine, p.job, p.plan, p.input.get(), AutoBatchBound(p.plan)); });
+  const double calibration_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t_calibrate).count();
+
+  // 5. The output file, on rank 0.
   std::unique_ptr<ResultWriter> writer;
   Phase(comm, [&] {
     if (comm.rank() != 0) return;
@@ -454,10 +456,11 @@ void RunJob(Communicator& comm, const CliOptions& cli) {
           "(mpirun binds 1 or 2 processes to a core each by default): launch with mpirun --bind-to none, or "
           "--map-by slot:PE=<cores per rank>",
           bound_to_one);
+    spdlog::info("  calibration: {:.2f} s; rank 0: {}", calibration_seconds, CalibrationLine(calibration, 0));
     if (p.job.resume) spdlog::info("{}", ResumeLine(p));
   }
 
-  // 5. Score. From here a failing rank aborts the job.
+  // 6. Score. From here a failing rank aborts the job.
   const auto t_loop = std::chrono::steady_clock::now();
   RankStats stats;
   try {
@@ -467,10 +470,8 @@ void RunJob(Communicator& comm, const CliOptions& cli) {
       for (int64_t id : p.resume->done) done[static_cast<size_t>(id)] = true;
     }
     ComputeSettings compute;
-    compute.batch_size = p.job.batch_size_auto ? AutoBatchBound(p.plan) : p.job.batch_size;
-    compute.batch_size_auto = p.job.batch_size_auto;
+    compute.batch_size = calibration.report.batch_size;
     compute.fail_on_nonfinite = p.job.fail_on_nonfinite;
-    compute.calibration_seconds = p.job.calibration_seconds;
     stats = RunRankLoop(
         {comm, *p.engine, p.plan, chunks, compute, p.input.get(), writer.get(), 2, p.job.schedule, std::move(done)});
   } catch (const Error& e) {
@@ -483,7 +484,7 @@ void RunJob(Communicator& comm, const CliOptions& cli) {
   const auto t_end = std::chrono::steady_clock::now();
   const auto rows = comm.Gather(static_cast<double>(stats.rows), 0);
   const auto compute = comm.Gather(stats.compute_seconds, 0);
-  const auto paths = comm.Gather(stats.calibration ? CalibrationLine(*stats.calibration) : "no chunks", 0);
+  const auto paths = comm.Gather(CalibrationLine(calibration, comm.rank()), 0);
   const int64_t nonfinite = comm.AllreduceSum(stats.nonfinite.values);
   const int64_t first_row = comm.AllreduceMin(stats.nonfinite.first_row < 0 ? p.plan.rows : stats.nonfinite.first_row);
   if (comm.rank() == 0 && nonfinite > 0)
@@ -492,7 +493,7 @@ void RunJob(Communicator& comm, const CliOptions& cli) {
         "true to make that an error",
         nonfinite, first_row);
 
-  // 6. Commit the output.
+  // 7. Commit the output.
   Phase(comm, [&] {
     if (comm.rank() != 0) return;
     writer->SetAttribute("nonfinite_values", nonfinite);

@@ -256,7 +256,6 @@ RankStats RunRankLoop(const RankLoopContext& ctx) {
     stats = RunWorker(ctx, worker);
   }
   stats.compute_seconds = worker.compute_seconds();
-  stats.calibration = worker.calibration();
   return stats;
 }
 

@@ -1,0 +1,40 @@
+// Adaptive path selection across the job: one rank per device measures, the
+// others on that device take its choice.
+//
+// Ranks sharing a GPU would otherwise calibrate at the same time, each timing
+// its paths while the others load the device, and each paying for every
+// path's build: on the H100 eight ResNet-50 ranks spent 6 s doing so where one
+// spends 2.5 s (docs/performance.md). Here the lowest rank of each device
+// group (same host, same device) searches the batch size (batch_size: auto)
+// and times the paths on a batch of real rows that rank 0 reads and sends to
+// all; then every rank builds its group's choice, checked against eager.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "comm/communicator.h"
+#include "config/job.h"
+#include "infer/engine.h"
+#include "plan/job_plan.h"
+#include "read/input_file.h"
+#include "run/compute_worker.h"
+
+namespace mpsbatch {
+
+struct RankCalibration {
+  CalibrationReport report;  // as the rank's device group measured it
+  int leader = 0;            // the rank that measured
+};
+
+// Collective. `input` is rank 0's. `batch_bound` is the largest batch_size:
+// auto may choose. Throws what the engine throws (a forced path that cannot
+// run); call it inside a Phase.
+RankCalibration CalibrateRanks(Communicator& comm, Engine& engine, const JobConfig& job, const JobPlan& plan,
+                               InputFile* input, int64_t batch_bound);
+
+// "batch 256, path frozen 18975 rows/s (...)", or for a rank that took its
+// group's choice, "batch 256, path frozen, as rank 0 measured".
+std::string CalibrationLine(const RankCalibration& c, int rank);
+
+}  // namespace mpsbatch

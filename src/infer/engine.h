@@ -116,6 +116,9 @@ class Engine {
 // on a background thread, so that it overlaps reading the job and planning;
 // Engine::Create waits for it. Problems surface in Create. Once per process.
 void PrewarmDevice(const EngineOptions& options);
+// Waits for PrewarmDevice's thread, if one was started. A process must not
+// exit while that thread is inside libtorch: RunJob waits on every path out.
+void WaitForDevicePrewarm();
 
 // Rows per second of `batch` through `engine`'s current path, the pipeline
 // kept full, after one warm-up batch: at least 3 batches, then more until

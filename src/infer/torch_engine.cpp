@@ -330,7 +330,9 @@ HostArray ToHostArray(const torch::Tensor& host, DType dtype) {
 std::mutex g_prewarm_mutex;
 std::shared_future<void> g_prewarm;
 
-void WaitForPrewarm() {
+}  // namespace
+
+void WaitForDevicePrewarm() {
   std::shared_future<void> f;
   {
     std::lock_guard<std::mutex> lock(g_prewarm_mutex);
@@ -339,10 +341,12 @@ void WaitForPrewarm() {
   if (f.valid()) f.wait();
 }
 
+namespace {
+
 class TorchEngine : public Engine {
  public:
   TorchEngine(const ModelSource& src, const EngineOptions& o, std::optional<ModelSource> compiled)
-      : options_(o), device_((WaitForPrewarm(), PickDevice(o))), source_(src), compiled_(std::move(compiled)) {
+      : options_(o), device_((WaitForDevicePrewarm(), PickDevice(o))), source_(src), compiled_(std::move(compiled)) {
     SetThreads(o.threads);
     if (!src.bytes && !std::filesystem::is_regular_file(src.path))
       throw ModelError(src.path + ": model file not found");

@@ -39,72 +39,116 @@ NonFinite CountNonFinite(const HostArray& a, int64_t first_row) {
 
 }  // namespace
 
-std::vector<HostArray> ComputeChunk(Engine& engine, const JobPlan& plan, const ComputeSettings& settings,
-                                    const WorkItem& item, NonFinite* nonfinite) {
-  const int64_t batch_size = settings.batch_size;
-  const int64_t rows = item.chunk.rows();
-  std::vector<HostArray> outputs;
-  for (const auto& spec : plan.outputs) {
-    Shape shape{rows};
+ChunkPipeline::ChunkPipeline(Engine& engine, const JobPlan& plan, const ComputeSettings& settings)
+    : engine_(engine), plan_(plan), settings_(settings) {}
+
+ChunkPipeline::~ChunkPipeline() { engine_.Abandon(); }
+
+void ChunkPipeline::Add(WorkItem item) {
+  Open o;
+  o.result.chunk = item.chunk;
+  for (const auto& spec : plan_.outputs) {
+    Shape shape{item.chunk.rows()};
     shape.insert(shape.end(), spec.row_shape.begin(), spec.row_shape.end());
-    outputs.emplace_back(spec.dtype, shape);
+    o.result.outputs.emplace_back(spec.dtype, shape);
   }
-  auto where = [&](int64_t b, int64_t e) {
-    return "rows " + std::to_string(item.chunk.begin + b) + ".." + std::to_string(item.chunk.begin + e);
-  };
-  // Takes the oldest batch in flight, [b, e), off the engine into `outputs`.
-  auto finish = [&](int64_t b, int64_t e) {
+  o.item = std::move(item);
+  open_.push_back(std::move(o));
+}
+
+bool ChunkPipeline::CanStart() const {
+  if (failure_) return false;
+  for (const auto& o : open_)
+    if (o.started < o.item.chunk.rows()) return true;
+  return false;
+}
+
+ResultItem ChunkPipeline::Fail(Open& chunk, std::exception_ptr error) {
+  engine_.Abandon();
+  flying_.clear();
+  ResultItem r{chunk.item.chunk, {}, {}, error};
+  open_.clear();
+  return r;
+}
+
+namespace {
+
+std::string Where(const Chunk& chunk, int64_t b, int64_t e) {
+  return "rows " + std::to_string(chunk.begin + b) + ".." + std::to_string(chunk.begin + e);
+}
+
+}  // namespace
+
+void ChunkPipeline::StartNext() {
+  for (auto& o : open_) {
+    const int64_t rows = o.item.chunk.rows();
+    if (o.started >= rows) continue;
+    const int64_t b = o.started, e = std::min(rows, b + settings_.batch_size);
+    std::vector<ArrayView> views;
+    for (const auto& in : o.item.inputs) views.push_back(RowSlice(in, b, e));
+    try {
+      try {
+        engine_.Start(views);
+      } catch (const ModelError& error) {
+        throw ModelError(Where(o.item.chunk, b, e) + ": " + error.what());
+      }
+    } catch (...) {
+      failure_ = Fail(o, std::current_exception());
+      return;
+    }
+    o.started = e;
+    flying_.push_back({&o, b, e});
+    return;
+  }
+}
+
+std::optional<ResultItem> ChunkPipeline::TakeFailure() {
+  auto f = std::move(failure_);
+  failure_.reset();
+  return f;
+}
+
+std::optional<ResultItem> ChunkPipeline::FinishOldest() {
+  const Batch batch = flying_.front();
+  flying_.pop_front();
+  Open& o = *batch.chunk;
+  const int64_t b = batch.begin, e = batch.end;
+  const std::string where = Where(o.item.chunk, b, e);
+  try {
     std::vector<HostArray> ys;
     try {
-      ys = engine.Finish();
+      ys = engine_.Finish();
     } catch (const ModelError& error) {
-      throw ModelError(where(b, e) + ": " + error.what());
+      throw ModelError(where + ": " + error.what());
     }
+    auto& outputs = o.result.outputs;
     if (ys.size() != outputs.size())
-      throw ModelError(where(b, e) + ": the model returned " + std::to_string(ys.size()) + " outputs, " +
+      throw ModelError(where + ": the model returned " + std::to_string(ys.size()) + " outputs, " +
                        std::to_string(outputs.size()) + " on the first batch");
-    for (size_t o = 0; o < ys.size(); ++o) {
+    for (size_t i = 0; i < ys.size(); ++i) {
       Shape expected{e - b};
-      expected.insert(expected.end(), plan.outputs[o].row_shape.begin(), plan.outputs[o].row_shape.end());
-      if (ys[o].shape != expected)
-        throw ModelError(where(b, e) + ": output '" + plan.outputs[o].name + "' has shape " + ShapeString(ys[o].shape) +
+      expected.insert(expected.end(), plan_.outputs[i].row_shape.begin(), plan_.outputs[i].row_shape.end());
+      if (ys[i].shape != expected)
+        throw ModelError(where + ": output '" + plan_.outputs[i].name + "' has shape " + ShapeString(ys[i].shape) +
                          ", expected " + ShapeString(expected) + " (per-row shape as on the first batch)");
-      const NonFinite seen = CountNonFinite(ys[o], item.chunk.begin + b);
-      if (seen.values > 0 && settings.fail_on_nonfinite)
-        throw ModelError(where(b, e) + ": output '" + plan.outputs[o].name +
+      const NonFinite seen = CountNonFinite(ys[i], o.item.chunk.begin + b);
+      if (seen.values > 0 && settings_.fail_on_nonfinite)
+        throw ModelError(where + ": output '" + plan_.outputs[i].name +
                          "' has a non-finite value (NaN or Inf) in row " + std::to_string(seen.first_row) +
                          ", and fail_on_nonfinite is set");
-      nonfinite->Add(seen);
-      const size_t row_bytes = outputs[o].row_bytes();
-      std::memcpy(outputs[o].bytes.data() + static_cast<size_t>(b) * row_bytes, ys[o].bytes.data(), ys[o].bytes.size());
-    }
-  };
-  std::deque<std::pair<int64_t, int64_t>> pending;  // batches in flight, oldest first
-  std::vector<ArrayView> views(item.inputs.size());
-  try {
-    for (int64_t b = 0; b < rows; b += batch_size) {
-      const int64_t e = std::min(rows, b + batch_size);
-      if (pending.size() >= engine.max_in_flight()) {
-        finish(pending.front().first, pending.front().second);
-        pending.pop_front();
-      }
-      for (size_t i = 0; i < views.size(); ++i) views[i] = RowSlice(item.inputs[i], b, e);
-      try {
-        engine.Start(views);
-      } catch (const ModelError& error) {
-        throw ModelError(where(b, e) + ": " + error.what());
-      }
-      pending.emplace_back(b, e);
-    }
-    while (!pending.empty()) {
-      finish(pending.front().first, pending.front().second);
-      pending.pop_front();
+      o.result.nonfinite.Add(seen);
+      const size_t row_bytes = outputs[i].row_bytes();
+      std::memcpy(outputs[i].bytes.data() + static_cast<size_t>(b) * row_bytes, ys[i].bytes.data(), ys[i].bytes.size());
     }
   } catch (...) {
-    engine.Abandon();
-    throw;
+    return Fail(o, std::current_exception());
   }
-  return outputs;
+  o.done += e - b;
+  // Batches finish in the order they started, so chunks complete in order.
+  if (o.done < o.item.chunk.rows() || &o != &open_.front()) return std::nullopt;
+  ResultItem r = std::move(o.result);
+  open_.pop_front();
+  return r;
 }
 
 int64_t SearchBatchSize(Engine& engine, const WorkItem& item, int64_t max_rows, double budget_seconds,
@@ -161,18 +205,44 @@ ResultItem ComputeWorker::Next() {
 std::optional<ResultItem> ComputeWorker::NextFor(std::chrono::microseconds timeout) { return done_.PopFor(timeout); }
 
 void ComputeWorker::Loop() {
-  while (auto item = todo_.Pop()) {
-    ResultItem result{item->chunk, {}, {}, nullptr};
-    const auto start = std::chrono::steady_clock::now();
-    try {
-      result.outputs = ComputeChunk(engine_, plan_, settings_, *item, &result.nonfinite);
-    } catch (...) {
-      result.error = std::current_exception();
+  ChunkPipeline pipe(engine_, plan_, settings_);
+  auto busy_since = std::chrono::steady_clock::now();
+  auto count_busy = [&] {
+    const auto now = std::chrono::steady_clock::now();
+    compute_ns_ += std::chrono::duration_cast<std::chrono::nanoseconds>(now - busy_since).count();
+    busy_since = now;
+  };
+  while (true) {
+    // Another chunk when every started batch's chunk is under way: wait for
+    // one only with nothing in flight, so the device never idles for it.
+    if (!pipe.CanStart()) {
+      std::optional<WorkItem> item;
+      if (pipe.Idle()) {
+        count_busy();
+        item = todo_.Pop();
+        busy_since = std::chrono::steady_clock::now();
+        if (!item) return;  // closed and drained
+      } else {
+        item = todo_.TryPop();
+      }
+      if (item) pipe.Add(std::move(*item));
     }
-    compute_ns_ +=
-        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count();
-    const bool failed = result.error != nullptr;
-    if (!done_.Push(std::move(result)) || failed) return;
+    if (pipe.CanStart() && pipe.HasRoom()) {
+      pipe.StartNext();
+      if (auto failure = pipe.TakeFailure()) {
+        count_busy();
+        done_.Push(std::move(*failure));
+        return;
+      }
+      continue;
+    }
+    if (pipe.Idle()) continue;
+    if (auto r = pipe.FinishOldest()) {
+      count_busy();
+      const bool failed = r->error != nullptr;
+      if (!done_.Push(std::move(*r)) || failed) return;
+      busy_since = std::chrono::steady_clock::now();
+    }
   }
 }
 

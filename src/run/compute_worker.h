@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <deque>
 #include <exception>
 #include <optional>
 #include <string>
@@ -56,13 +57,52 @@ struct CalibrationReport {
 int64_t SearchBatchSize(Engine& engine, const WorkItem& item, int64_t max_rows, double budget_seconds,
                         std::string* log);
 
-// Runs one chunk through `engine` in batches of `batch_size`, keeping up to
-// engine.max_in_flight() batches in flight, checking every
-// batch's outputs against the plan and counting non-finite values into
-// `*nonfinite`. Throws ModelError on a mismatch, or on the first non-finite
-// value when `fail_on_nonfinite` is set.
-std::vector<HostArray> ComputeChunk(Engine& engine, const JobPlan& plan, const ComputeSettings& settings,
-                                    const WorkItem& item, NonFinite* nonfinite);
+// Chunks' batches through the engine, up to engine.max_in_flight() at once,
+// across chunk boundaries: the next chunk's first batch starts while the last
+// ones of this chunk still run, so the device does not drain between chunks
+// (ResNet-50's chunks hold one or two batches). Checks every batch's outputs
+// against the plan and counts non-finite values. A failure (ModelError on a
+// mismatch, or on the first non-finite value when fail_on_nonfinite is set;
+// what the engine throws) becomes the error of its chunk's result; the
+// pipeline then takes no more work.
+class ChunkPipeline {
+ public:
+  ChunkPipeline(Engine& engine, const JobPlan& plan, const ComputeSettings& settings);
+  ~ChunkPipeline();  // abandons what is in flight
+
+  void Add(WorkItem item);
+  // True if a chunk has a batch not yet started.
+  bool CanStart() const;
+  // True if the engine has room for another batch.
+  bool HasRoom() const { return flying_.size() < engine_.max_in_flight(); }
+  bool Idle() const { return flying_.empty(); }
+  void StartNext();
+  // Finishes the oldest batch in flight; returns its chunk's result once all
+  // of its rows are done, or the chunk's failure.
+  std::optional<ResultItem> FinishOldest();
+  // The failure StartNext met, as its chunk's result.
+  std::optional<ResultItem> TakeFailure();
+
+ private:
+  struct Open {
+    WorkItem item;
+    ResultItem result;
+    int64_t started = 0;  // rows handed to the engine
+    int64_t done = 0;     // rows back
+  };
+  struct Batch {
+    Open* chunk;
+    int64_t begin, end;  // rows within the chunk
+  };
+  ResultItem Fail(Open& chunk, std::exception_ptr error);
+
+  Engine& engine_;
+  const JobPlan& plan_;
+  const ComputeSettings settings_;
+  std::deque<Open> open_;  // chunks with rows to start or in flight, oldest first
+  std::deque<Batch> flying_;
+  std::optional<ResultItem> failure_;
+};
 
 class ComputeWorker {
  public:
@@ -73,7 +113,7 @@ class ComputeWorker {
   ResultItem Next();  // blocks
   std::optional<ResultItem> NextFor(std::chrono::microseconds timeout);
 
-  // Seconds the thread spent inside ComputeChunk so far.
+  // Seconds the thread spent with work to do so far.
   double compute_seconds() const { return compute_ns_.load() * 1e-9; }
 
  private:

@@ -375,6 +375,9 @@ std::string ResumeLine(const Planned& p) {
 }  // namespace
 
 void RunJob(Communicator& comm, const CliOptions& cli) {
+  struct JoinPrewarm {
+    ~JoinPrewarm() { WaitForDevicePrewarm(); }
+  } join_prewarm;
   const auto t0 = std::chrono::steady_clock::now();
   const std::string start_time = Timestamp();
   Planned p;

@@ -18,6 +18,6 @@ fi
 # than cores unless --oversubscribe.
 if [[ $(id -u) == 0 ]]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi
 flags=()
-if mpirun --version 2>&1 | grep -q "Open MPI"; then flags=(--oversubscribe); fi
+if mpirun --version 2>&1 | grep -q "Open MPI"; then flags=(--oversubscribe --bind-to none); fi
 mpirun -n 4 "${flags[@]}" "${MPSBATCH_BUILD_DIR:-build}/src/mpsbatch" jobs/demo.yaml "$@"
 .venv/bin/python scripts/accuracy.py jobs/data/scores.h5 jobs/data/digits.h5

@@ -5,6 +5,7 @@ PNG of scaling with ranks.
 Usage: report.py RESULTS.jsonl [PLOT.png]
 """
 import json
+import re
 import sys
 from collections import defaultdict
 
@@ -19,8 +20,8 @@ def main():
         ceiling = rate.get("ceiling compiled bf16") or rate.get("ceiling eager bf16")
         peer = rate.get("peer 1: DataLoader script")
         print(f"\n**{name}**\n")
-        print("| contender | rows/s | vs best ceiling | vs DataLoader script | loop only, rows/s |")
-        print("|---|---:|---:|---:|---:|")
+        print("| contender | rows/s | vs best ceiling | vs DataLoader script | loop only, rows/s | rank 0 ran |")
+        print("|---|---:|---:|---:|---:|---|")
         best = max((r for m, r in rate.items() if m.startswith("ceiling")), key=lambda r: r["rows_per_s"], default=None)
         for mode, r in rate.items():
             if mode.startswith("threads") or "cpu" in mode:
@@ -28,7 +29,9 @@ def main():
             vs_c = f"{r['rows_per_s'] / best['rows_per_s']:.1%}" if best and not mode.startswith(("ceiling", "hdf5")) else ""
             vs_p = f"{r['rows_per_s'] / peer['rows_per_s']:.2f}x" if peer and mode.startswith("mpsbatch") else ""
             loop = f"{r['loop_rows_per_s']:,}" if r.get("loop_rows_per_s") else ""
-            print(f"| {mode} | {r['rows_per_s']:,.0f} | {vs_c} | {vs_p} | {loop} |")
+            chose = re.match(r"batch (\d+).*?, path (\S+)", r.get("rank0") or "")
+            chose = f"batch {chose.group(1)}, {chose.group(2)}" if chose else ""
+            print(f"| {mode} | {r['rows_per_s']:,.0f} | {vs_c} | {vs_p} | {loop} | {chose} |")
         cpu = [r for r in rs if r.get("mode", "").startswith(("mpsbatch cpu", "threads cpu"))]
         if cpu:
             print("\nCPU, fp32, one intra-op thread per rank or thread; efficiency = rate(N) / (N x rate(1)):\n")
@@ -55,8 +58,9 @@ def plot(by, path):
     fig, axes = plt.subplots(1, len(by), figsize=(5 * len(by), 4))
     for ax, (name, rs) in zip(axes, by.items()):
         for prefix, style in (("mpsbatch cuda", "o-"), ("mpsbatch cpu", "s--"), ("threads cpu", "^:")):
+            # Only the rank-count series: "mpsbatch cuda 4 rank(s)", not "... path=eager 1 rank(s)".
             pts = sorted((r.get("ranks") or r.get("threads"), r.get("loop_rows_per_s") or r["rows_per_s"])
-                         for r in rs if r.get("mode", "").startswith(prefix))
+                         for r in rs if re.fullmatch(re.escape(prefix) + r" \d+ (rank|thread)\(s\)", r.get("mode", "")))
             if pts:
                 ax.plot([p[0] for p in pts], [p[1] for p in pts], style, label=prefix + " (loop)")
         for r in rs:

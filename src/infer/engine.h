@@ -96,7 +96,9 @@ class Engine {
   // the eager path computes on `batch` (real rows), times it there, and makes
   // the fastest the path for batches of that many rows; other batch sizes
   // take the fastest path that is not bound to one shape. Stays within about
-  // `budget_seconds`. A forced path is built and checked but not timed.
+  // `budget_seconds`. A forced path is built and checked but not timed
+  // (unless it has variants: path: frozen times it with and without
+  // channels-last).
   // Throws ModelError or DeviceError when the forced path cannot be built or
   // disagrees with eager.
   virtual Calibration Calibrate(const std::vector<ArrayView>& batch, double budget_seconds) = 0;

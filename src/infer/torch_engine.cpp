@@ -616,8 +616,9 @@ Calibration TorchEngine::Select(const std::vector<ArrayView>& batch, double budg
   // Timing each path for a fifth of a second at most tells paths apart that
   // differ by more than a few percent; more would cost the job real time.
   auto share = [&](size_t left) { return std::clamp((budget_seconds - Seconds(t0)) / (3.0 * left), 0.02, 0.2); };
-  // A forced path is built and checked, not timed: there is nothing to choose.
-  const bool timed = want == PathRequest::kAuto && adopt.empty();
+  // A forced path is built and checked, not timed, unless it has variants to
+  // choose between (path: frozen, with and without channels-last).
+  const bool timed = adopt.empty() && (want == PathRequest::kAuto || names.size() > 1);
   const bool forced_graph = want == PathRequest::kCudaGraph || (want_graph && !adopt.empty());
   std::string best;
   double best_rate = -1;

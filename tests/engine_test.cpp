@@ -328,4 +328,28 @@ TEST(Engine, CudaGraphPath) {
   EXPECT_EQ(Values<float>(e->Run({View(two)})[0]), (std::vector<float>{15, 18}));
 }
 
+// A model that asks the host for a value mid-step cannot be captured: the
+// preflight rejects it before any capture starts, and the engine goes on
+// working (the allocator is left as it was).
+TEST(Engine, CudaGraphRejectsAModelThatSynchronises) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA here";
+  const char* body = "def forward(self, x):\n    if bool(x.sum() > 0.0):\n        return x * 2.0\n    return x\n";
+  EngineOptions o;
+  o.device = DeviceRequest::kCuda;
+  HostArray x = Array<float>(DType::kFloat32, {4, 1}, {1, 2, 3, 4});
+  o.path = PathRequest::kCudaGraph;
+  try {
+    MakeEngine(body, o)->Calibrate({View(x)}, 5.0);
+    FAIL() << "capture should have been refused";
+  } catch (const ModelError& e) {
+    EXPECT_NE(std::string(e.what()).find("synchronises with the host"), std::string::npos) << e.what();
+  }
+  o.path = PathRequest::kAuto;
+  auto e = MakeEngine(body, o);
+  Calibration c = e->Calibrate({View(x)}, 5.0);
+  EXPECT_EQ(c.chosen.find("cudagraph"), std::string::npos) << c.Summary();
+  EXPECT_NE(c.Summary().find("synchronises with the host"), std::string::npos) << c.Summary();
+  for (int i = 0; i < 200; ++i) ASSERT_EQ(Values<float>(e->Run({View(x)})[0]), (std::vector<float>{2, 4, 6, 8}));
+}
+
 }  // namespace mpsbatch

@@ -385,6 +385,11 @@ JobConfig Build(YAML::Node root, JobReader& r) {
       c.input.mean.size() != 1 && c.input.std.size() != 1)
     r.Fail("input.std", in["std"],
            "has " + std::to_string(c.input.std.size()) + " values, input.mean " + std::to_string(c.input.mean.size()));
+  if (c.input.dtype && !IsFloating(*c.input.dtype) && (c.input.scale || !c.input.mean.empty() || !c.input.std.empty()))
+    r.Fail("input.dtype", in["dtype"],
+           std::string(DTypeName(*c.input.dtype)) +
+               " is an integer type; input.scale, input.mean and input.std need a floating one (or leave "
+               "input.dtype out: they make integer inputs floating)");
   if (auto n = in["layout"])
     c.input.layout =
         r.Choice<InputLayout>(n, "input.layout", {{"nchw", InputLayout::kNchw}, {"nhwc", InputLayout::kNhwc}});

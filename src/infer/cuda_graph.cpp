@@ -2,10 +2,12 @@
 #include "infer/cuda_graph.h"
 
 #include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDAFunctions.h>
 #include <c10/cuda/CUDAStream.h>
 #include <cuda_runtime_api.h>
 
 #include <stdexcept>
+#include <string>
 
 namespace mpsbatch {
 
@@ -18,6 +20,7 @@ class CudaGraphStep : public CapturedStep {
     // The JIT profiles its first runs and then settles on an optimised plan;
     // capture that plan, not a profiling run.
     for (int i = 0; i < 3; ++i) step(inputs_);
+    Preflight(step);
     auto stream = c10::cuda::getCurrentCUDAStream();
     if (stream == c10::cuda::getDefaultCUDAStream()) throw std::runtime_error("cannot capture on the default stream");
     stream.synchronize();
@@ -29,11 +32,31 @@ class CudaGraphStep : public CapturedStep {
       graph_.capture_end();
     } catch (...) {
       // End the capture so the stream works again, then drop what it made.
+      // (libtorch before 2.14 leaves its allocator routing to the graph's
+      // pool after a capture abandoned this way; Preflight keeps models that
+      // would fail here from getting this far.)
       cudaGraph_t broken = nullptr;
       if (cudaStreamEndCapture(stream.stream(), &broken) == cudaSuccess && broken) cudaGraphDestroy(broken);
       (void)cudaGetLastError();
       throw;
     }
+  }
+
+  // One more step with libtorch's sync debug mode at "error": a step that
+  // synchronises with the host (.item(), nonzero, a pageable copy) throws
+  // here, outside any capture, instead of failing half-way through one.
+  void Preflight(const StepFn& step) {
+    auto& state = c10::cuda::warning_state();
+    const auto before = state.get_sync_debug_mode();
+    state.set_sync_debug_mode(c10::cuda::SyncDebugMode::L_ERROR);
+    try {
+      step(inputs_);
+    } catch (const std::exception& e) {
+      state.set_sync_debug_mode(before);
+      throw std::runtime_error(std::string("the step synchronises with the host, which a CUDA graph cannot capture: ") +
+                               e.what());
+    }
+    state.set_sync_debug_mode(before);
   }
 
   TensorList Replay(const TensorList& inputs) override {

@@ -45,6 +45,7 @@ struct Calibration {
   double rows_per_second = 0;
   std::vector<PathTiming> paths;  // every path tried, in the order tried
   double seconds = 0;             // calibration's own time
+  bool timed = false;             // false: forced, adopted, or every timed path rejected
 
   // "cudagraph 81234 rows/s (eager 40312, frozen 41200, aoti: rejected: ...)"
   std::string Summary() const;

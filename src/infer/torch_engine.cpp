@@ -705,6 +705,11 @@ Calibration TorchEngine::Select(const std::vector<ArrayView>& batch, double budg
     }
   }
   c.seconds = Seconds(t0);
+  c.timed = c.rows_per_second > 0;
+  // Paths built but not chosen hold a copy of the weights each: keep only the
+  // model as loaded (the reference for later calls) and the chosen one.
+  const Forward* loaded = paths_.front().second.get();
+  std::erase_if(paths_, [&](const auto& p) { return p.second.get() != loaded && p.second.get() != active_; });
   return c;
 }
 
@@ -752,7 +757,12 @@ std::string Calibration::Summary() const {
   // A forced path is not timed: "frozen (forced; checked in 0.21 s)".
   char secs[32];
   std::snprintf(secs, sizeof secs, "%.2f s", seconds);
-  if (rows_per_second <= 0) return chosen + " (forced; checked in " + secs + ")";
+  if (!timed) {
+    std::string s = chosen + " (untimed; built and checked in " + secs + ")";
+    for (const auto& p : paths)
+      if (!p.rejected.empty()) s += "; " + p.path + " rejected: " + p.rejected;
+    return s;
+  }
   std::string s = chosen + " " + rate(rows_per_second) + " at batch " + std::to_string(batch_rows) + " (";
   bool first = true;
   for (const auto& p : paths) {

@@ -73,7 +73,9 @@ RankCalibration CalibrateRanks(Communicator& comm, Engine& engine, const JobConf
   // Every collective below runs on every rank whatever fails; a rank that
   // failed throws at the end (the caller's Phase then ends the job).
   std::exception_ptr failed;
-  const int64_t rows = std::min(plan.rows, job.batch_size_auto ? batch_bound : job.batch_size);
+  // batch_size: auto searches up to a chunk's rows: no batch is larger.
+  const int64_t rows =
+      std::min(plan.rows, job.batch_size_auto ? std::min(batch_bound, plan.chunk_rows) : job.batch_size);
   const std::vector<HostArray> sample = ShareRows(comm, plan, input, rows, &failed);
   const bool have_rows = sample.size() == plan.inputs.size();
 
@@ -93,7 +95,7 @@ RankCalibration CalibrateRanks(Communicator& comm, Engine& engine, const JobConf
           std::memcpy(copy.bytes.data(), a.bytes.data(), a.bytes.size());
           item.inputs.push_back(std::move(copy));
         }
-        r.batch_size = SearchBatchSize(engine, item, rows, budget / 2, &r.batch_search);
+        r.batch_size = SearchBatchSize(engine, item, rows, plan.chunk_rows, budget / 2, &r.batch_search);
         budget -= std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       }
       r.paths = engine.Calibrate(Views(sample, r.batch_size), std::max(0.1, budget));

@@ -151,8 +151,8 @@ std::optional<ResultItem> ChunkPipeline::FinishOldest() {
   return r;
 }
 
-int64_t SearchBatchSize(Engine& engine, const WorkItem& item, int64_t max_rows, double budget_seconds,
-                        std::string* log) {
+int64_t SearchBatchSize(Engine& engine, const WorkItem& item, int64_t max_rows, int64_t chunk_rows,
+                        double budget_seconds, std::string* log) {
   const auto t0 = std::chrono::steady_clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
   const int64_t limit = std::max<int64_t>(1, std::min(max_rows, item.chunk.rows()));
@@ -178,6 +178,8 @@ int64_t SearchBatchSize(Engine& engine, const WorkItem& item, int64_t max_rows, 
     best = std::max(best, rate);
     if (flat >= 2 || b >= limit || elapsed() > budget_seconds) break;
   }
+  for (const auto& [b, rate] : rates)
+    if (rate >= best * 0.97 && chunk_rows % b == 0) return b;
   for (const auto& [b, rate] : rates)
     if (rate >= best * 0.97) return b;
   return rates.back().first;
@@ -225,7 +227,16 @@ void ComputeWorker::Loop() {
       } else {
         item = todo_.TryPop();
       }
-      if (item) pipe.Add(std::move(*item));
+      if (item) {
+        const Chunk chunk = item->chunk;
+        try {
+          pipe.Add(std::move(*item));  // allocates the chunk's outputs
+        } catch (...) {
+          count_busy();
+          done_.Push(ResultItem{chunk, {}, {}, std::current_exception()});
+          return;
+        }
+      }
     }
     if (pipe.CanStart() && pipe.HasRoom()) {
       pipe.StartNext();

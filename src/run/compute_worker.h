@@ -51,11 +51,14 @@ struct CalibrationReport {
 };
 
 // Picks the batch size for `item`'s rows: times the engine's current path on
-// 16, 32, ... rows up to `max_rows` (and the chunk), stopping once two sizes in
-// a row gain under 5% or the device runs out of memory, and returns the
-// smallest size within 3% of the fastest. Describes what it timed in `*log`.
-int64_t SearchBatchSize(Engine& engine, const WorkItem& item, int64_t max_rows, double budget_seconds,
-                        std::string* log);
+// 16, 32, ... rows up to `max_rows` (and the item's rows, which are tried
+// last), stopping once two sizes in a row gain under 5% or the device runs
+// out of memory. Of the sizes within 3% of the fastest it returns the
+// smallest that divides `chunk_rows` (so chunks hold no short tail batch that
+// a CUDA graph would not replay), else the smallest. Describes what it timed
+// in `*log`.
+int64_t SearchBatchSize(Engine& engine, const WorkItem& item, int64_t max_rows, int64_t chunk_rows,
+                        double budget_seconds, std::string* log);
 
 // Chunks' batches through the engine, up to engine.max_in_flight() at once,
 // across chunk boundaries: the next chunk's first batch starts while the last

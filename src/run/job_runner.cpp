@@ -194,7 +194,8 @@ void PlanOnRankZero(Communicator& comm, Planned& p) {
   CheckNormalisation(job, p.plan);
   p.engine = CreateEngine(p, comm);
 
-  const int64_t probe_rows = std::min(PlanningBatch(job), p.plan.rows);
+  // Under batch_size: auto the probe stays small: the search finds the limit.
+  const int64_t probe_rows = std::min(job.batch_size_auto ? int64_t{16} : job.batch_size, p.plan.rows);
   std::vector<HostArray> probe_in;
   std::vector<ArrayView> views;
   for (const auto& info : p.plan.inputs) probe_in.push_back(p.input->ReadRows(info, 0, probe_rows));

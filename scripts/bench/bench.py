@@ -196,13 +196,13 @@ def main():
     model = workloads.make_model(name)  # tracing may have moved it
     if name == "resnet50":
         torch.jit.script(model.net).save(os.path.join(args.work, "model-net.pt"))
-    compiled_extra = ""
+    compiled = False  # an AOTInductor package was built (model.compiled)
     if gpu and args.aoti:
         start = time.perf_counter()
         try:
             workloads.save_aoti(name, model.net if name == "resnet50" else model, os.path.join(args.work, "model.pt2"))
             print(f"  AOTInductor package built in {time.perf_counter() - start:.0f} s", flush=True)
-            compiled_extra = "model_compiled"
+            compiled = True
         except Exception as e:  # the rest of the run is still worth having
             print(f"  AOTInductor export failed after {time.perf_counter() - start:.0f} s: {e!r:.500}", flush=True)
         model = workloads.make_model(name)
@@ -219,11 +219,11 @@ def main():
         s = run(["mpirun", "-n", str(args.peer_ranks), "--oversubscribe", sys.executable, "peer_mpi.py", name, src,
                  os.path.join(args.work, "peer2.h5"), str(batch)], os.path.join(args.work, "peer2.log"))
         record(name, f"peer 2: mpi4py script x{args.peer_ranks}", rows, s)
-        job = write_job(args.work, name, batch, "cuda", "bf16", compiled=bool(compiled_extra))
+        job = write_job(args.work, name, batch, "cuda", "bf16", compiled=compiled)
         for n in [int(r) for r in args.ranks.split(",")]:
             mpsbatch(args, name, rows, job, n, "mpsbatch cuda")
         # Path selection: each forced path beside auto, one rank, same batch.
-        for path in filter(None, args.paths.split(",") + (["aoti"] if compiled_extra else [])):
+        for path in filter(None, args.paths.split(",") + (["aoti"] if compiled else [])):
             mpsbatch(args, name, rows, job, 1, f"mpsbatch cuda path={path}", ["--set", f"path={path}"])
         mpsbatch(args, name, rows, job, 1, "mpsbatch cuda batch=auto", ["--set", "batch_size=auto"])
         if name == "mlp":  # the launch-bound case: small batches, several ranks on one GPU

@@ -22,6 +22,13 @@
 
 namespace mpsbatch {
 
+// What one device's calibration chose.
+struct CalibrationReport {
+  int64_t batch_size = 0;
+  std::string batch_search;  // "64: 1.2M rows/s, 128: ..." ("" without batch_size: auto)
+  Calibration paths;
+};
+
 struct RankCalibration {
   CalibrationReport report;  // as the rank's device group measured it
   int leader = 0;            // the rank that measured

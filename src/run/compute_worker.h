@@ -43,13 +43,6 @@ struct ComputeSettings {
   bool fail_on_nonfinite = false;  // a NaN or Inf in an output is a ModelError
 };
 
-// What calibration chose on one rank (run/calibrate.h).
-struct CalibrationReport {
-  int64_t batch_size = 0;
-  std::string batch_search;  // "64: 1.2M rows/s, 128: ..." ("" without batch_size: auto)
-  Calibration paths;
-};
-
 // Picks the batch size for `item`'s rows: times the engine's current path on
 // 16, 32, ... rows up to `max_rows` (and the item's rows, which are tried
 // last), stopping once two sizes in a row gain under 5% or the device runs

@@ -21,8 +21,7 @@ struct RankStats {
   int64_t rows = 0;
   int64_t chunks = 0;
   double compute_seconds = 0;
-  NonFinite nonfinite;                           // in this rank's outputs
-  std::optional<CalibrationReport> calibration;  // none if the rank got no chunk
+  NonFinite nonfinite;  // in this rank's outputs
 };
 
 struct RankLoopContext {
@@ -30,7 +29,7 @@ struct RankLoopContext {
   Engine& engine;
   const JobPlan& plan;
   const ChunkPlan& chunks;
-  ComputeSettings compute;         // batch size, calibration, fail_on_nonfinite
+  ComputeSettings compute;
   InputFile* input = nullptr;      // where this rank reads; null for scatter receivers
   ResultWriter* writer = nullptr;  // rank 0 only
   size_t depth = 2;

@@ -236,17 +236,17 @@ class OutOfMemoryAbove64 : public FakeEngine {
 
 TEST(SearchBatchSize, GrowsUntilTheDeviceRunsOutOfMemory) {
   OutOfMemoryAbove64 engine;
-  WorkItem item{Chunk{0, 0, 1000}, {}};
-  item.inputs.emplace_back(DType::kFloat32, Shape{1000, 4});
+  std::vector<HostArray> rows;
+  rows.emplace_back(DType::kFloat32, Shape{1000, 4});
   std::string log;
-  EXPECT_EQ(SearchBatchSize(engine, item, 4096, 1024, 10.0, &log), 64) << log;
+  EXPECT_EQ(SearchBatchSize(engine, rows, 4096, 1024, 10.0, &log), 64) << log;
   EXPECT_NE(log.find("16: "), std::string::npos) << log;
   EXPECT_NE(log.find("128: out of memory"), std::string::npos) << log;
   EXPECT_EQ(engine.in_flight(), 0u);
   // The search never exceeds the chunk or the bound it is given.
   log.clear();
-  WorkItem small{Chunk{0, 0, 40}, {}};
-  small.inputs.emplace_back(DType::kFloat32, Shape{40, 4});
+  std::vector<HostArray> small;
+  small.emplace_back(DType::kFloat32, Shape{40, 4});
   EXPECT_LE(SearchBatchSize(engine, small, 4096, 40, 10.0, &log), 40) << log;
   EXPECT_EQ(log.find("64:"), std::string::npos) << log;
 }

@@ -193,7 +193,6 @@ def main():
     print(f"  {sum(p.numel() for p in model.parameters()) / 1e6:.1f}M parameters", flush=True)
     workloads.save_torchscript(name, model, os.path.join(args.work, "model.pt"), "cuda" if gpu else "cpu",
                                torch.bfloat16 if gpu else torch.float32)
-    model = workloads.make_model(name)  # tracing may have moved it
     if name == "resnet50":
         torch.jit.script(model.net).save(os.path.join(args.work, "model-net.pt"))
     compiled = False  # an AOTInductor package was built (model.compiled)
@@ -205,7 +204,6 @@ def main():
             compiled = True
         except Exception as e:  # the rest of the run is still worth having
             print(f"  AOTInductor export failed after {time.perf_counter() - start:.0f} s: {e!r:.500}", flush=True)
-        model = workloads.make_model(name)
     src = os.path.join(args.work, "input.h5")
     workloads.write_input(name, src, rows)
     hdf5_read(name, src)

@@ -5,6 +5,8 @@ their HDF5 inputs. Shared by bench.py and the peer scripts.
   resnet50  torchvision ResNet-50 on uint8 [N, 224, 224, 3] images, normalised inside
   bert      a BERT-base-sized encoder (transformers, random weights) on int64 [N, 128] ids
 """
+import copy
+
 import h5py
 import numpy as np
 import torch
@@ -91,7 +93,7 @@ def save_torchscript(name, model, path, device="cpu", dtype=torch.float32):
     run in bf16, the mask stays float32 and drags attention into float32.)"""
     with torch.no_grad():
         if name == "bert":
-            model = model.to(device, dtype)
+            model = copy.deepcopy(model).to(device, dtype)  # the caller's stays as it was
             scripted = torch.jit.trace(model, (torch.from_numpy(example(name, 2)).to(device),), strict=False)
         else:
             scripted = torch.jit.script(model)
@@ -102,7 +104,7 @@ def save_aoti(name, model, path, device="cuda", dtype=torch.bfloat16, max_batch=
     """An AOTInductor package of `model` (for ResNet-50, pass the bare network:
     mpsbatch normalises on the device and hands it NCHW floats) with a dynamic
     batch dimension, for mpsbatch's model.compiled."""
-    model = model.to(device, dtype).eval()
+    model = copy.deepcopy(model).to(device, dtype).eval()  # the caller's stays as it was
     if name == "mlp":
         example = torch.randn(8, 256, device=device, dtype=dtype)
     elif name == "resnet50":

@@ -89,13 +89,7 @@ RankCalibration CalibrateRanks(Communicator& comm, Engine& engine, const JobConf
       double budget = job.calibration_seconds;
       r.batch_size = rows;
       if (job.batch_size_auto) {
-        WorkItem item{Chunk{0, 0, rows}, {}};
-        for (const auto& a : sample) {
-          HostArray copy(a.dtype, a.shape);
-          std::memcpy(copy.bytes.data(), a.bytes.data(), a.bytes.size());
-          item.inputs.push_back(std::move(copy));
-        }
-        r.batch_size = SearchBatchSize(engine, item, rows, plan.chunk_rows, budget / 2, &r.batch_search);
+        r.batch_size = SearchBatchSize(engine, sample, rows, plan.chunk_rows, budget / 2, &r.batch_search);
         budget -= std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       }
       r.paths = engine.Calibrate(Views(sample, r.batch_size), std::max(0.1, budget));

@@ -57,7 +57,6 @@ void ChunkPipeline::Add(WorkItem item) {
 }
 
 bool ChunkPipeline::CanStart() const {
-  if (failure_) return false;
   for (const auto& o : open_)
     if (o.started < o.item.chunk.rows()) return true;
   return false;
@@ -79,7 +78,7 @@ std::string Where(const Chunk& chunk, int64_t b, int64_t e) {
 
 }  // namespace
 
-void ChunkPipeline::StartNext() {
+std::optional<ResultItem> ChunkPipeline::StartNext() {
   for (auto& o : open_) {
     const int64_t rows = o.item.chunk.rows();
     if (o.started >= rows) continue;
@@ -93,19 +92,13 @@ void ChunkPipeline::StartNext() {
         throw ModelError(Where(o.item.chunk, b, e) + ": " + error.what());
       }
     } catch (...) {
-      failure_ = Fail(o, std::current_exception());
-      return;
+      return Fail(o, std::current_exception());
     }
     o.started = e;
     flying_.push_back({&o, b, e});
-    return;
+    return std::nullopt;
   }
-}
-
-std::optional<ResultItem> ChunkPipeline::TakeFailure() {
-  auto f = std::move(failure_);
-  failure_.reset();
-  return f;
+  return std::nullopt;
 }
 
 std::optional<ResultItem> ChunkPipeline::FinishOldest() {
@@ -151,17 +144,17 @@ std::optional<ResultItem> ChunkPipeline::FinishOldest() {
   return r;
 }
 
-int64_t SearchBatchSize(Engine& engine, const WorkItem& item, int64_t max_rows, int64_t chunk_rows,
+int64_t SearchBatchSize(Engine& engine, const std::vector<HostArray>& inputs, int64_t max_rows, int64_t chunk_rows,
                         double budget_seconds, std::string* log) {
   const auto t0 = std::chrono::steady_clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
-  const int64_t limit = std::max<int64_t>(1, std::min(max_rows, item.chunk.rows()));
+  const int64_t limit = std::max<int64_t>(1, std::min(max_rows, inputs.front().rows()));
   std::vector<std::pair<int64_t, double>> rates;  // batch size, rows/s
   double best = 0;
   int flat = 0;  // sizes in a row that gained under 5%
   for (int64_t b = std::min<int64_t>(16, limit);; b = std::min(b * 2, limit)) {
     std::vector<ArrayView> views;
-    for (const auto& in : item.inputs) views.push_back(RowSlice(in, 0, b));
+    for (const auto& in : inputs) views.push_back(RowSlice(in, 0, b));
     double rate = 0;
     try {
       rate = MeasureRowsPerSecond(engine, views, std::clamp((budget_seconds - elapsed()) / 16, 0.02, 0.1));
@@ -239,8 +232,7 @@ void ComputeWorker::Loop() {
       }
     }
     if (pipe.CanStart() && pipe.HasRoom()) {
-      pipe.StartNext();
-      if (auto failure = pipe.TakeFailure()) {
+      if (auto failure = pipe.StartNext()) {
         count_busy();
         done_.Push(std::move(*failure));
         return;

@@ -43,14 +43,13 @@ struct ComputeSettings {
   bool fail_on_nonfinite = false;  // a NaN or Inf in an output is a ModelError
 };
 
-// Picks the batch size for `item`'s rows: times the engine's current path on
-// 16, 32, ... rows up to `max_rows` (and the item's rows, which are tried
-// last), stopping once two sizes in a row gain under 5% or the device runs
-// out of memory. Of the sizes within 3% of the fastest it returns the
-// smallest that divides `chunk_rows` (so chunks hold no short tail batch that
-// a CUDA graph would not replay), else the smallest. Describes what it timed
-// in `*log`.
-int64_t SearchBatchSize(Engine& engine, const WorkItem& item, int64_t max_rows, int64_t chunk_rows,
+// Picks the batch size for rows like `inputs` (one array per plan input):
+// times the engine's current path on 16, 32, ... of their rows up to
+// `max_rows` (and their row count, which is tried last), stopping once two sizes in a row gain under 5% or the device
+// runs out of memory. Of the sizes within 3% of the fastest it returns the smallest that divides `chunk_rows` (so
+// chunks hold no short tail batch that a CUDA graph would not replay), else the smallest. Describes what it timed in
+// `*log`.
+int64_t SearchBatchSize(Engine& engine, const std::vector<HostArray>& inputs, int64_t max_rows, int64_t chunk_rows,
                         double budget_seconds, std::string* log);
 
 // Chunks' batches through the engine, up to engine.max_in_flight() at once,
@@ -72,12 +71,11 @@ class ChunkPipeline {
   // True if the engine has room for another batch.
   bool HasRoom() const { return flying_.size() < engine_.max_in_flight(); }
   bool Idle() const { return flying_.empty(); }
-  void StartNext();
+  // Starts the next batch; returns its chunk's failure if the engine threw.
+  std::optional<ResultItem> StartNext();
   // Finishes the oldest batch in flight; returns its chunk's result once all
   // of its rows are done, or the chunk's failure.
   std::optional<ResultItem> FinishOldest();
-  // The failure StartNext met, as its chunk's result.
-  std::optional<ResultItem> TakeFailure();
 
  private:
   struct Open {
@@ -97,7 +95,6 @@ class ChunkPipeline {
   const ComputeSettings settings_;
   std::deque<Open> open_;  // chunks with rows to start or in flight, oldest first
   std::deque<Batch> flying_;
-  std::optional<ResultItem> failure_;
 };
 
 class ComputeWorker {

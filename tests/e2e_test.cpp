@@ -70,6 +70,9 @@ pid_t Start(const std::vector<std::string>& argv, const fs::path& log) {
     setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
     setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
     setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 1);
+    // calibration_cache: auto keeps its entries beside the test's files, not
+    // in the user's cache, so every test starts without them.
+    setenv("XDG_CACHE_HOME", (log.parent_path() / "cache").c_str(), 1);
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
@@ -151,6 +154,12 @@ std::vector<float> ReadFloats(const std::string& path, const std::string& datase
   std::vector<float> v(a.bytes.size() / sizeof(float));
   std::memcpy(v.data(), a.bytes.data(), a.bytes.size());
   return v;
+}
+
+// Dataset `dataset` of `path` as raw bytes, for bitwise comparisons.
+std::string ReadFloatsBytes(const std::string& path, const std::string& dataset) {
+  const std::vector<float> v = ReadFloats(path, dataset);
+  return std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float));
 }
 
 void ExpectNear(const std::vector<float>& got, const std::vector<float>& want, double tol) {
@@ -581,6 +590,51 @@ TEST_F(E2E, BatchSizeAutoSearchesAndMatchesReference) {
   ExpectNear(ReadFloats(Out(), "y"), ReadFloats(Fixture("reference.h5"), "mlp_x_f32"), Tolerance());
   const std::string recorded = StringAttribute(Out(), "paths");
   EXPECT_NE(recorded.find("(auto: 16: "), std::string::npos) << recorded;
+}
+
+// The second run of a job takes the first one's calibration from the cache
+// and writes the same bytes; a damaged entry or a choice that no longer
+// builds is measured again; `off` neither reads nor writes.
+TEST_F(E2E, CalibrationIsCachedBetweenJobs) {
+  const auto job = WriteJob(dir_, "mlp.pt", "[x_f32]");
+  const fs::path folder = dir_ / "cache" / "mpsbatch" / "calibration";
+  const std::vector<std::string> overwrite{"--set", "batch_size=auto", "--set", "output.overwrite=true"};
+  auto first = RunMpsbatch(2, job, overwrite);
+  EXPECT_RUN_OK(first);
+  EXPECT_NE(first.output.find("stored in " + folder.string()), std::string::npos) << first.output;
+  ASSERT_TRUE(fs::exists(folder));
+  const std::vector<fs::path> entries{fs::directory_iterator(folder), fs::directory_iterator()};
+  ASSERT_EQ(entries.size(), 1u);
+  const std::string measured = ReadFloatsBytes(Out(), "y");
+
+  auto second = RunMpsbatch(2, job, overwrite);
+  EXPECT_RUN_OK(second);
+  EXPECT_NE(second.output.find("from the cache " + entries[0].string() + " (measured: batch "), std::string::npos)
+      << second.output;
+  EXPECT_EQ(second.output.find("stored in"), std::string::npos) << "measured again: " << second.output;
+  EXPECT_EQ(ReadFloatsBytes(Out(), "y"), measured);
+
+  testing::WriteFile(entries[0], testing::ReadFile(entries[0]).substr(0, 40));  // cut short
+  auto damaged = RunMpsbatch(2, job, overwrite);
+  EXPECT_RUN_OK(damaged);
+  EXPECT_NE(damaged.output.find("stored in " + entries[0].string()), std::string::npos) << damaged.output;
+
+  std::string entry = testing::ReadFile(entries[0]);
+  const size_t at = entry.find("\npath=");
+  ASSERT_NE(at, std::string::npos) << entry;
+  entry.replace(at, entry.find('\n', at + 1) - at, "\npath=warp");
+  testing::WriteFile(entries[0], entry);
+  auto stale = RunMpsbatch(2, job, overwrite);
+  EXPECT_RUN_OK(stale);
+  EXPECT_NE(stale.output.find("the cached choice (warp) failed, measured again"), std::string::npos) << stale.output;
+  EXPECT_EQ(ReadFloatsBytes(Out(), "y"), measured);
+
+  fs::remove_all(folder);
+  auto off = RunMpsbatch(
+      2, job, {"--set", "batch_size=auto", "--set", "output.overwrite=true", "--set", "calibration_cache=off"});
+  EXPECT_RUN_OK(off);
+  EXPECT_FALSE(fs::exists(folder));
+  EXPECT_EQ(off.output.find("cache"), std::string::npos) << off.output;
 }
 
 TEST_F(E2E, CudaGraphOnAHostWithoutCudaIsAnError) {

@@ -52,6 +52,23 @@ TEST(Job, MinimalJobGetsDefaultsAndAbsolutePaths) {
   EXPECT_FALSE(c.output.overwrite);
   EXPECT_EQ(c.output.dtype, DType::kFloat32);
   EXPECT_FALSE(c.input.scale.has_value());
+  EXPECT_TRUE(c.input.read_direct);
+  EXPECT_EQ(c.input.read_threads, 0);  // auto
+}
+
+TEST(Job, InputReadKeys) {
+  JobConfig c = Parse(kMinimal, {"input.read=hdf5", "input.read_threads=3"});
+  EXPECT_FALSE(c.input.read_direct);
+  EXPECT_EQ(c.input.read_threads, 3);
+  c = Parse(kMinimal, {"input.read=auto", "input.read_threads=auto"});
+  EXPECT_TRUE(c.input.read_direct);
+  EXPECT_EQ(c.input.read_threads, 0);
+  EXPECT_NE(ErrorOf(kMinimal, {"input.read=mmap"}).find("input.read: 'mmap' is not one of auto | hdf5"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf(kMinimal, {"input.read_threads=0"}).find("input.read_threads: must be >= 1, got 0"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf(kMinimal, {"input.read_threads=65"}).find("input.read_threads: must be <= 64 (or auto), got 65"),
+            std::string::npos);
 }
 
 TEST(Job, EveryKey) {
@@ -129,6 +146,14 @@ input: {path: a, dataset: x}
 output: {path: b, datasets: [y]})")
                 .find("model.pth: unknown key (did you mean 'path'?)"),
             std::string::npos);
+}
+
+TEST(JobErrors, DuplicateKeyNamesItsSecondLine) {
+  EXPECT_EQ(ErrorOf(std::string(kMinimal) + "batch_size: 4\nbatch_size: auto\n"),
+            "job.yaml:10: batch_size: appears twice; give it once");
+  EXPECT_EQ(
+      ErrorOf("model: {path: m.pt, path: n.pt}\ninput: {path: a, dataset: x}\noutput: {path: b, datasets: [y]}\n"),
+      "job.yaml:1: model.path: appears twice; give it once");
 }
 
 TEST(JobErrors, WrongTypes) {

@@ -71,6 +71,7 @@ class FakeEngine : public Engine {
   }
   DeviceKind device_kind() const override { return DeviceKind::kCpu; }
   std::string device_name() const override { return "fake"; }
+  std::string device_model() const override { return ""; }
   std::string format() const override { return "fake"; }
 
  private:

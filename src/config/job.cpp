@@ -75,9 +75,10 @@ namespace {
 const std::map<std::string, std::set<std::string>> kSchema = {
     {"",
      {"model", "device", "precision", "batch_size", "chunk_size", "schedule", "fail_on_nonfinite", "resume", "threads",
-      "log_level", "path", "calibration_seconds", "input", "output"}},
+      "log_level", "path", "calibration_seconds", "calibration_cache", "input", "output"}},
     {"model", {"path", "compiled"}},
-    {"input", {"path", "dataset", "datasets", "mode", "dtype", "scale", "mean", "std", "layout"}},
+    {"input",
+     {"path", "dataset", "datasets", "mode", "dtype", "scale", "mean", "std", "layout", "read", "read_threads"}},
     {"output", {"path", "datasets", "overwrite", "dtype"}},
 };
 
@@ -127,8 +128,11 @@ class JobReader {
   void CheckKeys(const YAML::Node& map, const std::string& path) const {
     if (!map.IsMap()) Fail(path.empty() ? "(top level)" : path, map, "expected a mapping of keys");
     const auto& allowed = kSchema.at(path);
+    std::set<std::string> seen;
     for (const auto& kv : map) {
       const std::string key = kv.first.as<std::string>();
+      // yaml-cpp keeps duplicates, and lookups see only the first.
+      if (!seen.insert(key).second) Fail(Join(path, key), kv.first, "appears twice; give it once");
       if (allowed.count(key)) continue;
       std::string hint;
       size_t best = 3;  // suggest only close names
@@ -335,6 +339,10 @@ JobConfig Build(YAML::Node root, JobReader& r) {
     if (!(c.calibration_seconds > 0 && c.calibration_seconds <= 3600))
       r.Fail("calibration_seconds", n, "must be > 0 and <= 3600");
   }
+  if (auto n = root["calibration_cache"]) {
+    const std::string value = r.String(n, "calibration_cache");
+    c.calibration_cache = value == "auto" || value == "off" ? value : r.Path(n, "calibration_cache");
+  }
   const bool aoti_available = c.model_path.ends_with(".pt2") || !c.model_compiled.empty();
   if (c.path == PathRequest::kAoti && !aoti_available)
     r.Fail("path", root["path"], "aoti needs an AOTInductor package: a .pt2 model.path, or model.compiled");
@@ -393,6 +401,12 @@ JobConfig Build(YAML::Node root, JobReader& r) {
   if (auto n = in["layout"])
     c.input.layout =
         r.Choice<InputLayout>(n, "input.layout", {{"nchw", InputLayout::kNchw}, {"nhwc", InputLayout::kNhwc}});
+  if (auto n = in["read"]) c.input.read_direct = r.Choice<bool>(n, "input.read", {{"auto", true}, {"hdf5", false}});
+  if (auto n = in["read_threads"]; n && !(n.IsScalar() && n.Scalar() == "auto")) {
+    const int64_t threads = r.Integer(n, "input.read_threads", 1);
+    if (threads > 64) r.Fail("input.read_threads", n, "must be <= 64 (or auto), got " + std::to_string(threads));
+    c.input.read_threads = static_cast<int>(threads);
+  }
 
   YAML::Node out = r.Required(root, "", "output");
   r.CheckKeys(out, "output");

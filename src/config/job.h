@@ -46,7 +46,10 @@ struct JobConfig {
   bool batch_size_auto = false;  // each rank searches batch sizes on its device
   PathRequest path = PathRequest::kAuto;
   double calibration_seconds = 30;  // bound on each rank's path and batch-size search
-  int64_t chunk_size = 0;           // rows per chunk; 0 = chosen by the planner
+  // Where calibration results are kept between jobs: "auto" (the user's cache
+  // folder), "off", or an absolute folder.
+  std::string calibration_cache = "auto";
+  int64_t chunk_size = 0;  // rows per chunk; 0 = chosen by the planner
   Schedule schedule = Schedule::kDynamic;
   bool fail_on_nonfinite = false;  // a NaN or Inf in an output ends the job
   bool resume = false;             // continue the partial output an earlier run left
@@ -64,6 +67,8 @@ struct JobConfig {
     std::vector<double> mean;
     std::vector<double> std;
     InputLayout layout = InputLayout::kNchw;
+    bool read_direct = true;  // input.read: auto (straight from the file where possible) or hdf5
+    int read_threads = 0;     // threads per direct read; 0 = auto
   } input;
 
   struct Output {

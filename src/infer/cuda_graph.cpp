@@ -75,6 +75,15 @@ class CudaGraphStep : public CapturedStep {
 
 bool CudaGraphsAvailable() { return true; }
 
+std::string CudaDeviceModel(int index) {
+  cudaDeviceProp props{};
+  if (cudaGetDeviceProperties(&props, index) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return "";
+  }
+  return props.name;
+}
+
 std::unique_ptr<CapturedStep> CaptureCudaGraph(const StepFn& step, const TensorList& example) {
   return std::make_unique<CudaGraphStep>(step, example);
 }

@@ -1,5 +1,6 @@
 // CUDA graph capture and replay of one batch step, for the engine's
-// "cudagraph" path. Sees torch headers (no spdlog; see engine.h).
+// "cudagraph" path, and the engine's other calls into CUDA's own headers.
+// Sees torch headers (no spdlog; see engine.h).
 // cuda_graph.cpp implements it where libtorch has CUDA, no_cuda_graph.cpp
 // elsewhere (it then reports graphs unavailable).
 #pragma once
@@ -8,6 +9,7 @@
 
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace mpsbatch {
@@ -28,6 +30,10 @@ class CapturedStep {
 
 // True if this build can capture CUDA graphs.
 bool CudaGraphsAvailable();
+
+// The model name of CUDA device `index` ("NVIDIA H100 80GB HBM3"); "" when
+// this build has no CUDA or the device cannot be asked.
+std::string CudaDeviceModel(int index);
 
 // Warms `step` up on `example` (device tensors) and captures it on the current
 // stream, which must not be the default stream. Throws c10::Error or

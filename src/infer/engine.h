@@ -111,6 +111,9 @@ class Engine {
   virtual DeviceKind device_kind() const = 0;
   // E.g. "cpu", "cuda:1", "mps".
   virtual std::string device_name() const = 0;
+  // The device's model, for keys of stored measurements: "NVIDIA H100 80GB
+  // HBM3" on CUDA; "" on CPU and MPS (the host's processor model names those).
+  virtual std::string device_model() const = 0;
   // "torchscript" or "aoti".
   virtual std::string format() const = 0;
 };

@@ -7,6 +7,8 @@ namespace mpsbatch {
 
 bool CudaGraphsAvailable() { return false; }
 
+std::string CudaDeviceModel(int) { return ""; }
+
 std::unique_ptr<CapturedStep> CaptureCudaGraph(const StepFn&, const TensorList&) {
   throw std::runtime_error("this libtorch was built without CUDA");
 }

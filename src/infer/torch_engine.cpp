@@ -426,6 +426,7 @@ class TorchEngine : public Engine {
   }
 
   std::string device_name() const override { return device_.str(); }
+  std::string device_model() const override { return device_.is_cuda() ? CudaDeviceModel(device_.index()) : ""; }
   std::string format() const override { return IsAotiPackage(source_.path) ? "aoti" : "torchscript"; }
 
  private:

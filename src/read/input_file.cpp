@@ -1,12 +1,13 @@
 #include "read/input_file.h"
 
+#include <cstring>
 #include <filesystem>
 
 #include "common/error.h"
 
 namespace mpsbatch {
 
-InputFile::InputFile(const std::string& path) : path_(path) {
+InputFile::InputFile(const std::string& path, ReadOptions options) : path_(path), options_(options) {
   if (!std::filesystem::exists(path)) throw InputError("input.path '" + path + "': file not found");
   if (H5Fis_hdf5(path.c_str()) <= 0) {
     Hdf5Message();
@@ -16,9 +17,9 @@ InputFile::InputFile(const std::string& path) : path_(path) {
   if (!file_.valid()) throw InputError("input.path '" + path + "': cannot open: " + Hdf5Message());
 }
 
-hid_t InputFile::Dataset(const std::string& name) {
+InputFile::Open& InputFile::Dataset(const std::string& name) {
   auto it = datasets_.find(name);
-  if (it != datasets_.end()) return it->second.get();
+  if (it != datasets_.end()) return it->second;
   const std::string where = path_ + ": dataset '" + name + "'";
   if (H5Lexists(file_.get(), name.c_str(), H5P_DEFAULT) <= 0) {
     Hdf5Message();
@@ -36,14 +37,14 @@ hid_t InputFile::Dataset(const std::string& name) {
   }
   H5Handle ds(H5Dopen2(file_.get(), name.c_str(), H5P_DEFAULT), H5Dclose);
   if (!ds.valid()) throw InputError(where + ": cannot open: " + Hdf5Message());
-  hid_t id = ds.get();
-  datasets_.emplace(name, std::move(ds));
-  return id;
+  Open& opened = datasets_[name];
+  opened.id = std::move(ds);
+  return opened;
 }
 
 DatasetInfo InputFile::Describe(const std::string& name) {
   const std::string where = path_ + ": dataset '" + name + "'";
-  hid_t ds = Dataset(name);
+  hid_t ds = Dataset(name).id.get();
   H5Handle type(H5Dget_type(ds), H5Tclose);
   H5Handle space(H5Dget_space(ds), H5Sclose);
   if (!type.valid() || !space.valid()) throw InputError(where + ": " + Hdf5Message());
@@ -62,10 +63,7 @@ DatasetInfo InputFile::Describe(const std::string& name) {
   return info;
 }
 
-void InputFile::ReadRows(const DatasetInfo& info, int64_t begin, int64_t end, std::byte* out) {
-  MPSBATCH_ASSERT(begin >= 0 && begin <= end && end <= info.shape[0]);
-  if (begin == end) return;
-  hid_t ds = Dataset(info.name);
+void InputFile::ReadThroughHdf5(const DatasetInfo& info, hid_t ds, int64_t begin, int64_t end, std::byte* out) {
   H5Handle file_space(H5Dget_space(ds), H5Sclose);
   std::vector<hsize_t> start(info.shape.size(), 0), count(info.shape.begin(), info.shape.end());
   start[0] = static_cast<hsize_t>(begin);
@@ -75,6 +73,59 @@ void InputFile::ReadRows(const DatasetInfo& info, int64_t begin, int64_t end, st
   if (H5Dread(ds, NativeH5Type(info.dtype), mem_space.get(), file_space.get(), H5P_DEFAULT, out) < 0)
     throw InputError(path_ + ": dataset '" + info.name + "': reading rows " + std::to_string(begin) + ".." +
                      std::to_string(end) + " failed: " + Hdf5Message());
+}
+
+RowLocator* InputFile::Direct(const DatasetInfo& info, Open& ds) {
+  if (ds.checked) return ds.direct ? &*ds.direct : nullptr;
+  ds.checked = true;
+  if (!options_.direct) {
+    ds.why_not = "input.read: hdf5";
+    return nullptr;
+  }
+  ds.direct = RowLocator::For(ds.id.get(), info.dtype, info.shape, &ds.why_not);
+  if (!ds.direct) return nullptr;
+  if (!raw_) raw_ = std::make_unique<ReadOnlyFile>(path_);
+  // The locator reads HDF5's metadata as documented; check it on real rows.
+  const size_t row_bytes = info.row_bytes();
+  ByteBuffer ours(row_bytes), theirs(row_bytes);
+  for (int64_t row : {int64_t{0}, info.shape[0] - 1}) {
+    std::vector<FileRange> ranges;
+    if (!ds.direct->Locate(ds.id.get(), row, row + 1, &ranges)) continue;  // HDF5 fills that chunk
+    raw_->ReadRanges(ranges, ours.data(), 1);
+    ReadThroughHdf5(info, ds.id.get(), row, row + 1, theirs.data());
+    if (std::memcmp(ours.data(), theirs.data(), row_bytes) != 0) {
+      ds.direct.reset();
+      ds.why_not = "row " + std::to_string(row) + " read directly differed from HDF5's";
+      return nullptr;
+    }
+  }
+  return &*ds.direct;
+}
+
+std::string InputFile::ReadMethod(const DatasetInfo& info) {
+  Open& ds = Dataset(info.name);
+  if (RowLocator* direct = Direct(info, ds))
+    return "directly (" + direct->Describe() + ", " + std::to_string(options_.threads) + " thread(s))";
+  return "through HDF5 (" + ds.why_not + ")";
+}
+
+void InputFile::ReadRows(const DatasetInfo& info, int64_t begin, int64_t end, std::byte* out) {
+  MPSBATCH_ASSERT(begin >= 0 && begin <= end && end <= info.shape[0]);
+  if (begin == end) return;
+  Open& ds = Dataset(info.name);
+  if (RowLocator* direct = Direct(info, ds)) {
+    std::vector<FileRange> ranges;
+    if (direct->Locate(ds.id.get(), begin, end, &ranges)) {
+      try {
+        raw_->ReadRanges(std::move(ranges), out, options_.threads);
+      } catch (const InputError& e) {
+        throw InputError("dataset '" + info.name + "', rows " + std::to_string(begin) + ".." + std::to_string(end) +
+                         ": " + e.what());
+      }
+      return;
+    }
+  }
+  ReadThroughHdf5(info, ds.id.get(), begin, end, out);
 }
 
 HostArray InputFile::ReadRows(const DatasetInfo& info, int64_t begin, int64_t end) {

@@ -1,12 +1,17 @@
 // Reads the input HDF5 file: dataset metadata for the plan, and row ranges
 // (hyperslabs along the first dimension) for the chunks. Holds its datasets
-// open between reads. Not thread-safe (see hdf5_handle.h).
+// open between reads. Rows of datasets stored as they lie in memory are read
+// straight from the file on several threads (direct_read.h), the rest through
+// HDF5. Not thread-safe (see hdf5_handle.h).
 #pragma once
 
 #include <map>
+#include <memory>
+#include <optional>
 #include <string>
 
 #include "common/dtype.h"
+#include "read/direct_read.h"
 #include "read/hdf5_handle.h"
 
 namespace mpsbatch {
@@ -20,10 +25,15 @@ struct DatasetInfo {
   size_t row_bytes() const { return static_cast<size_t>(NumElements(row_shape())) * DTypeSize(dtype); }
 };
 
+struct ReadOptions {
+  bool direct = true;  // read rows straight from the file where the layout allows
+  int threads = 1;     // threads per direct read
+};
+
 class InputFile {
  public:
   // Opens `path` read-only. Throws InputError naming the path.
-  explicit InputFile(const std::string& path);
+  explicit InputFile(const std::string& path, ReadOptions options = {});
 
   // Throws InputError if the dataset is missing, is not a dataset, holds an
   // unsupported type, or is a scalar.
@@ -34,14 +44,31 @@ class InputFile {
   void ReadRows(const DatasetInfo& info, int64_t begin, int64_t end, std::byte* out);
   HostArray ReadRows(const DatasetInfo& info, int64_t begin, int64_t end);
 
+  // How rows of `info` are read, for the log: "directly (chunks of 6 rows,
+  // 4 threads)" or "through HDF5 (compressed or filtered)".
+  std::string ReadMethod(const DatasetInfo& info);
+
   const std::string& path() const { return path_; }
 
  private:
-  hid_t Dataset(const std::string& name);
+  struct Open {
+    H5Handle id;
+    bool checked = false;  // has the direct path been looked at?
+    std::optional<RowLocator> direct;
+    std::string why_not;  // when there is no direct path
+  };
+
+  Open& Dataset(const std::string& name);
+  // The dataset's locator, once its direct reading has been checked against
+  // HDF5's on its first and last rows; nullptr when HDF5 must read it.
+  RowLocator* Direct(const DatasetInfo& info, Open& ds);
+  void ReadThroughHdf5(const DatasetInfo& info, hid_t ds, int64_t begin, int64_t end, std::byte* out);
 
   std::string path_;
+  ReadOptions options_;
   H5Handle file_;
-  std::map<std::string, H5Handle> datasets_;
+  std::map<std::string, Open> datasets_;
+  std::unique_ptr<ReadOnlyFile> raw_;  // opened at the first direct read
 };
 
 }  // namespace mpsbatch

@@ -8,6 +8,8 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "mpsbatch/version.h"
+#include "run/calibration_cache.h"
 
 namespace mpsbatch {
 
@@ -49,10 +51,76 @@ std::vector<ArrayView> Views(const std::vector<HostArray>& arrays, int64_t rows)
   return views;
 }
 
+std::string Numbers(const std::vector<double>& values) {
+  std::ostringstream s;
+  s.precision(17);
+  for (double v : values) s << v << " ";
+  return s.str();
+}
+
+// Everything a measurement depends on, one fact per line.
+std::string CacheKey(const Engine& engine, const JobConfig& job, const JobPlan& plan, int64_t rows, int64_t batch_bound,
+                     int threads) {
+  std::ostringstream k;
+  k << "mpsbatch " << MPSBATCH_VERSION << ", libtorch " << LibtorchVersion() << "\n"
+    << "device " << DeviceKindName(engine.device_kind()) << " " << engine.device_model() << "\n"
+    << "processor " << HostProcessorModel() << ", " << threads << " intra-op thread(s)\n"
+    << "model " << plan.model_sha256 << " compiled " << plan.compiled_sha256 << "\n"
+    << "precision " << PrecisionName(job.precision) << ", path " << PathRequestName(job.path) << ", batch "
+    << (job.batch_size_auto ? "auto up to " + std::to_string(batch_bound) : std::to_string(rows)) << "\n";
+  for (const auto& in : plan.inputs) k << "input " << DTypeName(in.dtype) << " " << ShapeString(in.row_shape()) << "\n";
+  k << "input.dtype " << (job.input.dtype ? DTypeName(*job.input.dtype) : "-") << ", scale "
+    << Numbers(job.input.scale ? std::vector<double>{*job.input.scale} : std::vector<double>{}) << ", mean "
+    << Numbers(job.input.mean) << ", std " << Numbers(job.input.std) << ", layout " << InputLayoutName(job.input.layout)
+    << "\n"
+    << "output.dtype " << DTypeName(job.output.dtype) << "\n";
+  return k.str();
+}
+
+std::string CacheFolder(const JobConfig& job) {
+  if (job.calibration_cache == "off") return "";
+  if (job.calibration_cache == "auto") return DefaultCalibrationCacheFolder();
+  return job.calibration_cache;
+}
+
+// A leader's calibration: from the cache when it holds this measurement and
+// the choice still builds and agrees with eager, else measured (and stored).
+CalibrationReport Measure(Engine& engine, const JobConfig& job, const JobPlan& plan,
+                          const std::vector<HostArray>& sample, int64_t rows, int64_t batch_bound, int threads) {
+  CalibrationReport r;
+  const CalibrationCache cache(CacheFolder(job), CacheKey(engine, job, plan, rows, batch_bound, threads));
+  if (auto hit = cache.Load(); hit && hit->batch_size <= rows) {
+    try {
+      r.batch_size = hit->batch_size;
+      r.paths = engine.Adopt(hit->path, Views(sample, r.batch_size));
+      r.cache = "from the cache " + cache.file() + " (measured: " + hit->summary + ")";
+      return r;
+    } catch (const Error& e) {
+      r.cache = "the cached choice (" + hit->path + ") failed, measured again: " + e.what() + "; ";
+    }
+  }
+  const auto start = std::chrono::steady_clock::now();
+  double budget = job.calibration_seconds;
+  r.batch_size = rows;
+  if (job.batch_size_auto) {
+    r.batch_size = SearchBatchSize(engine, sample, rows, plan.chunk_rows, budget / 2, &r.batch_search);
+    budget -= std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
+  r.paths = engine.Calibrate(Views(sample, r.batch_size), std::max(0.1, budget));
+  if (cache.enabled() && (r.paths.timed || job.batch_size_auto)) {  // else nothing was measured
+    const std::string summary = "batch " + std::to_string(r.batch_size) +
+                                (r.batch_search.empty() ? "" : " (auto: " + r.batch_search + ")") + ", path " +
+                                r.paths.Summary();
+    const std::string problem = cache.Store({r.batch_size, r.paths.chosen, summary});
+    r.cache += problem.empty() ? "stored in " + cache.file() : "not cached: " + problem;
+  }
+  return r;
+}
+
 }  // namespace
 
 RankCalibration CalibrateRanks(Communicator& comm, Engine& engine, const JobConfig& job, const JobPlan& plan,
-                               InputFile* input, int64_t batch_bound) {
+                               InputFile* input, int64_t batch_bound, int threads) {
   // Device groups: the lowest rank with the same host and device leads.
   const auto keys = comm.Gather(comm.host() + "\n" + engine.device_name(), 0);
   std::string leaders;
@@ -84,16 +152,8 @@ RankCalibration CalibrateRanks(Communicator& comm, Engine& engine, const JobConf
   std::string mine = "-";
   if (out.leader == comm.rank() && have_rows) {
     try {
-      CalibrationReport& r = out.report;
-      const auto start = std::chrono::steady_clock::now();
-      double budget = job.calibration_seconds;
-      r.batch_size = rows;
-      if (job.batch_size_auto) {
-        r.batch_size = SearchBatchSize(engine, sample, rows, plan.chunk_rows, budget / 2, &r.batch_search);
-        budget -= std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      }
-      r.paths = engine.Calibrate(Views(sample, r.batch_size), std::max(0.1, budget));
-      mine = std::to_string(r.batch_size) + "\n" + r.paths.chosen;
+      out.report = Measure(engine, job, plan, sample, rows, batch_bound, threads);
+      mine = std::to_string(out.report.batch_size) + "\n" + out.report.paths.chosen;
     } catch (...) {
       failed = std::current_exception();
     }
@@ -124,7 +184,8 @@ std::string CalibrationLine(const RankCalibration& c, int rank) {
   if (c.leader != rank)
     return s + ", path " + c.report.paths.chosen + ", as rank " + std::to_string(c.leader) + " measured";
   if (!c.report.batch_search.empty()) s += " (auto: " + c.report.batch_search + ")";
-  return s + ", path " + c.report.paths.Summary();
+  s += ", path " + c.report.paths.Summary();
+  return c.report.cache.empty() ? s : s + "; " + c.report.cache;
 }
 
 }  // namespace mpsbatch

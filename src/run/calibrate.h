@@ -7,7 +7,9 @@
 // spends 2.5 s (docs/performance.md). Here the lowest rank of each device
 // group (same host, same device) searches the batch size (batch_size: auto)
 // and times the paths on a batch of real rows that rank 0 reads and sends to
-// all; then every rank builds its group's choice, checked against eager.
+// all; then every rank builds its group's choice, checked against eager. A
+// leader that finds its measurement in the calibration cache (a file on its
+// host, calibration_cache.h) builds that choice instead of measuring.
 #pragma once
 
 #include <string>
@@ -27,6 +29,7 @@ struct CalibrationReport {
   int64_t batch_size = 0;
   std::string batch_search;  // "64: 1.2M rows/s, 128: ..." ("" without batch_size: auto)
   Calibration paths;
+  std::string cache;  // "from the cache FILE (measured: ...)", "stored in FILE", why not; "" when off
 };
 
 struct RankCalibration {
@@ -35,10 +38,11 @@ struct RankCalibration {
 };
 
 // Collective. `input` is rank 0's. `batch_bound` is the largest batch_size:
-// auto may choose. Throws what the engine throws (a forced path that cannot
-// run); call it inside a Phase.
+// auto may choose; `threads` the engine's intra-op threads (part of the cache
+// key). Throws what the engine throws (a forced path that cannot run); call
+// it inside a Phase.
 RankCalibration CalibrateRanks(Communicator& comm, Engine& engine, const JobConfig& job, const JobPlan& plan,
-                               InputFile* input, int64_t batch_bound);
+                               InputFile* input, int64_t batch_bound, int threads);
 
 // "batch 256, path frozen 18975 rows/s (...)", or for a rank that took its
 // group's choice, "batch 256, path frozen, as rank 0 measured".

@@ -105,6 +105,10 @@ EngineOptions MakeEngineOptions(const JobConfig& job, const Communicator& comm) 
   return o;
 }
 
+ReadOptions MakeReadOptions(const JobConfig& job) {
+  return {job.input.read_direct, job.input.read_threads > 0 ? job.input.read_threads : std::min(4, UsableCores())};
+}
+
 // Rows per batch while planning (the probe, chunk rounding) and the bound for
 // batch_size: auto, whose search stays under kAutoBatchBytes of input and
 // output per batch.
@@ -161,6 +165,8 @@ struct Planned {
   std::shared_ptr<const std::string> compiled_bytes;  // model.compiled, if any
   std::unique_ptr<InputFile> input;
   std::unique_ptr<Engine> engine;
+  double engine_seconds = 0;           // rank 0: creating its engine (device, model load)
+  double probe_seconds = 0;            // rank 0: reading and running the probe batch
   std::string identity;                // rank 0: ResumeIdentity of this run
   std::optional<PartialState> resume;  // rank 0: what an earlier run left, if resuming
 };
@@ -175,7 +181,7 @@ std::unique_ptr<Engine> CreateEngine(const Planned& p, const Communicator& comm)
 // probe batch through it, cut the rows into chunks.
 void PlanOnRankZero(Communicator& comm, Planned& p) {
   auto& job = p.job;
-  p.input = std::make_unique<InputFile>(job.input.path);
+  p.input = std::make_unique<InputFile>(job.input.path, MakeReadOptions(job));
   p.plan.inputs = InspectInputs(*p.input, job.input.datasets);
   p.plan.rows = p.plan.inputs.front().shape[0];
   p.plan.input_file_size = static_cast<int64_t>(std::filesystem::file_size(job.input.path));
@@ -192,7 +198,10 @@ void PlanOnRankZero(Communicator& comm, Planned& p) {
     p.plan.compiled_sha256 = Sha256Hex(*p.compiled_bytes);
   }
   CheckNormalisation(job, p.plan);
+  const auto t_engine = std::chrono::steady_clock::now();
   p.engine = CreateEngine(p, comm);
+  const auto t_probe = std::chrono::steady_clock::now();
+  p.engine_seconds = std::chrono::duration<double>(t_probe - t_engine).count();
 
   // Under batch_size: auto the probe stays small: the search finds the limit.
   const int64_t probe_rows = std::min(job.batch_size_auto ? int64_t{16} : job.batch_size, p.plan.rows);
@@ -208,6 +217,7 @@ void PlanOnRankZero(Communicator& comm, Planned& p) {
                      " rows of " + job.input.path + "): " + e.what());
   }
   p.plan.outputs = OutputSpecsFromProbe(job, probe_out, probe_rows);
+  p.probe_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_probe).count();
   const auto mtime = std::filesystem::last_write_time(job.input.path).time_since_epoch();
   p.identity = ResumeIdentity(job, p.plan, std::chrono::duration_cast<std::chrono::nanoseconds>(mtime).count());
   if (p.resume) {
@@ -242,7 +252,7 @@ std::string InputProblem(const JobConfig& job, const JobPlan& plan, std::unique_
     if (static_cast<int64_t>(size) != plan.input_file_size)
       return job.input.path + " has " + std::to_string(size) + " bytes here, " + std::to_string(plan.input_file_size) +
              " on rank 0";
-    input = std::make_unique<InputFile>(job.input.path);
+    input = std::make_unique<InputFile>(job.input.path, MakeReadOptions(job));
     for (const auto& info : plan.inputs)
       if (input->Describe(info.name).shape != info.shape) return "dataset '" + info.name + "' differs from rank 0's";
     return "";
@@ -397,6 +407,7 @@ void RunJob(Communicator& comm, const CliOptions& cli) {
   Phase(comm, [&] {
     if (comm.rank() == 0) PlanOnRankZero(comm, p);
   });
+  const auto t_planned = std::chrono::steady_clock::now();
   if (cli.dry_run) {
     if (comm.rank() == 0) {
       std::printf("%s", DescribePlan(p.job, p.plan, comm.size()).c_str());
@@ -428,9 +439,12 @@ void RunJob(Communicator& comm, const CliOptions& cli) {
 
   // 4. Path selection: one rank per device measures, the others follow.
   const auto t_calibrate = std::chrono::steady_clock::now();
+  const auto seconds = [](auto from, auto to) { return std::chrono::duration<double>(to - from).count(); };
   RankCalibration calibration;
-  Phase(comm,
-        [&] { calibration = CalibrateRanks(comm, *p.engine, p.job, p.plan, p.input.get(), AutoBatchBound(p.plan)); });
+  Phase(comm, [&] {
+    calibration = CalibrateRanks(comm, *p.engine, p.job, p.plan, p.input.get(), AutoBatchBound(p.plan),
+                                 MakeEngineOptions(p.job, comm).threads);
+  });
   const double calibration_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t_calibrate).count();
 
@@ -454,12 +468,17 @@ void RunJob(Communicator& comm, const CliOptions& cli) {
     for (std::string line; std::getline(lines, line);) spdlog::info("{}", line);
     spdlog::info("  engines: {} ({}), {} intra-op thread(s) per rank", SummarizeDevices(devices), p.engine->format(),
                  MakeEngineOptions(p.job, comm).threads);
+    for (const auto& info : p.plan.inputs) spdlog::info("  input '{}': read {}", info.name, p.input->ReadMethod(info));
     if (!bound_to_one.empty())
       spdlog::warn(
           "rank(s) {} may run on one core only, which their reading, sending and computing threads then share "
           "(mpirun binds 1 or 2 processes to a core each by default): launch with mpirun --bind-to none, or "
           "--map-by slot:PE=<cores per rank>",
           bound_to_one);
+    spdlog::info(
+        "  start-up: {:.2f} s to plan (rank 0's engine {:.2f} s, probe {:.2f} s), {:.2f} s for the model and "
+        "engines on every rank",
+        seconds(t0, t_planned), p.engine_seconds, p.probe_seconds, seconds(t_planned, t_calibrate));
     spdlog::info("  calibration: {:.2f} s; rank 0: {}", calibration_seconds, CalibrationLine(calibration, 0));
     if (p.job.resume) spdlog::info("{}", ResumeLine(p));
   }

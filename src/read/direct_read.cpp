@@ -1,0 +1,210 @@
+#include "read/direct_read.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <exception>
+#include <thread>
+
+#include "common/error.h"
+#include "read/hdf5_handle.h"
+
+namespace mpsbatch {
+
+namespace {
+
+// Reads below this stay on one thread; parts are at least half of it.
+constexpr size_t kSplitBytes = size_t{8} << 20;
+
+std::optional<std::string> LayoutProblem(hid_t dcpl, const Shape& shape, int64_t* chunk_rows) {
+  switch (H5Pget_layout(dcpl)) {
+    case H5D_CONTIGUOUS:
+      if (H5Pget_external_count(dcpl) > 0) return "stored in external files";
+      *chunk_rows = 0;
+      return std::nullopt;
+    case H5D_CHUNKED: {
+#if H5_VERSION_GE(1, 10, 5)
+      if (H5Pget_nfilters(dcpl) > 0) return "compressed or filtered";
+      std::vector<hsize_t> dims(shape.size());
+      if (H5Pget_chunk(dcpl, static_cast<int>(dims.size()), dims.data()) != static_cast<int>(dims.size()))
+        return "chunk shape unreadable";
+      for (size_t i = 1; i < dims.size(); ++i)
+        if (static_cast<int64_t>(dims[i]) != shape[i]) return "chunks split its rows";
+      *chunk_rows = static_cast<int64_t>(dims[0]);
+      return std::nullopt;
+#else
+      return "chunk lookup needs HDF5 1.10.5 or later";
+#endif
+    }
+    case H5D_COMPACT: return "compact storage";
+    default: return "virtual or unknown layout";
+  }
+}
+
+}  // namespace
+
+std::optional<RowLocator> RowLocator::For(hid_t dataset, DType dtype, const Shape& shape, std::string* why_not) {
+  auto fail = [&](const std::string& reason) {
+    Hdf5Message();  // clear whatever a failed query left
+    *why_not = reason;
+    return std::nullopt;
+  };
+  H5Handle type(H5Dget_type(dataset), H5Tclose);
+  if (!type.valid() || H5Tequal(type.get(), NativeH5Type(dtype)) <= 0)
+    return fail("stored type differs from the native one (size or byte order)");
+  RowLocator loc;
+  loc.rank_ = static_cast<int>(shape.size());
+  loc.row_bytes_ = static_cast<size_t>(NumElements(Shape(shape.begin() + 1, shape.end()))) * DTypeSize(dtype);
+  if (loc.row_bytes_ == 0 || shape[0] == 0) return fail("no rows");
+  H5Handle dcpl(H5Dget_create_plist(dataset), H5Pclose);
+  if (!dcpl.valid()) return fail("creation properties unreadable");
+  if (auto problem = LayoutProblem(dcpl.get(), shape, &loc.chunk_rows_)) return fail(*problem);
+#if !H5_VERSION_GE(1, 14, 4)
+  // Before 1.14.4, chunk addresses leave out the user block (HDF5 pull
+  // request 4236); H5Dget_offset always counted it.
+  H5Handle file(H5Iget_file_id(dataset), H5Fclose);
+  H5Handle fcpl(file.valid() ? H5Fget_create_plist(file.get()) : H5I_INVALID_HID, H5Pclose);
+  hsize_t userblock = 0;
+  if (!fcpl.valid() || H5Pget_userblock(fcpl.get(), &userblock) < 0) return fail("user block size unreadable");
+  loc.chunk_base_ = userblock;
+#endif
+  if (loc.chunk_rows_ == 0) {
+    const haddr_t offset = H5Dget_offset(dataset);
+    if (offset == HADDR_UNDEF) return fail("no data written yet");
+    if (H5Dget_storage_size(dataset) < static_cast<hsize_t>(shape[0]) * loc.row_bytes_)
+      return fail("storage smaller than its rows");
+    loc.offset_ = offset;
+  }
+  return loc;
+}
+
+std::optional<uint64_t> RowLocator::ChunkAddress(hid_t dataset, int64_t chunk) {
+  if (auto it = chunk_addresses_.find(chunk); it != chunk_addresses_.end()) return it->second;
+#if H5_VERSION_GE(1, 10, 5)
+  std::vector<hsize_t> coord(static_cast<size_t>(rank_), 0);
+  coord[0] = static_cast<hsize_t>(chunk * chunk_rows_);
+  unsigned filter_mask = 0;
+  haddr_t address = HADDR_UNDEF;
+  hsize_t size = 0;
+  if (H5Dget_chunk_info_by_coord(dataset, coord.data(), &filter_mask, &address, &size) < 0) {
+    Hdf5Message();
+    return std::nullopt;
+  }
+  if (address == HADDR_UNDEF || size != static_cast<hsize_t>(chunk_rows_) * row_bytes_) return std::nullopt;
+  chunk_addresses_.emplace(chunk, chunk_base_ + address);
+  return chunk_base_ + address;
+#else
+  (void)dataset;
+  return std::nullopt;
+#endif
+}
+
+bool RowLocator::Locate(hid_t dataset, int64_t begin, int64_t end, std::vector<FileRange>* out) {
+  if (begin >= end) return true;
+  if (chunk_rows_ == 0) {
+    out->push_back(
+        {offset_ + static_cast<uint64_t>(begin) * row_bytes_, static_cast<size_t>(end - begin) * row_bytes_, 0});
+    return true;
+  }
+  const size_t first = out->size();
+  for (int64_t row = begin; row < end;) {
+    const int64_t chunk = row / chunk_rows_;
+    const int64_t within = row - chunk * chunk_rows_;
+    const int64_t rows = std::min(end - row, chunk_rows_ - within);
+    const auto address = ChunkAddress(dataset, chunk);
+    if (!address) {
+      out->resize(first);
+      return false;
+    }
+    out->push_back({*address + static_cast<uint64_t>(within) * row_bytes_, static_cast<size_t>(rows) * row_bytes_,
+                    static_cast<size_t>(row - begin) * row_bytes_});
+    row += rows;
+  }
+  return true;
+}
+
+std::string RowLocator::Describe() const {
+  return chunk_rows_ == 0 ? "contiguous" : "chunks of " + std::to_string(chunk_rows_) + " rows";
+}
+
+ReadOnlyFile::ReadOnlyFile(const std::string& path) : path_(path) {
+  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd_ < 0) throw InputError(path + ": cannot open for reading: " + std::strerror(errno));
+}
+
+ReadOnlyFile::~ReadOnlyFile() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void ReadOnlyFile::ReadAll(const FileRange& r, std::byte* dest) const {
+  size_t done = 0;
+  while (done < r.bytes) {
+    const ssize_t n = ::pread(fd_, dest + r.dest + done, r.bytes - done, static_cast<off_t>(r.offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    const std::string where =
+        path_ + ": reading bytes " + std::to_string(r.offset) + ".." + std::to_string(r.offset + r.bytes);
+    if (n < 0) throw InputError(where + " failed: " + std::strerror(errno));
+    if (n == 0)
+      throw InputError(where + ": the file ends at byte " + std::to_string(r.offset + done) + " (truncated?)");
+    done += static_cast<size_t>(n);
+  }
+}
+
+void ReadOnlyFile::ReadRanges(std::vector<FileRange> ranges, std::byte* dest, int threads) const {
+  // Merge neighbours (rows of consecutive chunks often lie back to back).
+  std::vector<FileRange> merged;
+  size_t total = 0;
+  for (const auto& r : ranges) {
+    total += r.bytes;
+    if (!merged.empty() && merged.back().offset + merged.back().bytes == r.offset &&
+        merged.back().dest + merged.back().bytes == r.dest)
+      merged.back().bytes += r.bytes;
+    else
+      merged.push_back(r);
+  }
+  const size_t parts =
+      total < kSplitBytes ? 1
+                          : std::clamp<size_t>(total / (kSplitBytes / 2), 1, static_cast<size_t>(std::max(1, threads)));
+  // Cut the ranges into `parts` runs of about equal bytes.
+  std::vector<std::vector<FileRange>> work(parts);
+  const size_t share = (total + parts - 1) / std::max<size_t>(parts, 1);
+  size_t part = 0, filled = 0;
+  for (FileRange r : merged) {
+    while (r.bytes > 0) {
+      const size_t take = part + 1 == parts ? r.bytes : std::min(r.bytes, share - filled);
+      work[part].push_back({r.offset, take, r.dest});
+      r.offset += take;
+      r.dest += take;
+      r.bytes -= take;
+      filled += take;
+      if (filled == share && part + 1 < parts) {
+        ++part;
+        filled = 0;
+      }
+    }
+  }
+  std::vector<std::exception_ptr> errors(parts);
+  auto run = [&](size_t p) {
+    try {
+      for (const auto& r : work[p]) ReadAll(r, dest);
+    } catch (...) {
+      errors[p] = std::current_exception();
+    }
+  };
+  std::vector<std::thread> helpers;
+  try {
+    for (size_t p = 1; p < parts; ++p) helpers.emplace_back(run, p);
+  } catch (const std::system_error&) {
+    // No more threads: the caller's thread reads what is left below.
+  }
+  for (size_t p = helpers.size() + 1; p < parts; ++p) run(p);
+  run(0);
+  for (auto& t : helpers) t.join();
+  for (auto& e : errors)
+    if (e) std::rethrow_exception(e);
+}
+
+}  // namespace mpsbatch

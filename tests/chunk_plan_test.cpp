@@ -96,6 +96,16 @@ TEST(ChunkPlan, LastChunkIsShort) {
   EXPECT_THROW(plan.chunk(3), InternalError);
 }
 
+TEST(ChunksInFlight, AtLeastFourBatchesAndTwoChunks) {
+  EXPECT_EQ(ChunksInFlight(57344, 8192), 2u);  // 7 batches a chunk
+  EXPECT_EQ(ChunksInFlight(512, 256), 2u);
+  EXPECT_EQ(ChunksInFlight(256, 256), 4u);  // ResNet-50's chunks: one batch each
+  EXPECT_EQ(ChunksInFlight(300, 256), 4u);  // a partial second batch does not count
+  EXPECT_EQ(ChunksInFlight(16, 8), 2u);
+  EXPECT_EQ(ChunksInFlight(1, 1), 4u);
+  EXPECT_EQ(ChunksInFlight(1, 1000), 4u);  // chunks shorter than a batch
+}
+
 TEST(ChooseChunkRows, ChunksPerRankIsATarget) {
   EXPECT_EQ(ChooseChunkRows(100000, 64, 2, 100, 0, 16), 3136);  // ceil(50000 / 16 / 64) * 64
   EXPECT_EQ(ChooseChunkRows(100000, 64, 2, 100, 0, 1), 25024);  // at least two per rank

@@ -1,6 +1,13 @@
 #include "common/sha256.h"
 
+#include <algorithm>
 #include <cstring>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#include <immintrin.h>
+#define MPSBATCH_SHA_NI 1
+#endif
 
 namespace mpsbatch {
 
@@ -16,11 +23,8 @@ constexpr uint32_t kK[64] = {
     0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
 
 constexpr uint32_t Rotr(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
-}  // namespace
 
-Sha256::Sha256() : h_{0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19} {}
-
-void Sha256::Block(const uint8_t* p) {
+void PortableBlock(std::array<uint32_t, 8>& h_, const uint8_t* p) {
   uint32_t w[64];
   for (int i = 0; i < 16; ++i)
     w[i] =
@@ -57,20 +61,99 @@ void Sha256::Block(const uint8_t* p) {
   h_[7] += h;
 }
 
+#ifdef MPSBATCH_SHA_NI
+bool HasShaExtensions() {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+  const bool sha = (b >> 29) & 1;
+  if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
+  const bool sse41 = (c >> 19) & 1, ssse3 = (c >> 9) & 1;
+  return sha && sse41 && ssse3;
+}
+
+// The state in the order the SHA instructions keep it (ABEF, CDGH), 64-byte
+// blocks, four rounds per step; each step's message words come from the
+// three before it (sha256msg1/msg2), as Intel's reference code arranges them.
+__attribute__((target("sha,sse4.1,ssse3"))) void ShaNiBlocks(std::array<uint32_t, 8>& h, const uint8_t* data,
+                                                             size_t blocks) {
+  const __m128i kByteSwap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+  __m128i tmp = _mm_shuffle_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(&h[0])), 0xB1);     // CDAB
+  __m128i state1 = _mm_shuffle_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(&h[4])), 0x1B);  // EFGH
+  __m128i state0 = _mm_alignr_epi8(tmp, state1, 8);                                                    // ABEF
+  state1 = _mm_blend_epi16(state1, tmp, 0xF0);                                                         // CDGH
+  for (; blocks > 0; --blocks, data += 64) {
+    const __m128i abef = state0, cdgh = state1;
+    __m128i w[4];
+#pragma GCC unroll 16
+    for (int g = 0; g < 16; ++g) {
+      __m128i& cur = w[g % 4];
+      if (g < 4) cur = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(data + 16 * g)), kByteSwap);
+      __m128i msg = _mm_add_epi32(cur, _mm_loadu_si128(reinterpret_cast<const __m128i*>(&kK[4 * g])));
+      state1 = _mm_sha256rnds2_epu32(state1, state0, msg);
+      if (g >= 3 && g <= 14) {  // finish the words of the next step
+        __m128i& next = w[(g + 1) % 4];
+        next = _mm_add_epi32(next, _mm_alignr_epi8(cur, w[(g + 3) % 4], 4));
+        next = _mm_sha256msg2_epu32(next, cur);
+      }
+      msg = _mm_shuffle_epi32(msg, 0x0E);
+      state0 = _mm_sha256rnds2_epu32(state0, state1, msg);
+      if (g >= 1 && g <= 12) {  // start the words of three steps on
+        __m128i& prev = w[(g + 3) % 4];
+        prev = _mm_sha256msg1_epu32(prev, cur);
+      }
+    }
+    state0 = _mm_add_epi32(state0, abef);
+    state1 = _mm_add_epi32(state1, cdgh);
+  }
+  tmp = _mm_shuffle_epi32(state0, 0x1B);        // FEBA
+  state1 = _mm_shuffle_epi32(state1, 0xB1);     // DCHG
+  state0 = _mm_blend_epi16(tmp, state1, 0xF0);  // DCBA
+  state1 = _mm_alignr_epi8(state1, tmp, 8);     // HGFE
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(&h[0]), state0);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(&h[4]), state1);
+}
+#endif
+
+}  // namespace
+
+Sha256::Sha256(Impl impl)
+    : accelerated_(impl == Impl::kBest && Accelerated()), h_{0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                                                             0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19} {}
+
+bool Sha256::Accelerated() {
+#ifdef MPSBATCH_SHA_NI
+  static const bool has = HasShaExtensions();
+  return has;
+#else
+  return false;
+#endif
+}
+
+void Sha256::Blocks(const uint8_t* p, size_t blocks) {
+#ifdef MPSBATCH_SHA_NI
+  if (accelerated_) return ShaNiBlocks(h_, p, blocks);
+#endif
+  for (; blocks > 0; --blocks, p += 64) PortableBlock(h_, p);
+}
+
 void Sha256::Update(const void* data, size_t size) {
   const auto* p = static_cast<const uint8_t*>(data);
   total_ += size;
-  while (size > 0) {
-    size_t take = std::min(size, 64 - buf_len_);
+  if (buf_len_ > 0) {  // top up the partial block first
+    const size_t take = std::min(size, 64 - buf_len_);
     std::memcpy(buf_.data() + buf_len_, p, take);
     buf_len_ += take;
     p += take;
     size -= take;
-    if (buf_len_ == 64) {
-      Block(buf_.data());
-      buf_len_ = 0;
-    }
+    if (buf_len_ < 64) return;
+    Blocks(buf_.data(), 1);
+    buf_len_ = 0;
   }
+  Blocks(p, size / 64);  // whole blocks straight from the caller's bytes
+  p += size / 64 * 64;
+  size %= 64;
+  std::memcpy(buf_.data(), p, size);
+  buf_len_ = size;
 }
 
 std::string Sha256::HexDigest() {

@@ -1,5 +1,7 @@
 // SHA-256 (FIPS 180-4), used to record and compare model files. Incremental,
-// so large models hash without a second copy in memory.
+// so large models hash without a second copy in memory. On x86-64 processors
+// with the SHA extensions it uses them (about 6x the portable code's 256 MB/s,
+// which cost a 440 MB model 1.7 s of start-up on every rank).
 #pragma once
 
 #include <array>
@@ -12,13 +14,18 @@ namespace mpsbatch {
 
 class Sha256 {
  public:
-  Sha256();
+  enum class Impl { kBest, kPortable };
+  explicit Sha256(Impl impl = Impl::kBest);
   void Update(const void* data, size_t size);
   // Finishes the digest; the object must not be updated afterwards.
   std::string HexDigest();
 
+  // True if kBest uses the processor's SHA instructions here.
+  static bool Accelerated();
+
  private:
-  void Block(const uint8_t* p);
+  void Blocks(const uint8_t* p, size_t blocks);
+  bool accelerated_;
   std::array<uint32_t, 8> h_;
   std::array<uint8_t, 64> buf_{};
   size_t buf_len_ = 0;

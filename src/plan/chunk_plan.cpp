@@ -40,6 +40,12 @@ std::optional<int64_t> ChunkDispenser::Next(int rank) {
   return next++;
 }
 
+size_t ChunksInFlight(int64_t chunk_rows, int64_t batch_size) {
+  constexpr int64_t kBatches = 4;
+  const int64_t batches_per_chunk = std::max<int64_t>(1, chunk_rows / std::max<int64_t>(1, batch_size));
+  return static_cast<size_t>(std::clamp<int64_t>((kBatches + batches_per_chunk - 1) / batches_per_chunk, 2, 8));
+}
+
 int64_t ChooseChunkRows(int64_t rows, int64_t batch_size, int ranks, size_t row_bytes, int64_t requested,
                         int chunks_per_rank) {
   constexpr int64_t kTargetBytes = int64_t{64} << 20;

@@ -71,4 +71,11 @@ class ChunkDispenser {
 int64_t ChooseChunkRows(int64_t rows, int64_t batch_size, int ranks, size_t row_bytes, int64_t requested,
                         int chunks_per_rank = 4);
 
+// Chunks a rank may hold at once (read or received, computing, results not
+// yet written): 2, or more when chunks are short, so that at least 4 batches
+// are: a rank then reads its next batches while the device runs two. (With
+// ResNet-50's 256-image chunks, 2 left the H100 waiting between chunks.)
+// At most 8; memory per rank stays under ~8 chunks.
+size_t ChunksInFlight(int64_t chunk_rows, int64_t batch_size);
+
 }  // namespace mpsbatch

@@ -495,8 +495,8 @@ void RunJob(Communicator& comm, const CliOptions& cli) {
     ComputeSettings compute;
     compute.batch_size = calibration.report.batch_size;
     compute.fail_on_nonfinite = p.job.fail_on_nonfinite;
-    stats = RunRankLoop(
-        {comm, *p.engine, p.plan, chunks, compute, p.input.get(), writer.get(), 2, p.job.schedule, std::move(done)});
+    stats = RunRankLoop({comm, *p.engine, p.plan, chunks, compute, p.input.get(), writer.get(),
+                         ChunksInFlight(p.plan.chunk_rows, compute.batch_size), p.job.schedule, std::move(done)});
   } catch (const Error& e) {
     spdlog::error("rank {} failed: {}: {}", comm.rank(), ErrorKindName(e.kind()), e.what());
     AbortKeepingPartial(comm, writer, ExitCode(e.kind()));

@@ -612,7 +612,7 @@ TEST_F(E2E, CalibrationIsCachedBetweenJobs) {
   EXPECT_NE(second.output.find("from the cache " + entries[0].string() + " (measured: batch "), std::string::npos)
       << second.output;
   EXPECT_EQ(second.output.find("stored in"), std::string::npos) << "measured again: " << second.output;
-  EXPECT_EQ(ReadFloatsBytes(Out(), "y"), measured);
+  EXPECT_TRUE(ReadFloatsBytes(Out(), "y") == measured) << "the cached path and batch wrote other bits";
 
   testing::WriteFile(entries[0], testing::ReadFile(entries[0]).substr(0, 40));  // cut short
   auto damaged = RunMpsbatch(2, job, overwrite);
@@ -627,7 +627,8 @@ TEST_F(E2E, CalibrationIsCachedBetweenJobs) {
   auto stale = RunMpsbatch(2, job, overwrite);
   EXPECT_RUN_OK(stale);
   EXPECT_NE(stale.output.find("the cached choice (warp) failed, measured again"), std::string::npos) << stale.output;
-  EXPECT_EQ(ReadFloatsBytes(Out(), "y"), measured);
+  // Measured again, it may choose another path (on CUDA their last bits differ).
+  ExpectNear(ReadFloats(Out(), "y"), ReadFloats(Fixture("reference.h5"), "mlp_x_f32"), Tolerance());
 
   fs::remove_all(folder);
   auto off = RunMpsbatch(

@@ -96,14 +96,18 @@ TEST(ChunkPlan, LastChunkIsShort) {
   EXPECT_THROW(plan.chunk(3), InternalError);
 }
 
-TEST(ChunksInFlight, AtLeastFourBatchesAndTwoChunks) {
-  EXPECT_EQ(ChunksInFlight(57344, 8192), 2u);  // 7 batches a chunk
-  EXPECT_EQ(ChunksInFlight(512, 256), 2u);
-  EXPECT_EQ(ChunksInFlight(256, 256), 4u);  // ResNet-50's chunks: one batch each
-  EXPECT_EQ(ChunksInFlight(300, 256), 4u);  // a partial second batch does not count
-  EXPECT_EQ(ChunksInFlight(16, 8), 2u);
-  EXPECT_EQ(ChunksInFlight(1, 1), 4u);
-  EXPECT_EQ(ChunksInFlight(1, 1000), 4u);  // chunks shorter than a batch
+TEST(ChunksInFlight, AtLeastFourBatchesAndTwoChunksWithinTheBytes) {
+  const size_t small = size_t{38} << 20;              // ResNet-50's 256 images
+  EXPECT_EQ(ChunksInFlight(57344, 8192, small), 2u);  // 7 batches a chunk
+  EXPECT_EQ(ChunksInFlight(512, 256, small), 2u);
+  EXPECT_EQ(ChunksInFlight(256, 256, small), 4u);  // one batch each
+  EXPECT_EQ(ChunksInFlight(300, 256, small), 4u);  // a partial second batch does not count
+  EXPECT_EQ(ChunksInFlight(16, 8, 1024), 2u);
+  EXPECT_EQ(ChunksInFlight(1, 1, 1024), 4u);
+  EXPECT_EQ(ChunksInFlight(1, 1000, 1024), 4u);                // chunks shorter than a batch
+  EXPECT_EQ(ChunksInFlight(256, 256, size_t{100} << 20), 2u);  // 4 would pass 256 MiB
+  EXPECT_EQ(ChunksInFlight(256, 256, size_t{80} << 20), 3u);
+  EXPECT_EQ(ChunksInFlight(256, 256, size_t{1} << 30), 2u);  // never below 2
 }
 
 TEST(ChooseChunkRows, ChunksPerRankIsATarget) {

@@ -4,6 +4,8 @@
 #include "read/direct_read.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <functional>
@@ -177,6 +179,34 @@ TEST_F(DirectReadTest, UnwrittenChunksReadAsHdf5FillsThem) {
   const DatasetInfo info = file.Describe("x");
   HostArray tail = file.ReadRows(info, 6, 12);
   for (int i = 0; i < 12; ++i) EXPECT_EQ(reinterpret_cast<const float*>(tail.bytes.data())[i], 0.0f);
+}
+
+// A first read that fails while checking the direct path (here: no file
+// descriptor left for the reader's own) throws, and leaves the dataset to be
+// checked again by the next read, not half-checked.
+TEST_F(DirectReadTest, AFailedCheckIsRetriedNotHalfDone) {
+  const std::string path = Path("fds.h5");
+  Write(path, "x", {10, 3});
+  InputFile file(path, {true, 2});
+  const DatasetInfo info = file.Describe("x");
+  rlimit saved{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  const int next_fd = dup(0);
+  ASSERT_GE(next_fd, 0);
+  close(next_fd);
+  rlimit tight = saved;
+  tight.rlim_cur = static_cast<rlim_t>(next_fd);  // every descriptor from here on is refused
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &tight), 0);
+  bool threw = false;
+  try {
+    file.ReadRows(info, 0, 10);
+  } catch (const InputError& e) {
+    threw = std::string(e.what()).find("cannot open for reading") != std::string::npos;
+  }
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+  EXPECT_TRUE(threw);
+  EXPECT_EQ(file.ReadMethod(info), "directly (contiguous, 2 thread(s))");
+  EXPECT_EQ(file.ReadRows(info, 0, 10).bytes, InputFile(path, {false, 1}).ReadRows(info, 0, 10).bytes);
 }
 
 TEST_F(DirectReadTest, AFileCutShortFailsNamingIt) {

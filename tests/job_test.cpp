@@ -67,6 +67,12 @@ TEST(Job, InputReadKeys) {
             std::string::npos);
   EXPECT_NE(ErrorOf(kMinimal, {"input.read_threads=0"}).find("input.read_threads: must be >= 1, got 0"),
             std::string::npos);
+  EXPECT_EQ(Parse(kMinimal, {"calibration_cache=off"}).calibration_cache, "off");
+  EXPECT_EQ(Parse(kMinimal).calibration_cache, "auto");
+  EXPECT_EQ(Parse(kMinimal, {"calibration_cache=cache"}).calibration_cache,
+            (std::filesystem::current_path() / "cache").string());
+  EXPECT_NE(ErrorOf(kMinimal, {"calibration_cache=no"}).find("expected auto, off or a folder, got 'no'"),
+            std::string::npos);
   EXPECT_NE(ErrorOf(kMinimal, {"input.read_threads=65"}).find("input.read_threads: must be <= 64 (or auto), got 65"),
             std::string::npos);
 }

@@ -139,6 +139,7 @@ void Sha256::Blocks(const uint8_t* p, size_t blocks) {
 void Sha256::Update(const void* data, size_t size) {
   const auto* p = static_cast<const uint8_t*>(data);
   total_ += size;
+  if (size == 0) return;
   if (buf_len_ > 0) {  // top up the partial block first
     const size_t take = std::min(size, 64 - buf_len_);
     std::memcpy(buf_.data() + buf_len_, p, take);
@@ -152,7 +153,7 @@ void Sha256::Update(const void* data, size_t size) {
   Blocks(p, size / 64);  // whole blocks straight from the caller's bytes
   p += size / 64 * 64;
   size %= 64;
-  std::memcpy(buf_.data(), p, size);
+  if (size > 0) std::memcpy(buf_.data(), p, size);
   buf_len_ = size;
 }
 

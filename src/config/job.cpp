@@ -341,6 +341,8 @@ JobConfig Build(YAML::Node root, JobReader& r) {
   }
   if (auto n = root["calibration_cache"]) {
     const std::string value = r.String(n, "calibration_cache");
+    for (const char* flag : {"true", "false", "yes", "no", "on", "none"})
+      if (value == flag) r.Fail("calibration_cache", n, "expected auto, off or a folder, got '" + value + "'");
     c.calibration_cache = value == "auto" || value == "off" ? value : r.Path(n, "calibration_cache");
   }
   const bool aoti_available = c.model_path.ends_with(".pt2") || !c.model_compiled.empty();

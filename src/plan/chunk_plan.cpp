@@ -40,10 +40,13 @@ std::optional<int64_t> ChunkDispenser::Next(int rank) {
   return next++;
 }
 
-size_t ChunksInFlight(int64_t chunk_rows, int64_t batch_size) {
+size_t ChunksInFlight(int64_t chunk_rows, int64_t batch_size, size_t chunk_bytes) {
   constexpr int64_t kBatches = 4;
+  constexpr size_t kExtraBytes = size_t{256} << 20;
   const int64_t batches_per_chunk = std::max<int64_t>(1, chunk_rows / std::max<int64_t>(1, batch_size));
-  return static_cast<size_t>(std::clamp<int64_t>((kBatches + batches_per_chunk - 1) / batches_per_chunk, 2, 8));
+  const auto wanted = static_cast<size_t>(std::max<int64_t>(2, (kBatches + batches_per_chunk - 1) / batches_per_chunk));
+  const size_t affordable = std::max<size_t>(2, kExtraBytes / std::max<size_t>(1, chunk_bytes));
+  return std::min(wanted, affordable);
 }
 
 int64_t ChooseChunkRows(int64_t rows, int64_t batch_size, int ranks, size_t row_bytes, int64_t requested,

@@ -94,6 +94,8 @@ std::optional<uint64_t> RowLocator::ChunkAddress(hid_t dataset, int64_t chunk) {
     return std::nullopt;
   }
   if (address == HADDR_UNDEF || size != static_cast<hsize_t>(chunk_rows_) * row_bytes_) return std::nullopt;
+  // Only chunks that span two reads are looked up twice: keep a few.
+  if (chunk_addresses_.size() >= 1024) chunk_addresses_.clear();
   chunk_addresses_.emplace(chunk, chunk_base_ + address);
   return chunk_base_ + address;
 #else
@@ -195,6 +197,7 @@ void ReadOnlyFile::ReadRanges(std::vector<FileRange> ranges, std::byte* dest, in
     }
   };
   std::vector<std::thread> helpers;
+  helpers.reserve(parts - 1);  // emplace_back below then only fails to start a thread
   try {
     for (size_t p = 1; p < parts; ++p) helpers.emplace_back(run, p);
   } catch (const std::system_error&) {

@@ -77,29 +77,36 @@ void InputFile::ReadThroughHdf5(const DatasetInfo& info, hid_t ds, int64_t begin
 
 RowLocator* InputFile::Direct(const DatasetInfo& info, Open& ds) {
   if (ds.checked) return ds.direct ? &*ds.direct : nullptr;
-  ds.checked = true;
   if (!options_.direct) {
     ds.why_not = "input.read: hdf5";
+    ds.checked = true;
     return nullptr;
   }
-  ds.direct = RowLocator::For(ds.id.get(), info.dtype, info.shape, &ds.why_not);
-  if (!ds.direct) return nullptr;
-  if (!raw_) raw_ = std::make_unique<ReadOnlyFile>(path_);
-  // The locator reads HDF5's metadata as documented; check it on real rows.
-  const size_t row_bytes = info.row_bytes();
-  ByteBuffer ours(row_bytes), theirs(row_bytes);
-  for (int64_t row : {int64_t{0}, info.shape[0] - 1}) {
-    std::vector<FileRange> ranges;
-    if (!ds.direct->Locate(ds.id.get(), row, row + 1, &ranges)) continue;  // HDF5 fills that chunk
-    raw_->ReadRanges(ranges, ours.data(), 1);
-    ReadThroughHdf5(info, ds.id.get(), row, row + 1, theirs.data());
-    if (std::memcmp(ours.data(), theirs.data(), row_bytes) != 0) {
-      ds.direct.reset();
-      ds.why_not = "row " + std::to_string(row) + " read directly differed from HDF5's";
-      return nullptr;
+  // Decided only once the check below has run to the end: a throw leaves the
+  // dataset unchecked (and unread) rather than half-checked.
+  std::string why_not;
+  std::optional<RowLocator> direct = RowLocator::For(ds.id.get(), info.dtype, info.shape, &why_not);
+  if (direct) {
+    if (!raw_) raw_ = std::make_unique<ReadOnlyFile>(path_);
+    // The locator reads HDF5's metadata as documented; check it on real rows.
+    const size_t row_bytes = info.row_bytes();
+    ByteBuffer ours(row_bytes), theirs(row_bytes);
+    for (int64_t row : {int64_t{0}, info.shape[0] - 1}) {
+      std::vector<FileRange> ranges;
+      if (!direct->Locate(ds.id.get(), row, row + 1, &ranges)) continue;  // HDF5 fills that chunk
+      raw_->ReadRanges(ranges, ours.data(), 1);
+      ReadThroughHdf5(info, ds.id.get(), row, row + 1, theirs.data());
+      if (std::memcmp(ours.data(), theirs.data(), row_bytes) != 0) {
+        direct.reset();
+        why_not = "row " + std::to_string(row) + " read directly differed from HDF5's";
+        break;
+      }
     }
   }
-  return &*ds.direct;
+  ds.direct = std::move(direct);
+  ds.why_not = why_not;
+  ds.checked = true;
+  return ds.direct ? &*ds.direct : nullptr;
 }
 
 std::string InputFile::ReadMethod(const DatasetInfo& info) {

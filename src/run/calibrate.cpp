@@ -67,7 +67,10 @@ std::string CacheKey(const Engine& engine, const JobConfig& job, const JobPlan& 
     << "processor " << HostProcessorModel() << ", " << threads << " intra-op thread(s)\n"
     << "model " << plan.model_sha256 << " compiled " << plan.compiled_sha256 << "\n"
     << "precision " << PrecisionName(job.precision) << ", path " << PathRequestName(job.path) << ", batch "
-    << (job.batch_size_auto ? "auto up to " + std::to_string(batch_bound) : std::to_string(rows)) << "\n";
+    << (job.batch_size_auto ? "auto up to " + std::to_string(rows) + " of " + std::to_string(batch_bound) +
+                                  ", chunks of " + std::to_string(plan.chunk_rows)
+                            : std::to_string(rows))
+    << "\n";
   for (const auto& in : plan.inputs) k << "input " << DTypeName(in.dtype) << " " << ShapeString(in.row_shape()) << "\n";
   k << "input.dtype " << (job.input.dtype ? DTypeName(*job.input.dtype) : "-") << ", scale "
     << Numbers(job.input.scale ? std::vector<double>{*job.input.scale} : std::vector<double>{}) << ", mean "
@@ -81,6 +84,16 @@ std::string CacheFolder(const JobConfig& job) {
   if (job.calibration_cache == "off") return "";
   if (job.calibration_cache == "auto") return DefaultCalibrationCacheFolder();
   return job.calibration_cache;
+}
+
+// True if a path lost to something of the moment (the time budget, memory a
+// job beside this one held): such a measurement is not worth keeping.
+bool RejectedForNow(const Calibration& c) {
+  for (const auto& p : c.paths)
+    if (p.rejected.find("calibration_seconds ran out") != std::string::npos ||
+        p.rejected.find("out of memory") != std::string::npos)
+      return true;
+  return false;
 }
 
 // A leader's calibration: from the cache when it holds this measurement and
@@ -111,7 +124,8 @@ CalibrationReport Measure(Engine& engine, const JobConfig& job, const JobPlan& p
     const std::string summary = "batch " + std::to_string(r.batch_size) +
                                 (r.batch_search.empty() ? "" : " (auto: " + r.batch_search + ")") + ", path " +
                                 r.paths.Summary();
-    const std::string problem = cache.Store({r.batch_size, r.paths.chosen, summary});
+    const std::string problem = RejectedForNow(r.paths) ? "a path was rejected for time or memory"
+                                                        : cache.Store({r.batch_size, r.paths.chosen, summary});
     r.cache += problem.empty() ? "stored in " + cache.file() : "not cached: " + problem;
   }
   return r;

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <system_error>
 
@@ -73,7 +74,10 @@ std::string CalibrationCache::Store(const CachedCalibration& entry) const {
   for (char& c : summary)
     if (c == '\n' || c == '\r') c = ' ';
   // A name of this process's own, then an atomic rename over the entry.
-  const std::string temp = file_ + "." + std::to_string(::getpid()) + ".tmp";
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  const std::string temp =
+      file_ + "." + host + "." + std::to_string(::getpid()) + "." + std::to_string(std::random_device{}()) + ".tmp";
   {
     std::ofstream out(temp, std::ios::binary | std::ios::trunc);
     out << kHeader << key_ << kSeparator << "batch_size=" << entry.batch_size << "\npath=" << entry.path
@@ -114,8 +118,9 @@ std::string HostProcessorModel() {
   std::ifstream in("/proc/cpuinfo");
   for (std::string line; std::getline(in, line);)
     if (line.rfind("model name", 0) == 0)
-      if (const size_t colon = line.find(':'); colon != std::string::npos)
-        return line.substr(line.find_first_not_of(' ', colon + 1));
+      if (const size_t value = line.find_first_not_of(" \t", line.find(':') + 1);
+          line.find(':') != std::string::npos && value != std::string::npos)
+        return line.substr(value);
   return "";
 #endif
 }

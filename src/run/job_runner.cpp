@@ -483,7 +483,11 @@ void RunJob(Communicator& comm, const CliOptions& cli) {
     if (p.job.resume) spdlog::info("{}", ResumeLine(p));
   }
 
-  // 6. Score. From here a failing rank aborts the job.
+  // 6. Score. From here a failing rank aborts the job. Rank 0 hands out
+  // chunks by the depth every rank holds to, so they agree on it.
+  const size_t depth = static_cast<size_t>(comm.AllreduceMax(static_cast<int64_t>(ChunksInFlight(
+      p.plan.chunk_rows, calibration.report.batch_size,
+      static_cast<size_t>(p.plan.chunk_rows) * (p.plan.input_row_bytes() + p.plan.output_row_bytes())))));
   const auto t_loop = std::chrono::steady_clock::now();
   RankStats stats;
   try {
@@ -495,8 +499,8 @@ void RunJob(Communicator& comm, const CliOptions& cli) {
     ComputeSettings compute;
     compute.batch_size = calibration.report.batch_size;
     compute.fail_on_nonfinite = p.job.fail_on_nonfinite;
-    stats = RunRankLoop({comm, *p.engine, p.plan, chunks, compute, p.input.get(), writer.get(),
-                         ChunksInFlight(p.plan.chunk_rows, compute.batch_size), p.job.schedule, std::move(done)});
+    stats = RunRankLoop({comm, *p.engine, p.plan, chunks, compute, p.input.get(), writer.get(), depth, p.job.schedule,
+                         std::move(done)});
   } catch (const Error& e) {
     spdlog::error("rank {} failed: {}: {}", comm.rank(), ErrorKindName(e.kind()), e.what());
     AbortKeepingPartial(comm, writer, ExitCode(e.kind()));

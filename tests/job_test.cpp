@@ -157,6 +157,9 @@ output: {path: b, datasets: [y]})")
 TEST(JobErrors, DuplicateKeyNamesItsSecondLine) {
   EXPECT_EQ(ErrorOf(std::string(kMinimal) + "batch_size: 4\nbatch_size: auto\n"),
             "job.yaml:10: batch_size: appears twice; give it once");
+  // The file's duplicate, even where --set gives the key too.
+  EXPECT_EQ(ErrorOf(std::string(kMinimal) + "batch_size: 4\nbatch_size: auto\n", {"batch_size=16"}),
+            "job.yaml:10: batch_size: appears twice; give it once");
   EXPECT_EQ(
       ErrorOf("model: {path: m.pt, path: n.pt}\ninput: {path: a, dataset: x}\noutput: {path: b, datasets: [y]}\n"),
       "job.yaml:1: model.path: appears twice; give it once");

@@ -120,6 +120,11 @@ class JobReader {
 
   [[noreturn]] void Fail(const std::string& key, const YAML::Node& node, const std::string& what) const {
     if (Overridden(key)) throw ConfigError("--set " + key + ": " + what);
+    FailInFile(key, node, what);
+  }
+
+  // As Fail, naming the file's line even where --set also gave the key.
+  [[noreturn]] void FailInFile(const std::string& key, const YAML::Node& node, const std::string& what) const {
     std::string where = source_;
     if (node.IsDefined() && node.Mark().line >= 0) where += ":" + std::to_string(node.Mark().line + 1);
     throw ConfigError(where + ": " + key + ": " + what);
@@ -132,7 +137,7 @@ class JobReader {
     for (const auto& kv : map) {
       const std::string key = kv.first.as<std::string>();
       // yaml-cpp keeps duplicates, and lookups see only the first.
-      if (!seen.insert(key).second) Fail(Join(path, key), kv.first, "appears twice; give it once");
+      if (!seen.insert(key).second) FailInFile(Join(path, key), kv.first, "appears twice; give it once");
       if (allowed.count(key)) continue;
       std::string hint;
       size_t best = 3;  // suggest only close names

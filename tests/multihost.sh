@@ -51,6 +51,9 @@ output: {path: out.h5, datasets: [y]}
 JOB
 printf '10.77.0.1 slots=1\n10.77.0.2 slots=1\n10.77.0.3 slots=1\n' >"$work/hosts"
 
+# calibration_cache: auto writes beside the test's files, not in the user's cache.
+export XDG_CACHE_HOME="$work/cache"
+
 # The reference: one rank, no MPI launcher.
 "$mpsbatch" "$work/data/job.yaml" -q --set output.path="$work/reference.h5"
 

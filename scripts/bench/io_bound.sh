@@ -3,7 +3,8 @@
 # MLP benchmark's 2,000,000 x 256 float32 input through a trivial model
 # (x[:, :10] * 2) on the CPU, so the loop rate is rank 0's reading, copying
 # and writing. Prints h5py's read rate of the same file, then mpsbatch's.
-# Usage: scripts/bench/io_bound.sh [WORK_DIR] [RANKS]   (after scripts/build.sh)
+# Usage: scripts/bench/io_bound.sh [WORK_DIR] [RANKS] [MPSBATCH ARGS...]   (after scripts/build.sh)
+#   e.g. scripts/bench/io_bound.sh /tmp/io 1 --set input.read=hdf5   (reading through HDF5)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -43,4 +44,5 @@ path: eager
 input: {path: input.h5, dataset: x}
 output: {path: out.h5, datasets: [y], overwrite: true}
 YAML
-mpirun -n "$ranks" --oversubscribe --bind-to none build/src/mpsbatch "$work/job.yaml" 2>&1 | grep -E "done:|error"
+mpirun -n "$ranks" --oversubscribe --bind-to none build/src/mpsbatch "$work/job.yaml" "${@:3}" 2>&1 |
+  grep -E "done:|error"

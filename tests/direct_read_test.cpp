@@ -19,15 +19,7 @@ namespace mpsbatch {
 
 namespace {
 
-class DirectReadTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    SilenceHdf5Errors();
-    dir_ = testing::TestDir();
-  }
-  std::string Path(const std::string& name) const { return (dir_ / name).string(); }
-  std::filesystem::path dir_;
-};
+using DirectReadTest = testing::Hdf5FolderTest;
 
 using PlistSetup = std::function<void(hid_t dcpl)>;
 

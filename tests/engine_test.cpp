@@ -304,6 +304,24 @@ TEST(Engine, PathsThatDisagreeWithEagerAreRejected) {
   EXPECT_THROW(forced->Calibrate({View(x)}, 5.0), ModelError);
 }
 
+// A path that lost to the time budget is marked as rejected for now (the
+// calibration cache does not keep such a measurement); one that computes
+// something else is not.
+TEST(Engine, PathsRejectedForTimeAreMarkedForNow) {
+  EngineOptions o;
+  auto e = MakeEngine("def forward(self, x):\n    return x * 3.0\n", o);
+  HostArray x = Array<float>(DType::kFloat32, {2, 1}, {1, 2});
+  Calibration c = e->Calibrate({View(x)}, 1e-9);
+  ASSERT_FALSE(c.paths.empty());
+  for (const auto& p : c.paths) {
+    EXPECT_EQ(p.rejected, "calibration_seconds ran out before this path") << p.path;
+    EXPECT_TRUE(p.for_now) << p.path;
+  }
+  EXPECT_EQ(Values<float>(e->Run({View(x)})[0]), (std::vector<float>{3, 6}));
+  auto random = MakeEngine("def forward(self, x):\n    return x + torch.rand_like(x)\n", o);
+  for (const auto& p : random->Calibrate({View(x)}, 5.0).paths) EXPECT_FALSE(p.for_now) << p.path;
+}
+
 TEST(Engine, CudaGraphPath) {
   EngineOptions o;
   o.path = PathRequest::kCudaGraph;

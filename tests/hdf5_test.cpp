@@ -15,15 +15,7 @@ namespace mpsbatch {
 
 namespace {
 
-class Hdf5Test : public ::testing::Test {
- protected:
-  void SetUp() override {
-    SilenceHdf5Errors();
-    dir_ = testing::TestDir();
-  }
-  std::string Path(const std::string& name) const { return (dir_ / name).string(); }
-  std::filesystem::path dir_;
-};
+using Hdf5Test = testing::Hdf5FolderTest;
 
 // Writes a dataset of `dtype` holding 0, 1, 2, ... with the raw C API.
 void WriteRaw(const std::string& path, const std::string& name, hid_t type, const std::vector<hsize_t>& dims) {

@@ -9,6 +9,8 @@
 #include <fstream>
 #include <string>
 
+#include "read/hdf5_handle.h"
+
 namespace mpsbatch::testing {
 
 // Removes a folder and everything in it, if it exists. (Not
@@ -32,6 +34,18 @@ inline std::filesystem::path TestDir() {
   std::filesystem::create_directories(dir);
   return dir;
 }
+
+// A test of HDF5 files in a fresh folder of its own: Path(name) is in it, and
+// HDF5 keeps its error stack to itself.
+class Hdf5FolderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SilenceHdf5Errors();
+    dir_ = TestDir();
+  }
+  std::string Path(const std::string& name) const { return (dir_ / name).string(); }
+  std::filesystem::path dir_;
+};
 
 inline void WriteFile(const std::filesystem::path& path, const std::string& text) {
   std::ofstream(path, std::ios::binary) << text;

@@ -5,12 +5,9 @@
 # --bind-to none. A rank reads on one thread and computes on another.
 # Usage: scripts/bench/cpu_binding.sh [WORK_DIR]   (after scripts/build.sh)
 set -euo pipefail
-cd "$(dirname "$0")/../.."
-root=$PWD
+source "$(dirname "$0")/lib.sh"
 work=${1:-/tmp/mpsbatch-cpu-binding}
-python=${MPSBATCH_PYTHON:-$root/.venv/bin/python}
 mkdir -p "$work"
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 "$python" - "$work" <<'PY'
 import os, sys
 sys.path.insert(0, "scripts/bench")

@@ -6,13 +6,10 @@
 # Usage: scripts/bench/io_bound.sh [WORK_DIR] [RANKS] [MPSBATCH ARGS...]   (after scripts/build.sh)
 #   e.g. scripts/bench/io_bound.sh /tmp/io 1 --set input.read=hdf5   (reading through HDF5)
 set -euo pipefail
-cd "$(dirname "$0")/../.."
-root=$PWD
+source "$(dirname "$0")/lib.sh"
 work=${1:-/tmp/mpsbatch-io-bound}
 ranks=${2:-1}
-python=${MPSBATCH_PYTHON:-$root/.venv/bin/python}
 mkdir -p "$work"
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 "$python" - "$work" <<'PY'
 import os, sys, time
 import h5py, torch

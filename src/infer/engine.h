@@ -36,6 +36,9 @@ struct PathTiming {
   std::string path;            // "eager", "frozen", "frozen+channels_last", "aoti", "cudagraph"
   double rows_per_second = 0;  // measured on the calibration batch; 0 if rejected
   std::string rejected;        // why the path cannot be used; "" if it can
+  // Rejected for a reason of the moment (calibration_seconds ran out, the
+  // device was out of memory), not for what the path computes.
+  bool for_now = false;
 };
 
 // The outcome of Engine::Calibrate.

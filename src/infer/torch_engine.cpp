@@ -82,6 +82,31 @@ std::string Brief(const std::string& msg) {
 
 std::string Brief(const c10::Error& e) { return Brief(e.what_without_backtrace()); }
 
+// Calibration's time budget ran out before a path.
+class BudgetRanOut : public ModelError {
+ public:
+  BudgetRanOut() : ModelError("calibration_seconds ran out before this path") {}
+};
+
+// Records on `timing` why the exception in flight rejects its path.
+void Reject(PathTiming& timing) {
+  try {
+    throw;
+  } catch (const BudgetRanOut& e) {
+    timing.rejected = e.what();
+    timing.for_now = true;
+  } catch (const c10::OutOfMemoryError& e) {
+    timing.rejected = Brief(e);
+    timing.for_now = true;
+  } catch (const c10::Error& e) {
+    timing.rejected = Brief(e);
+  } catch (const std::exception& e) {
+    timing.rejected = Brief(e.what());
+    // Guarded turns torch's out-of-memory into a DeviceError, and only that.
+    timing.for_now = dynamic_cast<const DeviceError*>(&e) != nullptr;
+  }
+}
+
 std::string ShapesOf(const std::vector<ArrayView>& inputs) {
   std::string s;
   for (const auto& v : inputs)
@@ -627,7 +652,7 @@ Calibration TorchEngine::Select(const std::vector<ArrayView>& batch, double budg
     const std::string& name = names[i];
     PathTiming timing{name, 0, ""};
     try {
-      if (timed && Seconds(t0) > budget_seconds) throw ModelError("calibration_seconds ran out before this path");
+      if (timed && Seconds(t0) > budget_seconds) throw BudgetRanOut();
       Forward* forward = FindPath(name);
       if (!forward) {
         if (name == "frozen") AddPath(name, MakeFrozen(script_, false));
@@ -644,10 +669,8 @@ Calibration TorchEngine::Select(const std::vector<ArrayView>& batch, double budg
       const std::string differs = Disagreement(reference, Run(batch), options_.precision);
       if (!differs.empty()) throw ModelError(differs);
       if (timed) timing.rows_per_second = MeasureRowsPerSecond(*this, batch, share(planned - i));
-    } catch (const c10::Error& e) {
-      timing.rejected = Brief(e);
-    } catch (const std::exception& e) {
-      timing.rejected = Brief(e.what());
+    } catch (...) {
+      Reject(timing);
     }
     Abandon();
     if (timing.rejected.empty() && (best.empty() || timing.rows_per_second > best_rate)) {
@@ -672,7 +695,7 @@ Calibration TorchEngine::Select(const std::vector<ArrayView>& batch, double budg
   if (want_graph) {
     PathTiming timing{"cudagraph", 0, ""};
     try {
-      if (timed && Seconds(t0) > budget_seconds) throw ModelError("calibration_seconds ran out before this path");
+      if (timed && Seconds(t0) > budget_seconds) throw BudgetRanOut();
       TensorList example;
       {
         c10::InferenceMode guard;
@@ -688,10 +711,8 @@ Calibration TorchEngine::Select(const std::vector<ArrayView>& batch, double budg
       const std::string differs = Disagreement(reference, Run(batch), options_.precision);
       if (!differs.empty()) throw ModelError(differs);
       if (timed) timing.rows_per_second = MeasureRowsPerSecond(*this, batch, share(1));
-    } catch (const c10::Error& e) {
-      timing.rejected = Brief(e);
-    } catch (const std::exception& e) {
-      timing.rejected = Brief(e.what());
+    } catch (...) {
+      Reject(timing);
     }
     Abandon();
     timing.path = "cudagraph(" + active_name_ + ")";

@@ -179,18 +179,8 @@ std::string DescribePlan(const JobConfig& job, const JobPlan& plan, int ranks) {
   return s;
 }
 
-std::string ResumeIdentity(const JobConfig& job, const JobPlan& plan, int64_t input_mtime_ns) {
+std::string InputConversionIdentity(const JobConfig& job) {
   std::ostringstream s;
-  s << "rows: " << plan.rows << "\n";
-  s << "input_file.size: " << plan.input_file_size << "\n";
-  s << "input_file.mtime_ns: " << input_mtime_ns << "\n";
-  // The names in order, then each dataset: a reordered list feeds the model
-  // differently even when every dataset is the same.
-  std::string names;
-  for (const auto& in : plan.inputs) names += (names.empty() ? "" : ", ") + in.name;
-  s << "input.datasets: [" << names << "]\n";
-  for (const auto& in : plan.inputs)
-    s << "input.dataset." << in.name << ": " << DTypeName(in.dtype) << " " << ShapeString(in.shape) << "\n";
   s << "input.dtype: " << (job.input.dtype ? DTypeName(*job.input.dtype) : "as stored") << "\n";
   s << "input.scale: ";
   if (job.input.scale) {
@@ -213,6 +203,22 @@ std::string ResumeIdentity(const JobConfig& job, const JobPlan& plan, int64_t in
   s << "input.mean: " << numbers(job.input.mean) << "\n";
   s << "input.std: " << numbers(job.input.std) << "\n";
   s << "input.layout: " << InputLayoutName(job.input.layout) << "\n";
+  return s.str();
+}
+
+std::string ResumeIdentity(const JobConfig& job, const JobPlan& plan, int64_t input_mtime_ns) {
+  std::ostringstream s;
+  s << "rows: " << plan.rows << "\n";
+  s << "input_file.size: " << plan.input_file_size << "\n";
+  s << "input_file.mtime_ns: " << input_mtime_ns << "\n";
+  // The names in order, then each dataset: a reordered list feeds the model
+  // differently even when every dataset is the same.
+  std::string names;
+  for (const auto& in : plan.inputs) names += (names.empty() ? "" : ", ") + in.name;
+  s << "input.datasets: [" << names << "]\n";
+  for (const auto& in : plan.inputs)
+    s << "input.dataset." << in.name << ": " << DTypeName(in.dtype) << " " << ShapeString(in.shape) << "\n";
+  s << InputConversionIdentity(job);
   s << "model.sha256: " << plan.model_sha256 << "\n";
   s << "device: " << DeviceRequestName(job.device) << "\n";
   s << "precision: " << PrecisionName(job.precision) << "\n";

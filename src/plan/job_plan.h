@@ -52,6 +52,11 @@ std::string DescribePlan(const JobConfig& job, const JobPlan& plan, int ranks);
 // batch size, input and output dtypes, scale, the outputs). Rank 0 only.
 std::string ResumeIdentity(const JobConfig& job, const JobPlan& plan, int64_t input_mtime_ns);
 
+// How the job turns stored rows into model inputs (input.dtype, scale, mean,
+// std, layout), one "key: value" line each: part of what a resume, and a
+// cached calibration, must match.
+std::string InputConversionIdentity(const JobConfig& job);
+
 // "" when the two identities agree; otherwise the first key that differs:
 // "model.sha256 was 'a...' when the output was started, is 'b...' now".
 std::string IdentityDifference(const std::string& recorded, const std::string& now);

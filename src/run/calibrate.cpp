@@ -51,13 +51,6 @@ std::vector<ArrayView> Views(const std::vector<HostArray>& arrays, int64_t rows)
   return views;
 }
 
-std::string Numbers(const std::vector<double>& values) {
-  std::ostringstream s;
-  s.precision(17);
-  for (double v : values) s << v << " ";
-  return s.str();
-}
-
 // Everything a measurement depends on, one fact per line.
 std::string CacheKey(const Engine& engine, const JobConfig& job, const JobPlan& plan, int64_t rows, int64_t batch_bound,
                      int threads) {
@@ -72,11 +65,7 @@ std::string CacheKey(const Engine& engine, const JobConfig& job, const JobPlan& 
                             : std::to_string(rows))
     << "\n";
   for (const auto& in : plan.inputs) k << "input " << DTypeName(in.dtype) << " " << ShapeString(in.row_shape()) << "\n";
-  k << "input.dtype " << (job.input.dtype ? DTypeName(*job.input.dtype) : "-") << ", scale "
-    << Numbers(job.input.scale ? std::vector<double>{*job.input.scale} : std::vector<double>{}) << ", mean "
-    << Numbers(job.input.mean) << ", std " << Numbers(job.input.std) << ", layout " << InputLayoutName(job.input.layout)
-    << "\n"
-    << "output.dtype " << DTypeName(job.output.dtype) << "\n";
+  k << InputConversionIdentity(job) << "output.dtype " << DTypeName(job.output.dtype) << "\n";
   return k.str();
 }
 
@@ -89,11 +78,7 @@ std::string CacheFolder(const JobConfig& job) {
 // True if a path lost to something of the moment (the time budget, memory a
 // job beside this one held): such a measurement is not worth keeping.
 bool RejectedForNow(const Calibration& c) {
-  for (const auto& p : c.paths)
-    if (p.rejected.find("calibration_seconds ran out") != std::string::npos ||
-        p.rejected.find("out of memory") != std::string::npos)
-      return true;
-  return false;
+  return std::any_of(c.paths.begin(), c.paths.end(), [](const PathTiming& p) { return p.for_now; });
 }
 
 // A leader's calibration: from the cache when it holds this measurement and
@@ -101,7 +86,8 @@ bool RejectedForNow(const Calibration& c) {
 CalibrationReport Measure(Engine& engine, const JobConfig& job, const JobPlan& plan,
                           const std::vector<HostArray>& sample, int64_t rows, int64_t batch_bound, int threads) {
   CalibrationReport r;
-  const CalibrationCache cache(CacheFolder(job), CacheKey(engine, job, plan, rows, batch_bound, threads));
+  const std::string folder = CacheFolder(job);
+  const CalibrationCache cache(folder, folder.empty() ? "" : CacheKey(engine, job, plan, rows, batch_bound, threads));
   if (auto hit = cache.Load(); hit && hit->batch_size <= rows) {
     try {
       r.batch_size = hit->batch_size;

@@ -16,6 +16,7 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -662,6 +663,15 @@ TEST_F(E2E, OutputRecordsTheRun) {
   EXPECT_EQ(StringAttribute(Out(), "end_time").size(), 20u);
   EXPECT_NE(r.output.find("done: 103 rows"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("rank 1:"), std::string::npos) << r.output;
+  // The time line: each part of the run, the process's start on Linux too.
+  const std::regex time_line(
+      R"(time: ([0-9.]+ s before the job \(process start, libraries, MPI start\), )?plan [0-9.]+ s, engines [0-9.]+ s, )"
+      R"(calibration [0-9.]+ s, output file [0-9.]+ s, scoring [0-9.]+ s, finishing [0-9.]+ s)");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(r.output, m, time_line)) << r.output;
+#if defined(__linux__)
+  EXPECT_TRUE(m[1].matched) << r.output;
+#endif
   EXPECT_FALSE(fs::exists(Out() + ".partial"));
 }
 

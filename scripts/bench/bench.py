@@ -139,6 +139,15 @@ def mpsbatch(args, name, rows, job, ranks, label, extra=()):
     startup = re.search(r"start-up: ([\d.]+) s to plan \(rank 0's engine ([\d.]+) s, probe ([\d.]+) s\), ([\d.]+) s",
                         text)
     calibration = re.search(r"calibration: ([\d.]+) s", text)
+    # The whole run's time line: what the process did before RunJob, and after
+    # it ("exit": MPI's end, tearing down CUDA, mpirun) as the rest of the wall time.
+    line = re.search(r"time: (?:([\d.]+) s before the job.*?, )?plan ([\d.]+) s, engines ([\d.]+) s, "
+                     r"calibration ([\d.]+) s, output file ([\d.]+) s, scoring ([\d.]+) s, finishing ([\d.]+) s", text)
+    timeline = {}
+    if line:
+        parts = ["before_s", "plan_s", "engines_s", "calibration_s", "output_s", "scoring_s", "finish_s"]
+        timeline = {k: float(v) for k, v in zip(parts, line.groups()) if v is not None}
+        timeline["exit_s"] = round(seconds - sum(timeline.values()), 2) if "before_s" in timeline else None
     return record(name, f"{label} {ranks} rank(s)", rows, seconds, ranks=ranks,
                   loop_rows_per_s=round(float(m.group(1))) if m else None,
                   plan_s=float(startup.group(1)) if startup else None,
@@ -146,7 +155,8 @@ def mpsbatch(args, name, rows, job, ranks, label, extra=()):
                   probe_s=float(startup.group(3)) if startup else None,
                   engines_s=float(startup.group(4)) if startup else None,
                   calibration_s=float(calibration.group(1)) if calibration else None,
-                  rank0=chosen.group(1).strip()[:400] if chosen else None)
+                  rank0=chosen.group(1).strip()[:400] if chosen else None,
+                  timeline=timeline or None)
 
 
 def rel_error(a_path, b_path):
@@ -192,6 +202,8 @@ def main():
                    help="forced paths timed at 1 rank, beside auto (empty: none)")
     p.add_argument("--no-peers", action="store_true",
                    help="skip the DataLoader and mpi4py scripts (for long inputs, where they take minutes)")
+    p.add_argument("--prepare-only", action="store_true",
+                   help="write the model, input and job (for ab.py), then stop")
     p.add_argument("--cpu-rows", type=int, default=0)
     p.add_argument("--json", default=None)
     args = p.parse_args()
@@ -222,6 +234,9 @@ def main():
             print(f"  AOTInductor export failed after {time.perf_counter() - start:.0f} s: {e!r:.500}", flush=True)
     src = os.path.join(args.work, "input.h5")
     workloads.write_input(name, src, rows)
+    if args.prepare_only:
+        write_job(args.work, name, batch, "cuda" if gpu else "cpu", "bf16" if gpu else "fp32", compiled=compiled)
+        return
     hdf5_read(name, src)
 
     if gpu:

@@ -1,6 +1,7 @@
 #include "run/job_runner.h"
 
 #include <sched.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -8,7 +9,9 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <iterator>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -30,6 +33,29 @@ namespace {
 
 constexpr int kTagModel = 201;
 constexpr size_t kModelPiece = size_t{256} << 20;
+
+// Seconds from this process's start to now: loading its libraries (libtorch's
+// take most), MPI's start-up. Linux only (nullopt elsewhere); 10 ms steps.
+std::optional<double> SecondsSinceProcessStart() {
+#if defined(__linux__)
+  std::ifstream stat("/proc/self/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  const auto paren = text.rfind(')');  // the command name may hold spaces
+  if (paren == std::string::npos) return std::nullopt;
+  std::istringstream fields(text.substr(paren + 2));
+  std::string skipped;
+  for (int field = 3; field < 22; ++field) fields >> skipped;  // state .. itrealvalue
+  unsigned long long start_ticks = 0;                          // field 22: starttime
+  timespec now{};
+  const long ticks_per_second = sysconf(_SC_CLK_TCK);
+  if (!(fields >> start_ticks) || ticks_per_second <= 0 || clock_gettime(CLOCK_BOOTTIME, &now) != 0)
+    return std::nullopt;
+  return static_cast<double>(now.tv_sec) + now.tv_nsec * 1e-9 -
+         static_cast<double>(start_ticks) / static_cast<double>(ticks_per_second);
+#else
+  return std::nullopt;
+#endif
+}
 
 std::string Timestamp() {
   const auto now = std::chrono::system_clock::now();
@@ -396,6 +422,7 @@ void RunJob(Communicator& comm, const CliOptions& cli) {
     ~JoinPrewarm() { WaitForDevicePrewarm(); }
   } join_prewarm;
   const auto t0 = std::chrono::steady_clock::now();
+  const std::optional<double> before_job = SecondsSinceProcessStart();
   const std::string start_time = Timestamp();
   Planned p;
 
@@ -536,9 +563,17 @@ void RunJob(Communicator& comm, const CliOptions& cli) {
     writer->SetAttribute("end_time", Timestamp());
     writer->Commit(p.job.output.overwrite);
   });
-  if (comm.rank() == 0)
+  if (comm.rank() == 0) {
     LogSummary(p, std::chrono::duration<double>(t_end - t0).count(),
                std::chrono::duration<double>(t_end - t_loop).count(), rows, compute, paths);
+    spdlog::info(
+        "  time: {}plan {:.2f} s, engines {:.2f} s, calibration {:.2f} s, output file {:.2f} s, scoring {:.2f} s, "
+        "finishing {:.2f} s",
+        before_job ? fmt::format("{:.2f} s before the job (process start, libraries, MPI start), ", *before_job) : "",
+        seconds(t0, t_planned), seconds(t_planned, t_calibrate), calibration_seconds,
+        seconds(t_calibrate, t_loop) - calibration_seconds, seconds(t_loop, t_end),
+        seconds(t_end, std::chrono::steady_clock::now()));
+  }
 }
 
 }  // namespace mpsbatch

@@ -16,6 +16,8 @@ struct Cache {
   std::mutex mutex;
   std::multimap<size_t, void*> free;  // rounded size -> block
   size_t bytes = 0;
+  BlockSource source;
+  std::map<const std::byte*, size_t> sourced;  // blocks the source gave: start -> size
 };
 
 Cache& TheCache() {
@@ -40,6 +42,16 @@ void* AcquireBlock(size_t bytes) {
       return block;
     }
   }
+  if (size >= kCachedFrom) {
+    Cache& c = TheCache();
+    std::lock_guard<std::mutex> lock(c.mutex);
+    if (c.source.allocate) {
+      if (void* block = c.source.allocate(size)) {
+        c.sourced.emplace(static_cast<const std::byte*>(block), size);
+        return block;
+      }
+    }
+  }
   void* block = std::malloc(size == 0 ? 1 : size);
   if (!block) throw std::bad_alloc();
   return block;
@@ -56,8 +68,33 @@ void ReleaseBlock(void* block, size_t bytes) noexcept {
       c.bytes += size;
       return;
     }
+    if (c.sourced.erase(static_cast<const std::byte*>(block)) > 0) {
+      c.source.free(block);
+      return;
+    }
   }
   std::free(block);
+}
+
+void SetBlockSource(const BlockSource& source) {
+  Cache& c = TheCache();
+  std::lock_guard<std::mutex> lock(c.mutex);
+  if (c.source.allocate) return;
+  c.source = source;
+  // Blocks cached so far came from malloc: let the source serve those sizes.
+  for (auto& [size, block] : c.free) std::free(block);
+  c.free.clear();
+  c.bytes = 0;
+}
+
+bool FromBlockSource(const void* data, size_t bytes) {
+  const auto* begin = static_cast<const std::byte*>(data);
+  Cache& c = TheCache();
+  std::lock_guard<std::mutex> lock(c.mutex);
+  auto it = c.sourced.upper_bound(begin);  // the first block starting after `data`
+  if (it == c.sourced.begin() || bytes == 0) return false;
+  --it;
+  return begin + bytes <= it->first + it->second;
 }
 
 }  // namespace mpsbatch

@@ -8,6 +8,9 @@
 // ReusingAllocator default-initialises (no zeroing) and keeps freed blocks of
 // 1 MiB and up in a per-process cache, up to kCachedBytesMax in all, handing
 // them back to the next request of the same rounded size.
+//
+// On a CUDA rank the engine makes those blocks page-locked (SetBlockSource):
+// rows read into them go to the GPU by DMA, with no staging copy on the way.
 #pragma once
 
 #include <cstddef>
@@ -21,6 +24,20 @@ namespace mpsbatch {
 void* AcquireBlock(size_t bytes);
 // Returns a block from AcquireBlock(bytes) to the cache, or frees it.
 void ReleaseBlock(void* block, size_t bytes) noexcept;
+
+// Where blocks of 1 MiB and up come from once set, instead of malloc: the
+// CUDA engine's page-locked host memory. `allocate` returns nullptr when it
+// cannot (malloc then serves); `free` takes back what it gave. Set once per
+// process, before the blocks it should serve are acquired; blocks acquired
+// before stay as they are.
+struct BlockSource {
+  void* (*allocate)(size_t bytes) = nullptr;
+  void (*free)(void* block) = nullptr;
+};
+void SetBlockSource(const BlockSource& source);
+// True if [data, data + bytes) lies inside one block that the BlockSource
+// gave (bytes > 0).
+bool FromBlockSource(const void* data, size_t bytes);
 
 template <typename T>
 struct ReusingAllocator {

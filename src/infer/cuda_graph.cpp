@@ -6,8 +6,11 @@
 #include <c10/cuda/CUDAStream.h>
 #include <cuda_runtime_api.h>
 
+#include <atomic>
 #include <stdexcept>
 #include <string>
+
+#include "common/buffer.h"
 
 namespace mpsbatch {
 
@@ -82,6 +85,33 @@ std::string CudaDeviceModel(int index) {
     return "";
   }
   return props.name;
+}
+
+namespace {
+
+std::atomic<int> g_pinned_device{0};
+
+void* PinnedAllocate(size_t bytes) {
+  void* p = nullptr;
+  // The calling thread (a reader) may have no current device yet; CUDA would
+  // take device 0 and open a context there for every rank of the host.
+  if (cudaSetDevice(g_pinned_device.load()) != cudaSuccess ||
+      cudaHostAlloc(&p, bytes, cudaHostAllocPortable) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return nullptr;  // malloc serves instead
+  }
+  return p;
+}
+
+void PinnedFree(void* p) {
+  if (cudaSetDevice(g_pinned_device.load()) != cudaSuccess || cudaFreeHost(p) != cudaSuccess) (void)cudaGetLastError();
+}
+
+}  // namespace
+
+void UsePinnedHostBlocks(int index) {
+  g_pinned_device = index;
+  SetBlockSource({PinnedAllocate, PinnedFree});
 }
 
 std::unique_ptr<CapturedStep> CaptureCudaGraph(const StepFn& step, const TensorList& example) {

@@ -35,6 +35,12 @@ bool CudaGraphsAvailable();
 // this build has no CUDA or the device cannot be asked.
 std::string CudaDeviceModel(int index);
 
+// Makes the process's host blocks of 1 MiB and up (buffer.h) page-locked,
+// allocated with device `index` current (so no other GPU gets a context): the
+// rows read into them then reach the device by DMA. Once per process; does
+// nothing where this build has no CUDA.
+void UsePinnedHostBlocks(int index);
+
 // Warms `step` up on `example` (device tensors) and captures it on the current
 // stream, which must not be the default stream. Throws c10::Error or
 // std::runtime_error when the step cannot be captured (it synchronises with

@@ -74,13 +74,15 @@ class Engine {
 
   virtual ~Engine() = default;
 
-  // Batches flow through a pipeline: Start copies one batch's rows out of
-  // `inputs` (the caller may reuse them at once), sends them to the device and
-  // queues the model on it; Finish waits for the oldest started batch and
-  // returns one array per model output (a tensor, or each element of a tuple
-  // or list), in output_dtype, on the host. On CUDA up to max_in_flight()
-  // batches run ahead, so copies and compute overlap the host's work; on CPU
-  // and MPS Start does the whole batch. All inputs of a batch have the same
+  // Batches flow through a pipeline: Start sends one batch's rows to the
+  // device and queues the model on it. It copies the rows out of `inputs`
+  // first, except on CUDA where they lie in a page-locked block (buffer.h's
+  // FromBlockSource): the device copies those itself, so keep them unchanged
+  // until the batch's Finish (or Abandon). Finish waits for the oldest
+  // started batch and returns one array per model output (a tensor, or each
+  // element of a tuple or list), in output_dtype, on the host. On CUDA up to
+  // max_in_flight() batches run ahead, so copies and compute overlap the
+  // host's work; on CPU and MPS Start does the whole batch. All inputs of a batch have the same
   // shape[0]; they are converted on the device as the options say. Both throw
   // ModelError if forward fails or returns something else, DeviceError when
   // the device runs out of memory; after a throw, call Abandon. One thread at

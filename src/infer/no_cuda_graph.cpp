@@ -9,6 +9,8 @@ bool CudaGraphsAvailable() { return false; }
 
 std::string CudaDeviceModel(int) { return ""; }
 
+void UsePinnedHostBlocks(int) {}
+
 std::unique_ptr<CapturedStep> CaptureCudaGraph(const StepFn&, const TensorList&) {
   throw std::runtime_error("this libtorch was built without CUDA");
 }

@@ -44,12 +44,17 @@ void* AcquireBlock(size_t bytes) {
   }
   if (size >= kCachedFrom) {
     Cache& c = TheCache();
-    std::lock_guard<std::mutex> lock(c.mutex);
-    if (c.source.allocate) {
-      if (void* block = c.source.allocate(size)) {
-        c.sourced.emplace(static_cast<const std::byte*>(block), size);
-        return block;
-      }
+    BlockSource source;
+    {
+      std::lock_guard<std::mutex> lock(c.mutex);
+      source = c.source;
+    }
+    // Outside the lock: pinning tens of MiB takes milliseconds, while other
+    // threads release blocks and ask FromBlockSource.
+    if (void* block = source.allocate ? source.allocate(size) : nullptr) {
+      std::lock_guard<std::mutex> lock(c.mutex);
+      c.sourced.emplace(static_cast<const std::byte*>(block), size);
+      return block;
     }
   }
   void* block = std::malloc(size == 0 ? 1 : size);

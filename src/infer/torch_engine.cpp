@@ -767,31 +767,36 @@ void PrewarmDevice(const EngineOptions& options) {
   auto context = std::make_shared<std::promise<void>>();
   g_prewarm_context = context->get_future().share();
   g_prewarm = std::async(std::launch::async, [options, context] {
+                bool context_up = false;
+                auto signal = [&] {  // once, whatever happens below
+                  if (!context_up) context->set_value();
+                  context_up = true;
+                };
                 try {
                   const torch::Device device = PickDevice(options);
-                  if (device.is_cpu()) return context->set_value();
-                  c10::InferenceMode guard;
-                  // A kernel and a copy back: the context, the allocator and the
-                  // kernel loader are up once this returns.
-                  (void)torch::ones({1}, torch::TensorOptions().device(device)).sum().item<float>();
-                  context->set_value();
-                  if (!device.is_cuda()) return;
-                  // Then, while the main thread loads the model, cuDNN and
-                  // cuBLAS (their libraries, handles and first kernels): 0.3 s
-                  // of the first batch of ResNet-50 on the H100 otherwise.
-                  const auto o =
-                      torch::TensorOptions().device(device).dtype(ScalarTypeOf(PrecisionDType(options.precision)));
-                  const auto x = torch::ones({1, 3, 8, 8}, o), w = torch::ones({4, 3, 3, 3}, o);
-                  (void)torch::conv2d(x, w).sum().item<float>();
-                  const auto a = torch::ones({8, 8}, o);
-                  (void)torch::mm(a, a).sum().item<float>();
+                  if (!device.is_cpu()) {
+                    c10::InferenceMode guard;
+                    // A kernel and a copy back: the context, the allocator and
+                    // the kernel loader are up once this returns.
+                    (void)torch::ones({1}, torch::TensorOptions().device(device)).sum().item<float>();
+                  }
+                  signal();
+                  if (device.is_cuda()) {
+                    // Then, while the main thread loads the model, cuDNN and
+                    // cuBLAS (their libraries, handles and first kernels): 0.3 s
+                    // of the first batch of ResNet-50 on the H100 otherwise.
+                    c10::InferenceMode guard;
+                    const auto o =
+                        torch::TensorOptions().device(device).dtype(ScalarTypeOf(PrecisionDType(options.precision)));
+                    const auto x = torch::ones({1, 3, 8, 8}, o), w = torch::ones({4, 3, 3, 3}, o);
+                    (void)torch::conv2d(x, w).sum().item<float>();
+                    const auto a = torch::ones({8, 8}, o);
+                    (void)torch::mm(a, a).sum().item<float>();
+                  }
                 } catch (...) {
                   // Engine::Create meets the same problem and reports it.
                 }
-                try {
-                  context->set_value();  // unless set above
-                } catch (const std::future_error&) {
-                }
+                signal();
               }).share();
 }
 

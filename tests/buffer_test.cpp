@@ -61,5 +61,14 @@ TEST(Buffer, ReleasedSourceBlocksAreReusedNotFreed) {
   EXPECT_EQ(frees, 0);
 }
 
+TEST(Buffer, PinnedBytesAreCappedPerProcess) {
+  SetBlockSource({FakeAllocate, FakeFree});
+  const int64_t gib = int64_t{1} << 30;  // malloc'd, never touched: address space only
+  HostArray a(DType::kUInt8, {gib}), b(DType::kUInt8, {gib}), c(DType::kUInt8, {gib});
+  EXPECT_TRUE(FromBlockSource(a.bytes.data(), 1));
+  EXPECT_FALSE(FromBlockSource(c.bytes.data(), 1));  // past 2 GiB: malloc's
+  // (b is the source's only when no other test of this process holds any.)
+}
+
 }  // namespace
 }  // namespace mpsbatch

@@ -50,13 +50,11 @@ int Main(int argc, char** argv) {
   return 0;
 }
 
-}  // namespace
-
 // Ends the process once Main is done: its files are closed, MPI finalised.
 // What static destructors would still do (libtorch's and CUDA's teardown)
 // the operating system does faster: skipping them saved 0.15 s of every run
 // on the H100 (docs/performance.md). MPSBATCH_FULL_EXIT=1 runs them, for
-// leak checkers.
+// leak checkers and for tools that write their data at exit (gcov, nsys).
 [[noreturn]] void Exit(int code) {
   spdlog::shutdown();
   std::fflush(nullptr);
@@ -64,6 +62,8 @@ int Main(int argc, char** argv) {
   if (full && std::string(full) == "1") std::exit(code);
   std::_Exit(code);
 }
+
+}  // namespace
 
 int main(int argc, char** argv) {
   // Past a file size limit (ulimit -f), a write should fail with EFBIG and be

@@ -1,5 +1,6 @@
 #include "common/buffer.h"
 
+#include <cstdint>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -11,13 +12,18 @@ namespace {
 constexpr size_t kCachedFrom = size_t{1} << 20;      // smaller blocks go to malloc as they are
 constexpr size_t kGranule = size_t{1} << 20;         // cached sizes round up to whole MiB
 constexpr size_t kCachedBytesMax = size_t{1} << 30;  // per process
+// Page-locked memory a process takes from the BlockSource, live and cached:
+// past this, blocks come from malloc (rank 0 of a scatter job holds every
+// rank's messages; pinned memory cannot be paged out).
+constexpr size_t kSourcedBytesMax = size_t{2} << 30;
 
 struct Cache {
   std::mutex mutex;
   std::multimap<size_t, void*> free;  // rounded size -> block
   size_t bytes = 0;
   BlockSource source;
-  std::map<const std::byte*, size_t> sourced;  // blocks the source gave: start -> size
+  std::map<uintptr_t, size_t> sourced;  // blocks the source gave: start -> size
+  size_t sourced_bytes = 0;
 };
 
 Cache& TheCache() {
@@ -33,28 +39,30 @@ void* AcquireBlock(size_t bytes) {
   const size_t size = Rounded(bytes);
   if (size >= kCachedFrom) {
     Cache& c = TheCache();
-    std::lock_guard<std::mutex> lock(c.mutex);
-    auto it = c.free.find(size);
-    if (it != c.free.end()) {
-      void* block = it->second;
-      c.free.erase(it);
-      c.bytes -= size;
-      return block;
-    }
-  }
-  if (size >= kCachedFrom) {
-    Cache& c = TheCache();
     BlockSource source;
     {
       std::lock_guard<std::mutex> lock(c.mutex);
-      source = c.source;
+      if (auto it = c.free.find(size); it != c.free.end()) {
+        void* block = it->second;
+        c.free.erase(it);
+        c.bytes -= size;
+        return block;
+      }
+      if (c.source.allocate && c.sourced_bytes + size <= kSourcedBytesMax) {
+        source = c.source;
+        c.sourced_bytes += size;  // reserved; given back if the source fails
+      }
     }
-    // Outside the lock: pinning tens of MiB takes milliseconds, while other
-    // threads release blocks and ask FromBlockSource.
-    if (void* block = source.allocate ? source.allocate(size) : nullptr) {
+    if (source.allocate) {
+      // Outside the lock: pinning tens of MiB takes milliseconds, while other
+      // threads release blocks and ask FromBlockSource.
+      void* block = source.allocate(size);
       std::lock_guard<std::mutex> lock(c.mutex);
-      c.sourced.emplace(static_cast<const std::byte*>(block), size);
-      return block;
+      if (block) {
+        c.sourced.emplace(reinterpret_cast<uintptr_t>(block), size);
+        return block;
+      }
+      c.sourced_bytes -= size;
     }
   }
   void* block = std::malloc(size == 0 ? 1 : size);
@@ -65,6 +73,7 @@ void* AcquireBlock(size_t bytes) {
 void ReleaseBlock(void* block, size_t bytes) noexcept {
   if (!block) return;
   const size_t size = Rounded(bytes);
+  void (*source_free)(void*) = nullptr;
   if (size >= kCachedFrom) {
     Cache& c = TheCache();
     std::lock_guard<std::mutex> lock(c.mutex);
@@ -73,12 +82,17 @@ void ReleaseBlock(void* block, size_t bytes) noexcept {
       c.bytes += size;
       return;
     }
-    if (c.sourced.erase(static_cast<const std::byte*>(block)) > 0) {
-      c.source.free(block);
-      return;
+    if (c.sourced.erase(reinterpret_cast<uintptr_t>(block)) > 0) {
+      c.sourced_bytes -= size;
+      source_free = c.source.free;
     }
   }
-  std::free(block);
+  // Outside the lock: cudaFreeHost may wait for the device.
+  if (source_free) {
+    source_free(block);
+  } else {
+    std::free(block);
+  }
 }
 
 void SetBlockSource(const BlockSource& source) {
@@ -93,13 +107,13 @@ void SetBlockSource(const BlockSource& source) {
 }
 
 bool FromBlockSource(const void* data, size_t bytes) {
-  const auto* begin = static_cast<const std::byte*>(data);
+  const auto begin = reinterpret_cast<uintptr_t>(data);
   Cache& c = TheCache();
   std::lock_guard<std::mutex> lock(c.mutex);
   auto it = c.sourced.upper_bound(begin);  // the first block starting after `data`
   if (it == c.sourced.begin() || bytes == 0) return false;
   --it;
-  return begin + bytes <= it->first + it->second;
+  return begin - it->first <= it->second && bytes <= it->second - (begin - it->first);
 }
 
 }  // namespace mpsbatch

@@ -7,6 +7,7 @@
 #include <cuda_runtime_api.h>
 
 #include <atomic>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 
@@ -110,8 +111,11 @@ void PinnedFree(void* p) {
 }  // namespace
 
 void UsePinnedHostBlocks(int index) {
-  g_pinned_device = index;
-  SetBlockSource({PinnedAllocate, PinnedFree});
+  static std::once_flag once;  // the first CUDA engine's device serves the process
+  std::call_once(once, [index] {
+    g_pinned_device = index;
+    SetBlockSource({PinnedAllocate, PinnedFree});
+  });
 }
 
 std::unique_ptr<CapturedStep> CaptureCudaGraph(const StepFn& step, const TensorList& example) {

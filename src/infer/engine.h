@@ -78,12 +78,13 @@ class Engine {
   // device and queues the model on it. It copies the rows out of `inputs`
   // first, except on CUDA where they lie in a page-locked block (buffer.h's
   // FromBlockSource): the device copies those itself, so keep them unchanged
-  // until the batch's Finish (or Abandon). Finish waits for the oldest
-  // started batch and returns one array per model output (a tensor, or each
-  // element of a tuple or list), in output_dtype, on the host. On CUDA up to
-  // max_in_flight() batches run ahead, so copies and compute overlap the
-  // host's work; on CPU and MPS Start does the whole batch. All inputs of a batch have the same
-  // shape[0]; they are converted on the device as the options say. Both throw
+  // until the batch's Finish (or Abandon; a Start that throws has waited for
+  // its copies). Finish waits for the oldest started batch and returns one
+  // array per model output (a tensor, or each element of a tuple or list), in
+  // output_dtype, on the host. On CUDA up to max_in_flight() batches run
+  // ahead, so copies and compute overlap the host's work; on CPU and MPS
+  // Start does the whole batch. All inputs of a batch have the same shape[0];
+  // they are converted on the device as the options say. Both throw
   // ModelError if forward fails or returns something else, DeviceError when
   // the device runs out of memory; after a throw, call Abandon. One thread at
   // a time per engine.

@@ -497,7 +497,22 @@ class TorchEngine : public Engine {
 
   // CUDA: rows into pinned memory, across on the copy stream, then the step
   // and the copies back on the compute stream; nothing waits for the device.
+  // If anything after the copies were queued throws (forward raises, the
+  // device runs out of memory), waits for them: they may read the caller's
+  // pinned rows, which the caller frees once Start has thrown.
   void StartCuda(const std::vector<ArrayView>& inputs, int64_t rows, InFlight& f) {
+    try {
+      QueueCuda(inputs, rows, f);
+    } catch (...) {
+      try {
+        copy_stream_->synchronize();
+      } catch (const c10::Error&) {  // the device's own failure: the first error says more
+      }
+      throw;
+    }
+  }
+
+  void QueueCuda(const std::vector<ArrayView>& inputs, int64_t rows, InFlight& f) {
     TensorList raw;
     {
       c10::StreamGuard on_copy(*copy_stream_);
@@ -620,6 +635,9 @@ class TorchEngine : public Engine {
 };
 
 Calibration TorchEngine::Select(const std::vector<ArrayView>& batch, double budget_seconds, const std::string& adopt) {
+  // The prewarm thread's last CUDA work would otherwise run beside the timing
+  // and beside a capture's sync-debug check (its own .item()).
+  WaitForDevicePrewarm();
   const auto t0 = std::chrono::steady_clock::now();
   Calibration c;
   c.batch_rows = batch.front().shape.at(0);

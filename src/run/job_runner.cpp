@@ -41,7 +41,7 @@ std::optional<double> SecondsSinceProcessStart() {
   std::ifstream stat("/proc/self/stat");
   std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
   const auto paren = text.rfind(')');  // the command name may hold spaces
-  if (paren == std::string::npos) return std::nullopt;
+  if (paren == std::string::npos || paren + 2 > text.size()) return std::nullopt;
   std::istringstream fields(text.substr(paren + 2));
   std::string skipped;
   for (int field = 3; field < 22; ++field) fields >> skipped;  // state .. itrealvalue

@@ -4,6 +4,7 @@
 #include <c10/core/Event.h>
 #include <c10/core/StreamGuard.h>
 #include <c10/core/impl/VirtualGuardImpl.h>
+#include <caffe2/serialize/read_adapter_interface.h>
 #include <torch/csrc/jit/api/module.h>
 #include <torch/cuda.h>
 #include <torch/mps.h>
@@ -11,6 +12,7 @@
 #include <torch/version.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -196,12 +198,28 @@ class ScriptForward : public Forward {
   bool channels_last_;
 };
 
+// The model's bytes as torch's reader sees a file, read in place (an
+// istringstream would copy them all first; see ReadModelFile).
+class BytesReader : public caffe2::serialize::ReadAdapterInterface {
+ public:
+  explicit BytesReader(std::shared_ptr<const std::string> bytes) : bytes_(std::move(bytes)) {}
+  size_t size() const override { return bytes_->size(); }
+  size_t read(uint64_t pos, void* buf, size_t n, const char* /*what*/) const override {
+    if (pos >= bytes_->size()) return 0;
+    n = std::min<size_t>(n, bytes_->size() - static_cast<size_t>(pos));
+    std::memcpy(buf, bytes_->data() + pos, n);
+    return n;
+  }
+
+ private:
+  std::shared_ptr<const std::string> bytes_;
+};
+
 torch::jit::Module LoadScript(const ModelSource& src, torch::Device device, Precision precision) {
   torch::jit::Module module;
   try {
     if (src.bytes) {
-      std::istringstream in(*src.bytes);
-      module = torch::jit::load(in, device);
+      module = torch::jit::load(std::make_shared<BytesReader>(src.bytes), device);
     } else {
       module = torch::jit::load(src.path, device);
     }

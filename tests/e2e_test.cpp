@@ -738,6 +738,31 @@ TEST_F(NoSharedFilesystem, SharedModeIsRefusedNamingTheRank) {
   EXPECT_FALSE(fs::exists(Out()));
 }
 
+// Ranks 1.. see another model at the job's model path (a bind mount in their
+// own mount namespace): on rank 0's host but a different file, so its
+// identity differs, its SHA-256 too, and rank 0 sends its own copy.
+TEST_F(NoSharedFilesystem, ARankWithAnotherModelAtThePathGetsRankZeros) {
+  const fs::path models = dir_ / "models", other = dir_ / "other";
+  fs::create_directories(models);
+  fs::create_directories(other);
+  fs::copy_file(Fixture("mlp.pt"), models / "mlp.pt");
+  fs::copy_file(Fixture("two_outputs.pt"), other / "mlp.pt");
+  const fs::path job = WriteJob(dir_, "mlp.pt", "[x_f32]");
+  std::string text = testing::ReadFile(job.string());
+  text.replace(text.find(Fixture("mlp.pt")), Fixture("mlp.pt").size(), (models / "mlp.pt").string());
+  testing::WriteFile(job, text);
+  auto argv = MpiexecPrefix(1);
+  const auto tail = MpsbatchArgs(job, {});
+  argv.insert(argv.end(), tail.begin(), tail.end());
+  argv.insert(argv.end(), {":", MPSBATCH_NUMPROC_FLAG, "2", std::string(MPSBATCH_TESTS_DIR) + "/bind_dir.sh",
+                           other.string(), models.string()});
+  argv.insert(argv.end(), tail.begin(), tail.end());
+  auto r = Spawn(argv, dir_ / "run.log", 120);
+  EXPECT_RUN_OK(r);
+  EXPECT_NE(r.output.find("differs from rank 0's copy; using rank 0's"), std::string::npos) << r.output;
+  ExpectNear(ReadFloats(Out(), "y"), ReadFloats(Fixture("reference.h5"), "mlp_x_f32"), Tolerance());
+}
+
 // --- Errors a user can cause: one message, its exit code, no hang, no file. ---
 
 struct ErrorCase {

@@ -731,6 +731,17 @@ TEST_F(NoSharedFilesystem, AutoScattersInputAndModelFromRankZero) {
   ExpectNear(ReadFloats(Out(), "y"), ReadFloats(Fixture("reference.h5"), "mlp_x_f32"), Tolerance());
 }
 
+// An AOTInductor package received from rank 0 lies in no file of the rank's
+// own: the engine writes it to a temporary one for the loader. (Ranks that
+// read the job's own file load it from there.)
+TEST_F(NoSharedFilesystem, AnAotiPackageIsSentToRanksThatCannotReadIt) {
+  if (!MPSBATCH_HAVE_AOTI) GTEST_SKIP() << "this libtorch has no AOTInductor";
+  auto r = Run(WriteJob(dir_, "mlp_aoti.pt2", "[x_f32]"), {});
+  EXPECT_RUN_OK(r);
+  EXPECT_NE(r.output.find("(aoti)"), std::string::npos) << r.output;
+  ExpectNear(ReadFloats(Out(), "y"), ReadFloats(Fixture("reference.h5"), "mlp_aoti_x_f32"), Tolerance());
+}
+
 TEST_F(NoSharedFilesystem, SharedModeIsRefusedNamingTheRank) {
   auto r = Run(WriteJob(dir_, "mlp.pt", "[x_f32]"), {"--set", "input.mode=shared"});
   EXPECT_EQ(r.exit_code, 4) << r.output;

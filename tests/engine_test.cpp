@@ -26,7 +26,7 @@ std::shared_ptr<const std::string> ModelBytes(const std::string& body) {
 
 std::unique_ptr<Engine> MakeEngine(const std::string& body, EngineOptions o = {}) {
   o.device = o.device == DeviceRequest::kAuto ? DeviceRequest::kCpu : o.device;
-  return Engine::Create({"test.pt", ModelBytes(body)}, o);
+  return Engine::Create({"test.pt", ModelBytes(body), ""}, o);
 }
 
 template <typename T>
@@ -148,8 +148,8 @@ TEST(Engine, ExceptionRaisedInTheModelIsAModelError) {
 TEST(Engine, LoadErrors) {
   EngineOptions o;
   o.device = DeviceRequest::kCpu;
-  EXPECT_THROW(Engine::Create({"/no/such/model.pt", nullptr}, o), ModelError);
-  EXPECT_THROW(Engine::Create({"junk.pt", std::make_shared<const std::string>("junk")}, o), ModelError);
+  EXPECT_THROW(Engine::Create({"/no/such/model.pt", nullptr, ""}, o), ModelError);
+  EXPECT_THROW(Engine::Create({"junk.pt", std::make_shared<const std::string>("junk"), ""}, o), ModelError);
 }
 
 TEST(Engine, MissingDeviceIsAnErrorNotAFallback) {
@@ -166,7 +166,7 @@ TEST(Engine, MissingDeviceIsAnErrorNotAFallback) {
 
 TEST(Engine, AutoPicksAnAvailableDevice) {
   EngineOptions o;
-  auto e = Engine::Create({"test.pt", ModelBytes("def forward(self, x):\n    return x\n")}, o);
+  auto e = Engine::Create({"test.pt", ModelBytes("def forward(self, x):\n    return x\n"), ""}, o);
   if (torch::cuda::is_available())
     EXPECT_EQ(e->device_kind(), DeviceKind::kCuda);
   else

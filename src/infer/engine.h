@@ -60,6 +60,11 @@ struct Calibration {
 struct ModelSource {
   std::string path;
   std::shared_ptr<const std::string> bytes;
+  // FileIdentity (common/file_identity.h) of `path` when `bytes` were read
+  // from it, "" otherwise: a loader that needs a file (AOTInductor) then
+  // opens `path` itself while it is still that file, instead of writing the
+  // bytes to a temporary one.
+  std::string identity;
 };
 
 class Engine {

@@ -32,6 +32,7 @@
 #endif
 
 #include "common/error.h"
+#include "common/file_identity.h"
 #include "infer/cuda_graph.h"
 #include "infer/engine.h"
 
@@ -256,7 +257,7 @@ class AotiForward : public Forward {
  public:
   AotiForward(const ModelSource& src, torch::Device device) {
     std::string path = src.path;
-    if (src.bytes) path = temp_.Write(*src.bytes);
+    if (src.bytes && (src.identity.empty() || FileIdentity(src.path) != src.identity)) path = temp_.Write(*src.bytes);
     try {
       c10::OptionalDeviceGuard guard;
       if (device.is_cuda()) guard.reset_device(device);
@@ -280,7 +281,10 @@ class AotiForward : public Forward {
   struct TempFile {
     std::string path;
     std::string Write(const std::string& bytes) {
-      std::string tmpl = (std::filesystem::temp_directory_path() / "mpsbatch-model-XXXXXX.pt2").string();
+      std::error_code ec;
+      const auto dir = std::filesystem::temp_directory_path(ec);
+      if (ec) throw ModelError("cannot find a folder for a temporary copy of the model: " + ec.message());
+      std::string tmpl = (dir / "mpsbatch-model-XXXXXX.pt2").string();
       int fd = mkstemps(tmpl.data(), 4);
       if (fd < 0)
         throw ModelError("cannot create a temporary file for the model: " + std::string(std::strerror(errno)));

@@ -1,7 +1,6 @@
 #include "run/job_runner.h"
 
 #include <sched.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,6 +15,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/file_identity.h"
 #include "common/log.h"
 #include "common/sha256.h"
 #include "config/job.h"
@@ -92,21 +92,6 @@ void Phase(Communicator& comm, Step&& step) {
   if (comm.rank() == 0)
     spdlog::error("rank {} failed: {}: {}", first, ErrorKindName(kind), payload.substr(newline + 1));
   throw JobFailed(kind);
-}
-
-// "device:inode:size:mtime" of a file as this host sees it, "" if it cannot
-// be asked. Two ranks on one host that see the same identity read the same
-// file.
-std::string FileIdentity(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return "";
-#if defined(__APPLE__)
-  const auto mtime_ns = static_cast<long long>(st.st_mtimespec.tv_sec) * 1000000000LL + st.st_mtimespec.tv_nsec;
-#else
-  const auto mtime_ns = static_cast<long long>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;
-#endif
-  return std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" +
-         std::to_string(mtime_ns);
 }
 
 // The whole file, read into a string of its size. (An ostringstream grows and
@@ -219,7 +204,7 @@ struct Planned {
   JobPlan plan;
   std::shared_ptr<const std::string> model_bytes;
   std::shared_ptr<const std::string> compiled_bytes;  // model.compiled, if any
-  std::string model_identity, compiled_identity;      // rank 0: FileIdentity of what it read ("" unknown)
+  std::string model_identity, compiled_identity;      // FileIdentity of the file the bytes came from ("" none)
   std::unique_ptr<InputFile> input;
   std::unique_ptr<Engine> engine;
   double engine_seconds = 0;           // rank 0: creating its engine (device, model load)
@@ -230,8 +215,8 @@ struct Planned {
 
 std::unique_ptr<Engine> CreateEngine(const Planned& p, const Communicator& comm) {
   std::optional<ModelSource> compiled;
-  if (p.compiled_bytes) compiled = ModelSource{p.job.model_compiled, p.compiled_bytes};
-  return Engine::Create({p.job.model_path, p.model_bytes}, MakeEngineOptions(p.job, comm), compiled);
+  if (p.compiled_bytes) compiled = ModelSource{p.job.model_compiled, p.compiled_bytes, p.compiled_identity};
+  return Engine::Create({p.job.model_path, p.model_bytes, p.model_identity}, MakeEngineOptions(p.job, comm), compiled);
 }
 
 // Rank 0: inspect the input and the output path, load the model, push one
@@ -349,17 +334,19 @@ void ChooseInputMode(Communicator& comm, Planned& p) {
 // (`identity`, FileIdentity) takes it as it is; others check its SHA-256
 // (BERT's 660 MB take 0.65 s to hash).
 void DistributeFile(Communicator& comm, const std::string& key, const std::string& path, const std::string& sha256,
-                    int64_t size, std::string identity, std::shared_ptr<const std::string>& bytes_out) {
-  if (!identity.empty()) identity = comm.host() + "\n" + identity;
-  comm.Broadcast(identity, 0);
+                    int64_t size, std::string& identity, std::shared_ptr<const std::string>& bytes_out) {
+  std::string rank0s = identity.empty() ? "" : comm.host() + "\n" + identity;
+  comm.Broadcast(rank0s, 0);
   bool have = comm.rank() == 0;
   if (!have) {
+    identity.clear();  // until this rank's bytes are its file's
     try {
       std::string mine;
       auto bytes = ReadModelFile(path, key, &mine);
-      const bool same_file = !identity.empty() && !mine.empty() && identity == comm.host() + "\n" + mine;
+      const bool same_file = !rank0s.empty() && !mine.empty() && rank0s == comm.host() + "\n" + mine;
       if (same_file || Sha256Hex(*bytes) == sha256) {
         bytes_out = bytes;
+        identity = mine;
         have = true;
       } else {
         spdlog::warn("{} '{}' differs from rank 0's copy; using rank 0's", key, path);

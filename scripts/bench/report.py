@@ -20,8 +20,9 @@ def main():
         ceiling = rate.get("ceiling compiled bf16") or rate.get("ceiling eager bf16")
         peer = rate.get("peer 1: DataLoader script")
         print(f"\n**{name}**\n")
-        print("| contender | rows/s | vs best ceiling | vs DataLoader script | loop only, rows/s | rank 0 ran |")
-        print("|---|---:|---:|---:|---:|---|")
+        print("| contender | rows/s | vs best ceiling | vs DataLoader script | loop only, rows/s | rank 0 ran "
+              "| before / plan / engines / calibration / scoring / exit, s |")
+        print("|---|---:|---:|---:|---:|---|---|")
         best = max((r for m, r in rate.items() if m.startswith("ceiling")), key=lambda r: r["rows_per_s"], default=None)
         for mode, r in rate.items():
             if mode.startswith("threads") or "cpu" in mode:
@@ -31,7 +32,10 @@ def main():
             loop = f"{r['loop_rows_per_s']:,}" if r.get("loop_rows_per_s") else ""
             chose = re.match(r"batch (\d+).*?, path (\S+)", r.get("rank0") or "")
             chose = f"batch {chose.group(1)}, {chose.group(2)}" if chose else ""
-            print(f"| {mode} | {r['rows_per_s']:,.0f} | {vs_c} | {vs_p} | {loop} | {chose} |")
+            t = r.get("timeline") or {}
+            parts = ("before_s", "plan_s", "engines_s", "calibration_s", "scoring_s", "exit_s")
+            line = " / ".join(f"{t[k]:.2f}" for k in parts) if all(t.get(k) is not None for k in parts) else ""
+            print(f"| {mode} | {r['rows_per_s']:,.0f} | {vs_c} | {vs_p} | {loop} | {chose} | {line} |")
         cpu = [r for r in rs if r.get("mode", "").startswith(("mpsbatch cpu", "threads cpu"))]
         if cpu:
             print("\nCPU, fp32, one intra-op thread per rank or thread; efficiency = rate(N) / (N x rate(1)):\n")

@@ -17,7 +17,9 @@ MPSBATCH_BUILD_DIR=build-gpu MPSBATCH_PYTHON=$(command -v python3) MPSBATCH_JOBS
 }
 for w in "$@"; do
   extra=()
-  if [[ $w == mlp ]]; then extra=(--cpu-rows 400000); fi
+  # The MLP on 8M rows (8.2 GB): on 2M its jobs scored for 0.4 s, too short
+  # to tell a change from noise (docs/performance.md, third session).
+  if [[ $w == mlp ]]; then extra=(--rows 8000000 --cpu-rows 400000); fi
   python3 scripts/bench/bench.py "$w" --mpsbatch build-gpu/src/mpsbatch --work "/tmp/bench-$w" \
     --json "$out/results.jsonl" "${extra[@]}" ${BENCH_ARGS:-} 2>&1 | tee "$out/bench-$w.log"
 done

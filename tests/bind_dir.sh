@@ -2,7 +2,7 @@
 # Runs a command in a private mount namespace where folder $2 shows folder
 # $1's files instead of its own: a rank launched this way sees other files at
 # the job's paths, as a host whose copy of the model differs.
-# Needs root or unprivileged user namespaces.
+# Needs root (a mount namespace and a mount).
 src=$1
 dir=$2
 shift 2

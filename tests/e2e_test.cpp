@@ -702,6 +702,17 @@ TEST_F(E2E, VersionAndHelp) {
   EXPECT_NE(h.output.find("--dry-run"), std::string::npos);
 }
 
+// Ranks on rank 0's host that see the model file rank 0 read take their own
+// read of it without hashing it (the debug log says which way each rank got
+// the model).
+TEST_F(E2E, RanksOnRankZerosHostTakeTheModelFileItReadUnhashed) {
+  auto r = RunMpsbatch(2, WriteJob(dir_, "mlp.pt", "[x_f32]"), {"-v"});
+  EXPECT_RUN_OK(r);
+  EXPECT_NE(r.output.find("model.path '" + Fixture("mlp.pt") + "': the file rank 0 read"), std::string::npos)
+      << r.output;
+  ExpectNear(ReadFloats(Out(), "y"), ReadFloats(Fixture("reference.h5"), "mlp_x_f32"), Tolerance());
+}
+
 // Ranks 1.. run in a mount namespace where the fixtures folder is empty: a
 // cluster without a shared filesystem. auto picks scatter and rank 0 sends
 // the model; shared is refused naming the rank.

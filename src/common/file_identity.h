@@ -1,4 +1,4 @@
-// Which file a path names, as this host sees it: for telling that two reads
+// Which file a path names, as this machine sees it: for telling that two reads
 // (two ranks on one host, or a read and a later load) met the same file
 // without comparing contents.
 #pragma once
@@ -7,8 +7,13 @@
 
 namespace mpsbatch {
 
-// "device:inode:size:mtime_ns" of the file at `path`, "" if it cannot be
-// asked. Equal identities on one host name the same, unchanged file.
+// The running kernel (Linux: its boot id), the file's device and inode, size,
+// and modification and change times, of the file at `path` (or of the open
+// file `fd` in the second form); "" if they cannot be asked. The change time
+// is set by the kernel on every write, rename or new inode and cannot be set
+// by a program, so equal identities name the same, unchanged file even when
+// a same-size file with a copied mtime took the inode of an unlinked one.
 std::string FileIdentity(const std::string& path);
+std::string FileIdentityOfOpenFile(int fd);
 
 }  // namespace mpsbatch

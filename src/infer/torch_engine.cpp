@@ -5,6 +5,7 @@
 #include <c10/core/StreamGuard.h>
 #include <c10/core/impl/VirtualGuardImpl.h>
 #include <caffe2/serialize/read_adapter_interface.h>
+#include <fcntl.h>
 #include <torch/csrc/jit/api/module.h>
 #include <torch/cuda.h>
 #include <torch/mps.h>
@@ -257,7 +258,8 @@ class AotiForward : public Forward {
  public:
   AotiForward(const ModelSource& src, torch::Device device) {
     std::string path = src.path;
-    if (src.bytes && (src.identity.empty() || FileIdentity(src.path) != src.identity)) path = temp_.Write(*src.bytes);
+    OpenFile same;  // the job's file, if it is still the one whose bytes we hold
+    if (src.bytes) path = same.OpenIfSame(src) ? same.proc_path() : temp_.Write(*src.bytes);
     try {
       c10::OptionalDeviceGuard guard;
       if (device.is_cuda()) guard.reset_device(device);
@@ -276,6 +278,26 @@ class AotiForward : public Forward {
   }
 
  private:
+  // The job's own package file, opened once and checked by its descriptor
+  // (FileIdentityOfOpenFile), so that the loader, given /proc/self/fd/N,
+  // opens that very file even if the path is renamed over meanwhile. Linux
+  // only; elsewhere the bytes go to a temporary file.
+  struct OpenFile {
+    int fd = -1;
+    bool OpenIfSame(const ModelSource& src) {
+#if defined(__linux__)
+      if (src.identity.empty()) return false;
+      fd = ::open(src.path.c_str(), O_RDONLY | O_CLOEXEC);
+      return fd >= 0 && FileIdentityOfOpenFile(fd) == src.identity;
+#else
+      return false;
+#endif
+    }
+    std::string proc_path() const { return "/proc/self/fd/" + std::to_string(fd); }
+    ~OpenFile() {
+      if (fd >= 0) ::close(fd);
+    }
+  };
   // A package received as bytes must lie in a file for the loader; the file
   // lives as long as the runner.
   struct TempFile {

@@ -348,10 +348,13 @@ void DistributeFile(Communicator& comm, const std::string& key, const std::strin
         bytes_out = bytes;
         identity = mine;
         have = true;
+        spdlog::debug("{} '{}': {}", key, path,
+                      same_file ? "the file rank 0 read (same host, same file)" : "this host's copy, same SHA-256");
       } else {
         spdlog::warn("{} '{}' differs from rank 0's copy; using rank 0's", key, path);
       }
-    } catch (const ModelError&) {
+    } catch (const std::exception& e) {  // any failure to read: rank 0 sends its copy
+      spdlog::debug("{} '{}': cannot read it here ({}); rank 0 sends its copy", key, path, e.what());
     }
   }
   const auto have_all = comm.Allgather(have ? 1 : 0);

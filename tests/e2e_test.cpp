@@ -817,6 +817,7 @@ std::vector<ErrorCase> ErrorCases() {
        3,
        "output: required key is missing"},
       {"MissingModelFile", kGood, {"--set", "model.path={F}/missing.pt"}, 5, "file not found"},
+      {"ModelPathIsAFolder", kGood, {"--set", "model.path={F}"}, 5, "is a folder, not a model file"},
       {"NotAModel", kGood, {"--set", "model.path={F}/not_a_model.pt"}, 5, "not a loadable TorchScript model"},
       {"ModelReturnsADict", kGood, {"--set", "model.path={F}/returns_dict.pt"}, 5, "expects a tensor"},
       {"OutputCountMismatch",

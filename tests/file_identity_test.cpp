@@ -8,6 +8,7 @@
 #include <chrono>
 #include <filesystem>
 #include <thread>
+#include <utility>
 
 #include "test_util.h"
 
@@ -48,29 +49,29 @@ TEST_F(FileIdentityTest, TheSameUnchangedFileKeepsItsIdentity) {
 
 // The cases a size and modification time alone miss: the same size, the old
 // mtime put back, and (for the replacement) often the freed inode reused.
-TEST_F(FileIdentityTest, ASameSizeRewriteWithTheOldMtimeIsAnotherIdentity) {
-  const fs::path f = dir_ / "model.pt", stamp = dir_ / "stamp";
+// Returns the identities of model.pt before and after it is rewritten so,
+// in place or as a new file.
+std::pair<std::string, std::string> RewriteKeepingSizeAndMtime(const fs::path& dir, bool new_file) {
+  const fs::path f = dir / "model.pt", stamp = dir / "stamp";
   testing::WriteFile(f, "weights v1");
   testing::WriteFile(stamp, "");
   CopyMtime(f, stamp);
   const std::string before = FileIdentity(f.string());
   NextTick();
-  testing::WriteFile(f, "weights v2");  // in place
+  if (new_file) fs::remove(f);
+  testing::WriteFile(f, "weights v2");
   CopyMtime(stamp, f);
-  EXPECT_NE(FileIdentity(f.string()), before);
+  return {before, FileIdentity(f.string())};
+}
+
+TEST_F(FileIdentityTest, ASameSizeRewriteWithTheOldMtimeIsAnotherIdentity) {
+  const auto [before, after] = RewriteKeepingSizeAndMtime(dir_, false);
+  EXPECT_NE(after, before);
 }
 
 TEST_F(FileIdentityTest, AReplacementWithTheOldMtimeIsAnotherIdentity) {
-  const fs::path f = dir_ / "model.pt", stamp = dir_ / "stamp";
-  testing::WriteFile(f, "weights v1");
-  testing::WriteFile(stamp, "");
-  CopyMtime(f, stamp);
-  const std::string before = FileIdentity(f.string());
-  NextTick();
-  fs::remove(f);
-  testing::WriteFile(f, "weights v2");  // a new file, perhaps on the freed inode
-  CopyMtime(stamp, f);
-  EXPECT_NE(FileIdentity(f.string()), before);
+  const auto [before, after] = RewriteKeepingSizeAndMtime(dir_, true);
+  EXPECT_NE(after, before);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sched.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -103,7 +104,6 @@ void Phase(Communicator& comm, Step&& step) {
 std::shared_ptr<const std::string> ReadModelFile(const std::string& path, const std::string& key = "model.path",
                                                  std::string* identity = nullptr) {
   const std::string where = key + " '" + path + "': ";
-  const std::string before = identity ? FileIdentity(path) : "";
   std::error_code ec;
   const auto status = std::filesystem::status(path, ec);
   if (status.type() == std::filesystem::file_type::not_found) throw ModelError(where + "file not found");
@@ -116,9 +116,12 @@ std::shared_ptr<const std::string> ReadModelFile(const std::string& path, const 
     int fd;
     ~Closer() { ::close(fd); }
   } closer{fd};
-  const auto size = std::filesystem::file_size(path, ec);
-  if (ec) throw ModelError(where + "cannot read the file: " + ec.message());
-  std::string bytes(static_cast<size_t>(size), '\0');
+  // Size and identity of the file opened, not of whatever the path names by
+  // now.
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) throw ModelError(where + "cannot read the file: " + std::strerror(errno));
+  const std::string before = identity ? FileIdentityOfOpenFile(fd) : "";
+  std::string bytes(static_cast<size_t>(st.st_size), '\0');
   size_t at = 0;
   while (at < bytes.size()) {
     const ssize_t n = ::pread(fd, bytes.data() + at, bytes.size() - at, static_cast<off_t>(at));
@@ -130,7 +133,7 @@ std::shared_ptr<const std::string> ReadModelFile(const std::string& path, const 
   char more = 0;
   if (::pread(fd, &more, 1, static_cast<off_t>(at)) > 0) throw ModelError(where + "changed while being read (longer)");
   // The identity of what was read: "" if the file changed meanwhile.
-  if (identity) *identity = before == FileIdentity(path) ? before : "";
+  if (identity) *identity = before == FileIdentityOfOpenFile(fd) ? before : "";
   return std::make_shared<const std::string>(std::move(bytes));
 }
 

@@ -10,7 +10,8 @@
                calibrated afresh every run (calibration_cache: off), except
                the "warm cache" row: a second run that takes the first's
                calibration from the cache; "read=hdf5" reads through HDF5
-               instead of straight from the file
+               instead of straight from the file; with --aoti, "package only"
+               runs the AOTInductor package as model.path, without TorchScript
   cpu          (--cpu-rows) mpsbatch on the CPU with N ranks against N threads
                sharing one model in one process, fp32, one intra-op thread each
 
@@ -114,16 +115,22 @@ def hdf5_read(name, path):
 IMAGE_INPUT = ", layout: nhwc, scale: 0.00392156862745098, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225]"
 
 
-def write_job(work, name, batch, device, precision, extra="", compiled=False):
-    path = os.path.join(work, f"job-{device}.yaml")
+def write_job(work, name, batch, device, precision, extra="", compiled=False, package_only=False):
+    """The bench job: TorchScript (with model.pt2 as its alternative if
+    `compiled`), or with `package_only` the AOTInductor package alone (for
+    ResNet-50 the whole ImageNet module: the rows go in as stored)."""
+    path = os.path.join(work, f"job-{device}{'-package' if package_only else ''}.yaml")
     model, inputs = ("model-net.pt", IMAGE_INPUT) if name == "resnet50" else ("model.pt", "")
-    if compiled:
+    if package_only:
+        model, inputs = "model.pt2", ""
+    elif compiled and name != "resnet50":
         model += ", compiled: model.pt2"
     with open(path, "w") as f:
         f.write(f"model: {{path: {model}}}\ndevice: {device}\nprecision: {precision}\nbatch_size: {batch}\n"
                 "calibration_cache: off\n"
                 f"input: {{path: input.h5, dataset: {workloads.DATASET}{inputs}}}\n"
-                f"output: {{path: out-{device}.h5, datasets: [y], overwrite: true}}\n{extra}")
+                f"output: {{path: out-{device}{'-package' if package_only else ''}.h5, datasets: [y], "
+                f"overwrite: true}}\n{extra}")
     return path
 
 
@@ -197,7 +204,8 @@ def main():
     p.add_argument("--ranks", default="1,2,4,8")
     p.add_argument("--peer-ranks", type=int, default=4)
     p.add_argument("--no-compile", action="store_true")
-    p.add_argument("--aoti", action="store_true", help="also export an AOTInductor package (model.compiled)")
+    p.add_argument("--aoti", action="store_true", help="also export an AOTInductor package: model.compiled for the MLP and BERT, "
+                        "and a job with the package alone (for ResNet-50 it takes the raw rows)")
     p.add_argument("--paths", default="eager,frozen,cudagraph,auto",
                    help="forced paths timed at 1 rank, beside auto (empty: none)")
     p.add_argument("--no-peers", action="store_true",
@@ -227,7 +235,7 @@ def main():
     if gpu and args.aoti:
         start = time.perf_counter()
         try:
-            workloads.save_aoti(name, model.net if name == "resnet50" else model, os.path.join(args.work, "model.pt2"))
+            workloads.save_aoti(name, model, os.path.join(args.work, "model.pt2"))
             print(f"  AOTInductor package built in {time.perf_counter() - start:.0f} s", flush=True)
             compiled = True
         except Exception as e:  # the rest of the run is still worth having
@@ -236,6 +244,8 @@ def main():
     workloads.write_input(name, src, rows)
     if args.prepare_only:
         write_job(args.work, name, batch, "cuda" if gpu else "cpu", "bf16" if gpu else "fp32", compiled=compiled)
+        if compiled:
+            write_job(args.work, name, batch, "cuda", "bf16", package_only=True)
         return
     hdf5_read(name, src)
 
@@ -253,8 +263,13 @@ def main():
         for n in [int(r) for r in args.ranks.split(",")]:
             mpsbatch(args, name, rows, job, n, "mpsbatch cuda")
         # Path selection: each forced path beside auto, one rank, same batch.
-        for path in filter(None, args.paths.split(",") + (["aoti"] if compiled else [])):
+        aoti_alternative = compiled and name != "resnet50"  # ResNet-50's package takes raw rows
+        for path in filter(None, args.paths.split(",") + (["aoti"] if aoti_alternative else [])):
             mpsbatch(args, name, rows, job, 1, f"mpsbatch cuda path={path}", ["--set", f"path={path}"])
+        if compiled:  # the torch.export route alone: no TorchScript to load, probe and time
+            package_job = write_job(args.work, name, batch, "cuda", "bf16", package_only=True)
+            for n in [int(r) for r in args.ranks.split(",")][:2]:
+                mpsbatch(args, name, rows, package_job, n, "mpsbatch cuda package only")
         mpsbatch(args, name, rows, job, 1, "mpsbatch cuda batch=auto", ["--set", "batch_size=auto"])
         mpsbatch(args, name, rows, job, 1, "mpsbatch cuda read=hdf5", ["--set", "input.read=hdf5"])
         cache = ["--set", "calibration_cache=" + os.path.join(args.work, "calibration-cache")]
@@ -269,6 +284,10 @@ def main():
             err = rel_error(os.path.join(args.work, "out-cuda.h5"), out1)
             print(f"  mpsbatch vs peer 1 (both bf16): relative error {err:.2e}", flush=True)
             save(dict(workload=name, mode="check", rel_error_vs_peer1=err))
+            if compiled:
+                err = rel_error(os.path.join(args.work, "out-cuda-package.h5"), out1)
+                print(f"  mpsbatch with the package alone vs peer 1: relative error {err:.2e}", flush=True)
+                save(dict(workload=name, mode="check package", rel_error_vs_peer1=err))
 
     if args.cpu_rows:
         cpu_src = os.path.join(args.work, "input.h5")

@@ -774,6 +774,7 @@ Calibration TorchEngine::Select(const std::vector<ArrayView>& batch, double budg
 
   if (want_graph) {
     PathTiming timing{"cudagraph", 0, ""};
+    bool captured = false;
     try {
       if (timed && Seconds(t0) > budget_seconds) throw BudgetRanOut();
       TensorList example;
@@ -787,12 +788,17 @@ Calibration TorchEngine::Select(const std::vector<ArrayView>& batch, double budg
         c10::InferenceMode guard;
         graph_ = CaptureCudaGraph([this, base](const TensorList& raw) { return StepWith(*base, raw); }, example);
       }
+      captured = true;
       graph_rows_ = c.batch_rows;
       const std::string differs = Disagreement(reference, Run(batch), options_.precision);
       if (!differs.empty()) throw ModelError(differs);
       if (timed) timing.rows_per_second = MeasureRowsPerSecond(*this, batch, share(1));
     } catch (...) {
       Reject(timing);
+      // AOTInductor's runner reports only "run_func_(...) API call failed at
+      // <its source file>, line N": say what it means instead.
+      if (active_name_ == "aoti" && !captured && !timing.for_now)
+        timing.rejected = "an AOTInductor package's run cannot be captured in a CUDA graph";
     }
     Abandon();
     timing.path = "cudagraph(" + active_name_ + ")";

@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <mutex>
+#include <thread>
 
 #include "common/error.h"
 
@@ -180,6 +182,7 @@ void ResultWriter::CreateDatasets(int64_t rows) {
 }
 
 ResultWriter::~ResultWriter() {
+  StopSyncing();  // records what waits: a failed run keeps those chunks
   if (journal_fd_ >= 0) close(journal_fd_);
   if (committed_) return;
   datasets_.clear();
@@ -188,14 +191,73 @@ ResultWriter::~ResultWriter() {
 }
 
 void ResultWriter::MarkChunkDone(int64_t id) {
-  // Rows first, then the record that they are there.
-  const std::string what = partial_path_ + ": flushing chunk " + std::to_string(id) + " failed: ";
-  if (H5Fflush(file_.get(), H5F_SCOPE_LOCAL) < 0) throw OutputError(what + Hdf5Message());
-  const int fd = FileDescriptorOf(file_.get());
-  if (fd >= 0 && fdatasync(fd) != 0) throw OutputError(what + std::strerror(errno));
-  if (write(journal_fd_, &id, sizeof id) != static_cast<ssize_t>(sizeof id) || fdatasync(journal_fd_) != 0)
-    throw OutputError(JournalPath(final_path_) + ": recording chunk " + std::to_string(id) +
-                      " failed: " + std::strerror(errno));
+  ThrowIfSyncFailed();
+  // The rows into the file (the operating system's cache); the syncing
+  // thread's next fsync then covers them, and only after it does the journal
+  // record the id.
+  if (H5Fflush(file_.get(), H5F_SCOPE_LOCAL) < 0)
+    throw OutputError(partial_path_ + ": flushing chunk " + std::to_string(id) + " failed: " + Hdf5Message());
+  if (!sync_thread_.joinable()) {
+    data_fd_ = FileDescriptorOf(file_.get());
+    sync_thread_ = std::thread([this] { SyncLoop(); });
+  }
+  {
+    std::lock_guard<std::mutex> lock(sync_mutex_);
+    sync_waiting_.push_back(id);
+    ++sync_marked_;
+  }
+  sync_wake_.notify_one();
+}
+
+void ResultWriter::Sync() {
+  std::unique_lock<std::mutex> lock(sync_mutex_);
+  sync_done_.wait(lock, [&] { return sync_recorded_ == sync_marked_; });
+  if (!sync_error_.empty()) throw OutputError(sync_error_);
+}
+
+void ResultWriter::ThrowIfSyncFailed() {
+  std::lock_guard<std::mutex> lock(sync_mutex_);
+  if (!sync_error_.empty()) throw OutputError(sync_error_);
+}
+
+void ResultWriter::SyncLoop() {
+  std::unique_lock<std::mutex> lock(sync_mutex_);
+  for (;;) {
+    sync_wake_.wait(lock, [&] { return sync_stop_ || !sync_waiting_.empty(); });
+    if (sync_waiting_.empty()) return;  // told to stop, and nothing waits
+    std::vector<int64_t> ids;
+    ids.swap(sync_waiting_);
+    const bool failed_before = !sync_error_.empty();
+    lock.unlock();
+    std::string error;
+    if (!failed_before) {
+      const std::string which = "chunk " + std::to_string(ids.front()) +
+                                (ids.size() > 1 ? " and " + std::to_string(ids.size() - 1) + " more" : "");
+      const auto bytes = static_cast<ssize_t>(ids.size() * sizeof(int64_t));
+      if (data_fd_ >= 0 && fdatasync(data_fd_) != 0) {
+        error = partial_path_ + ": flushing " + which + " failed: " + std::strerror(errno);
+      } else if (const ssize_t n = write(journal_fd_, ids.data(), static_cast<size_t>(bytes)); n != bytes) {
+        error = JournalPath(final_path_) + ": recording " + which +
+                " failed: " + (n < 0 ? std::strerror(errno) : "a short write");
+      } else if (fdatasync(journal_fd_) != 0) {
+        error = JournalPath(final_path_) + ": recording " + which + " failed: " + std::strerror(errno);
+      }
+    }
+    lock.lock();
+    if (!error.empty() && sync_error_.empty()) sync_error_ = error;
+    sync_recorded_ += static_cast<int64_t>(ids.size());
+    sync_done_.notify_all();
+  }
+}
+
+void ResultWriter::StopSyncing() noexcept {
+  if (!sync_thread_.joinable()) return;
+  {
+    std::lock_guard<std::mutex> lock(sync_mutex_);
+    sync_stop_ = true;
+  }
+  sync_wake_.notify_one();
+  sync_thread_.join();
 }
 
 void ResultWriter::Flush() {
@@ -245,6 +307,8 @@ void ResultWriter::Commit(bool overwrite) {
   // Every row is in: from here a failure keeps the files, so that a --resume
   // (perhaps with output.overwrite) only has to commit.
   keep_ = true;
+  StopSyncing();
+  ThrowIfSyncFailed();
   for (auto& ds : datasets_)
     if (ds.Close() < 0) throw OutputError(partial_path_ + ": closing a dataset failed: " + Hdf5Message());
   if (H5Fflush(file_.get(), H5F_SCOPE_GLOBAL) < 0 || file_.Close() < 0)

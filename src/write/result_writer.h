@@ -4,18 +4,27 @@
 // the caller (rank 0's loop) guarantees each row range is written once.
 //
 // Resume: every chunk marked done is on disk (flushed and fsync'ed) before its
-// id is appended, fsync'ed, to a journal beside the partial file. The
+// id is appended, fsync'ed, to a journal beside the partial file. The fsyncs
+// run on a thread of their own, one pair for all the chunks marked done while
+// the last pair ran: with small chunks (256 rows of images are one batch) and
+// a slow disk or a network filesystem, an fsync pair per chunk on rank 0's
+// loop would hold up the whole job. A crash loses at most the chunks marked
+// done since the last pair: a resume scores them again. The
 // datasets' storage is allocated when they are created and the file flushed,
 // so writing rows afterwards changes no HDF5 metadata: a process killed at any
 // moment leaves a partial file that opens, and a journal that lists only
 // chunks whose rows are in it. The partial file also records the run's
 // identity (ResumeIdentity) and chunk size, which a resume must match.
-// Not thread-safe (see read/hdf5_handle.h).
+// Not thread-safe (see read/hdf5_handle.h): one thread calls its methods; its
+// own thread touches only file descriptors, never HDF5.
 #pragma once
 
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/dtype.h"
@@ -68,8 +77,13 @@ class ResultWriter {
 
   // Writes `count` rows of output `index` starting at row `begin`.
   void WriteRows(size_t index, int64_t begin, int64_t count, const std::byte* data);
-  // Makes chunk `id` durable (flush, fsync) and records it in the journal.
+  // Flushes chunk `id`'s rows to the file; the syncing thread then makes them
+  // durable (fsync) and records the id in the journal. Throws OutputError if
+  // an earlier chunk could not be made durable or recorded.
   void MarkChunkDone(int64_t id);
+  // Waits until every chunk marked done so far is durable and in the journal;
+  // throws OutputError as MarkChunkDone does.
+  void Sync();
   // Replace an attribute of the same name, if any.
   void SetAttribute(const std::string& name, const std::string& value);
   void SetAttribute(const std::string& name, int64_t value);
@@ -91,6 +105,12 @@ class ResultWriter {
   void OpenDatasets(int64_t rows);
   void OpenJournal(bool truncate);
   void RemoveFiles();
+  // The syncing thread: fsyncs the file, appends the ids marked done before
+  // the fsync to the journal, fsyncs it; again while ids wait.
+  void SyncLoop();
+  // Ends the syncing thread once the ids waiting are recorded.
+  void StopSyncing() noexcept;
+  void ThrowIfSyncFailed();
 
   std::string final_path_;
   std::string partial_path_;
@@ -100,6 +120,18 @@ class ResultWriter {
   int journal_fd_ = -1;
   bool committed_ = false;
   bool keep_ = false;
+
+  // Shared with the syncing thread, under sync_mutex_.
+  std::mutex sync_mutex_;
+  std::condition_variable sync_wake_;  // ids wait, or stop
+  std::condition_variable sync_done_;  // a pass ended
+  std::vector<int64_t> sync_waiting_;  // ids marked done, not yet in a pass
+  int64_t sync_marked_ = 0;            // ids marked done so far
+  int64_t sync_recorded_ = 0;          // of those, passed through a pass (recorded, or failed)
+  std::string sync_error_;             // the first failure; no pass runs after it
+  bool sync_stop_ = false;
+  int data_fd_ = -1;  // the file's descriptor (sec2 driver), or -1
+  std::thread sync_thread_;
 };
 
 }  // namespace mpsbatch

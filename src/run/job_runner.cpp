@@ -455,6 +455,8 @@ std::string ResumeLine(const Planned& p) {
 // the partial file for a --resume.
 [[noreturn]] void AbortKeepingPartial(Communicator& comm, std::unique_ptr<ResultWriter>& writer, int code) {
   if (writer) {
+    if (const std::string lost = writer->StopSyncing(); !lost.empty())
+      spdlog::error("{} (the journal lists the chunks recorded before it)", lost);
     writer->KeepForResume();
     spdlog::info("the rows written so far stay in {}; run again with --resume to score only the rest",
                  writer->partial_path());

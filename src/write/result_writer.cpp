@@ -10,6 +10,7 @@
 #include <fstream>
 #include <iterator>
 #include <mutex>
+#include <system_error>
 #include <thread>
 
 #include "common/error.h"
@@ -198,8 +199,13 @@ void ResultWriter::MarkChunkDone(int64_t id) {
   if (H5Fflush(file_.get(), H5F_SCOPE_LOCAL) < 0)
     throw OutputError(partial_path_ + ": flushing chunk " + std::to_string(id) + " failed: " + Hdf5Message());
   if (!sync_thread_.joinable()) {
+    MPSBATCH_ASSERT(!sync_stop_);
     data_fd_ = FileDescriptorOf(file_.get());
-    sync_thread_ = std::thread([this] { SyncLoop(); });
+    try {
+      sync_thread_ = std::thread([this] { SyncLoop(); });
+    } catch (const std::system_error& e) {
+      throw OutputError(partial_path_ + ": cannot start the thread that makes finished chunks durable: " + e.what());
+    }
   }
   {
     std::lock_guard<std::mutex> lock(sync_mutex_);
@@ -210,14 +216,18 @@ void ResultWriter::MarkChunkDone(int64_t id) {
 }
 
 void ResultWriter::Sync() {
-  std::unique_lock<std::mutex> lock(sync_mutex_);
-  sync_done_.wait(lock, [&] { return sync_recorded_ == sync_marked_; });
-  if (!sync_error_.empty()) throw OutputError(sync_error_);
+  {
+    std::unique_lock<std::mutex> lock(sync_mutex_);
+    sync_done_.wait(lock, [&] { return sync_recorded_ == sync_marked_; });
+  }
+  ThrowIfSyncFailed();
 }
 
 void ResultWriter::ThrowIfSyncFailed() {
   std::lock_guard<std::mutex> lock(sync_mutex_);
-  if (!sync_error_.empty()) throw OutputError(sync_error_);
+  if (sync_error_.empty()) return;
+  sync_error_thrown_ = true;
+  throw OutputError(sync_error_);
 }
 
 void ResultWriter::SyncLoop() {
@@ -229,20 +239,7 @@ void ResultWriter::SyncLoop() {
     ids.swap(sync_waiting_);
     const bool failed_before = !sync_error_.empty();
     lock.unlock();
-    std::string error;
-    if (!failed_before) {
-      const std::string which = "chunk " + std::to_string(ids.front()) +
-                                (ids.size() > 1 ? " and " + std::to_string(ids.size() - 1) + " more" : "");
-      const auto bytes = static_cast<ssize_t>(ids.size() * sizeof(int64_t));
-      if (data_fd_ >= 0 && fdatasync(data_fd_) != 0) {
-        error = partial_path_ + ": flushing " + which + " failed: " + std::strerror(errno);
-      } else if (const ssize_t n = write(journal_fd_, ids.data(), static_cast<size_t>(bytes)); n != bytes) {
-        error = JournalPath(final_path_) + ": recording " + which +
-                " failed: " + (n < 0 ? std::strerror(errno) : "a short write");
-      } else if (fdatasync(journal_fd_) != 0) {
-        error = JournalPath(final_path_) + ": recording " + which + " failed: " + std::strerror(errno);
-      }
-    }
+    const std::string error = failed_before ? "" : RecordDurably(ids);
     lock.lock();
     if (!error.empty() && sync_error_.empty()) sync_error_ = error;
     sync_recorded_ += static_cast<int64_t>(ids.size());
@@ -250,14 +247,43 @@ void ResultWriter::SyncLoop() {
   }
 }
 
-void ResultWriter::StopSyncing() noexcept {
-  if (!sync_thread_.joinable()) return;
-  {
-    std::lock_guard<std::mutex> lock(sync_mutex_);
-    sync_stop_ = true;
+std::string ResultWriter::RecordDurably(const std::vector<int64_t>& ids) noexcept {
+  try {
+    auto which = [&] {
+      return "chunk " + std::to_string(ids.front()) +
+             (ids.size() > 1 ? " and " + std::to_string(ids.size() - 1) + " more" : "");
+    };
+    auto text = [](int err) { return std::generic_category().message(err); };
+    if (data_fd_ >= 0 && fdatasync(data_fd_) != 0) {
+      const int err = errno;
+      return partial_path_ + ": flushing " + which() + " failed: " + text(err);
+    }
+    const auto bytes = static_cast<ssize_t>(ids.size() * sizeof(int64_t));
+    const ssize_t n = write(journal_fd_, ids.data(), static_cast<size_t>(bytes));
+    const int err = errno;
+    if (n != bytes)
+      return JournalPath(final_path_) + ": recording " + which() + " failed: " + (n < 0 ? text(err) : "a short write");
+    if (fdatasync(journal_fd_) != 0) {
+      const int sync_err = errno;
+      return JournalPath(final_path_) + ": recording " + which() + " failed: " + text(sync_err);
+    }
+    return "";
+  } catch (...) {  // out of memory for a message: still a failure, never a terminate
+    return partial_path_ + ": recording finished chunks failed";
   }
-  sync_wake_.notify_one();
-  sync_thread_.join();
+}
+
+std::string ResultWriter::StopSyncing() noexcept {
+  if (sync_thread_.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(sync_mutex_);
+      sync_stop_ = true;
+    }
+    sync_wake_.notify_one();
+    sync_thread_.join();
+  }
+  std::lock_guard<std::mutex> lock(sync_mutex_);
+  return sync_error_thrown_ ? "" : sync_error_;
 }
 
 void ResultWriter::Flush() {

@@ -8,8 +8,9 @@
 // run on a thread of their own, one pair for all the chunks marked done while
 // the last pair ran: with small chunks (256 rows of images are one batch) and
 // a slow disk or a network filesystem, an fsync pair per chunk on rank 0's
-// loop would hold up the whole job. A crash loses at most the chunks marked
-// done since the last pair: a resume scores them again. The
+// loop would hold up the whole job. A crash loses the records of the chunks
+// marked done since the last completed pair began (the pair under way and
+// those waiting): a resume scores them again. The
 // datasets' storage is allocated when they are created and the file flushed,
 // so writing rows afterwards changes no HDF5 metadata: a process killed at any
 // moment leaves a partial file that opens, and a journal that lists only
@@ -72,18 +73,27 @@ class ResultWriter {
   static std::unique_ptr<ResultWriter> Reopen(const std::string& final_path, const std::vector<OutputSpec>& outputs,
                                               int64_t rows);
   // A created file not committed is removed, with its journal, unless
-  // KeepForResume() was called; a reopened one is always kept.
+  // KeepForResume() was called; a reopened one is always kept. Waits first
+  // for the syncing thread to record the chunks marked done (on a hung
+  // filesystem, as long as its fsync hangs); a failure it meets then is
+  // dropped: call StopSyncing() first to hear of it.
   ~ResultWriter();
 
   // Writes `count` rows of output `index` starting at row `begin`.
   void WriteRows(size_t index, int64_t begin, int64_t count, const std::byte* data);
   // Flushes chunk `id`'s rows to the file; the syncing thread then makes them
   // durable (fsync) and records the id in the journal. Throws OutputError if
-  // an earlier chunk could not be made durable or recorded.
+  // an earlier chunk could not be made durable or recorded, or the syncing
+  // thread cannot start. Not after StopSyncing() or Commit().
   void MarkChunkDone(int64_t id);
   // Waits until every chunk marked done so far is durable and in the journal;
   // throws OutputError as MarkChunkDone does.
   void Sync();
+  // Records the chunks marked done (as Sync) and ends the syncing thread.
+  // Returns the failure that stopped the recording, if one did and no call
+  // has thrown it yet ("" otherwise). For a failing run, before it keeps the
+  // files for a --resume.
+  std::string StopSyncing() noexcept;
   // Replace an attribute of the same name, if any.
   void SetAttribute(const std::string& name, const std::string& value);
   void SetAttribute(const std::string& name, int64_t value);
@@ -93,8 +103,10 @@ class ResultWriter {
   // Leave the partial file and journal behind for a later --resume.
   void KeepForResume() { keep_ = true; }
 
-  // Closes the file and moves it to final_path: replacing an existing file only
-  // if `overwrite`, otherwise failing (and leaving that file untouched).
+  // Records the chunks marked done and ends the syncing thread, then closes
+  // the file and moves it to final_path: replacing an existing file only if
+  // `overwrite`, otherwise failing (and leaving that file untouched). Throws
+  // OutputError for a chunk that could not be made durable or recorded.
   void Commit(bool overwrite);
 
   const std::string& partial_path() const { return partial_path_; }
@@ -108,9 +120,9 @@ class ResultWriter {
   // The syncing thread: fsyncs the file, appends the ids marked done before
   // the fsync to the journal, fsyncs it; again while ids wait.
   void SyncLoop();
-  // Ends the syncing thread once the ids waiting are recorded.
-  void StopSyncing() noexcept;
-  void ThrowIfSyncFailed();
+  // One pass of it over `ids`: "" or what failed.
+  std::string RecordDurably(const std::vector<int64_t>& ids) noexcept;
+  void ThrowIfSyncFailed();  // under no lock
 
   std::string final_path_;
   std::string partial_path_;
@@ -129,6 +141,7 @@ class ResultWriter {
   int64_t sync_marked_ = 0;            // ids marked done so far
   int64_t sync_recorded_ = 0;          // of those, passed through a pass (recorded, or failed)
   std::string sync_error_;             // the first failure; no pass runs after it
+  bool sync_error_thrown_ = false;     // a call has thrown it
   bool sync_stop_ = false;
   int data_fd_ = -1;  // the file's descriptor (sec2 driver), or -1
   std::thread sync_thread_;

@@ -1,0 +1,106 @@
+// The writer's syncing thread when fsync fails: the failure reaches the
+// caller as an OutputError naming the file, and the journal keeps only the
+// chunks recorded before it. fdatasync is replaced in this binary (the
+// library's calls resolve to it) by one that fails on demand.
+#include <dlfcn.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <string>
+
+#include "common/error.h"
+#include "read/hdf5_handle.h"
+#include "test_util.h"
+#include "write/result_writer.h"
+
+namespace {
+
+// fdatasync calls left before they fail with EIO; -1: never fail.
+std::atomic<int> g_calls_before_failing{-1};
+
+}  // namespace
+
+extern "C" int fdatasync(int fd) {
+  static auto real = reinterpret_cast<int (*)(int)>(dlsym(RTLD_NEXT, "fdatasync"));
+  int left = g_calls_before_failing.load();
+  while (left > 0 && !g_calls_before_failing.compare_exchange_weak(left, left - 1)) {
+  }
+  if (left == 0) {
+    errno = EIO;
+    return -1;
+  }
+  return real(fd);
+}
+
+namespace mpsbatch {
+namespace {
+
+class ResultWriterSyncTest : public testing::Hdf5FolderTest {
+ protected:
+  void TearDown() override { g_calls_before_failing = -1; }
+};
+
+const std::byte* Bytes(const int64_t& v) { return reinterpret_cast<const std::byte*>(&v); }
+
+TEST_F(ResultWriterSyncTest, AFailedFsyncIsAnOutputErrorAndTheJournalKeepsWhatCameBefore) {
+  const std::string out = Path("out.h5");
+  {
+    ResultWriter w(out, {{"y", DType::kInt64, {}}}, 10, "rows: 10\n", 1);
+    const int64_t v = 7;
+    w.WriteRows(0, 0, 1, Bytes(v));
+    w.MarkChunkDone(0);
+    w.Sync();
+    g_calls_before_failing = 0;  // the next pass's fsync of the file fails
+    w.WriteRows(0, 1, 1, Bytes(v));
+    w.MarkChunkDone(1);
+    try {
+      w.Sync();
+      ADD_FAILURE() << "Sync did not throw";
+    } catch (const OutputError& e) {
+      EXPECT_NE(std::string(e.what()).find(PartialPath(out) + ": flushing chunk 1 failed: "), std::string::npos)
+          << e.what();
+      EXPECT_NE(std::string(e.what()).find("Input/output error"), std::string::npos) << e.what();
+    }
+    EXPECT_THROW(w.MarkChunkDone(2), OutputError);
+    EXPECT_THROW(w.Commit(false), OutputError);  // kept for a resume
+  }
+  EXPECT_EQ(ReadPartial(out)->done, (std::vector<int64_t>{0}));
+}
+
+// A failure met while a failing run drains the queue is returned, not lost.
+TEST_F(ResultWriterSyncTest, StopSyncingReturnsAFailureNoCallHasThrown) {
+  const std::string out = Path("out.h5");
+  ResultWriter w(out, {{"y", DType::kInt64, {}}}, 10, "rows: 10\n", 1);
+  g_calls_before_failing = 0;
+  const int64_t v = 7;
+  w.WriteRows(0, 0, 1, Bytes(v));
+  w.MarkChunkDone(0);
+  const std::string lost = w.StopSyncing();
+  EXPECT_NE(lost.find(PartialPath(out) + ": flushing chunk 0 failed: "), std::string::npos) << lost;
+  g_calls_before_failing = -1;
+  w.KeepForResume();
+}
+
+// The journal's own fsync failing names the journal.
+TEST_F(ResultWriterSyncTest, AFailedJournalFsyncNamesTheJournal) {
+  const std::string out = Path("out.h5");
+  ResultWriter w(out, {{"y", DType::kInt64, {}}}, 10, "rows: 10\n", 1);
+  g_calls_before_failing = 1;  // the file's fsync passes, the journal's fails
+  const int64_t v = 7;
+  w.WriteRows(0, 0, 1, Bytes(v));
+  w.MarkChunkDone(0);
+  try {
+    w.Sync();
+    ADD_FAILURE() << "Sync did not throw";
+  } catch (const OutputError& e) {
+    EXPECT_NE(std::string(e.what()).find(JournalPath(out) + ": recording chunk 0 failed: "), std::string::npos)
+        << e.what();
+  }
+  g_calls_before_failing = -1;
+  w.KeepForResume();
+}
+
+}  // namespace
+}  // namespace mpsbatch

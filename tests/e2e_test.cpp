@@ -425,6 +425,12 @@ TEST(Resume, AfterTenRandomKillsTheOutputEqualsACleanRun) {
   clean_args.insert(clean_args.end(), {"--set", "output.path=" + (dir / "clean.h5").string()});
   auto clean = RunMpsbatch(3, job, clean_args);
   ASSERT_EQ(clean.exit_code, 0) << clean.output;
+  // A rank's time per row here (3 ranks shared the clean run's 103 rows):
+  // each run is killed within 4 rows a rank of scoring, so that ten runs
+  // cannot finish the job between them, on a fast machine or a slow device.
+  std::smatch scoring;
+  ASSERT_TRUE(std::regex_search(clean.output, scoring, std::regex(R"(scoring ([0-9.]+) s)"))) << clean.output;
+  const int row_ms = std::max(1, static_cast<int>(std::stod(scoring[1].str()) * 1000 * 3 / 103));
 
   std::srand(static_cast<unsigned>(std::time(nullptr)));
   auto resume_args = small_chunks;
@@ -441,7 +447,7 @@ TEST(Resume, AfterTenRandomKillsTheOutputEqualsACleanRun) {
     while (testing::ReadFile(log).find("engines:") == std::string::npos &&
            std::chrono::steady_clock::now() < deadline && Running(mpirun))
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    std::this_thread::sleep_for(std::chrono::milliseconds(100 + std::rand() % 400));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100 + std::rand() % (4 * row_ms)));
     const auto victims = RankProcesses(job.string());
     if (!victims.empty()) {
       kill(victims[static_cast<size_t>(std::rand()) % victims.size()].first, SIGKILL);

@@ -119,18 +119,18 @@ def write_job(work, name, batch, device, precision, extra="", compiled=False, pa
     """The bench job: TorchScript (with model.pt2 as its alternative if
     `compiled`), or with `package_only` the AOTInductor package alone (for
     ResNet-50 the whole ImageNet module: the rows go in as stored)."""
-    path = os.path.join(work, f"job-{device}{'-package' if package_only else ''}.yaml")
+    suffix = "-package" if package_only else ""
+    path = os.path.join(work, f"job-{device}{suffix}.yaml")
     model, inputs = ("model-net.pt", IMAGE_INPUT) if name == "resnet50" else ("model.pt", "")
     if package_only:
         model, inputs = "model.pt2", ""
-    elif compiled and name != "resnet50":
+    elif compiled and name not in workloads.PACKAGE_TAKES_RAW_ROWS:
         model += ", compiled: model.pt2"
     with open(path, "w") as f:
         f.write(f"model: {{path: {model}}}\ndevice: {device}\nprecision: {precision}\nbatch_size: {batch}\n"
                 "calibration_cache: off\n"
                 f"input: {{path: input.h5, dataset: {workloads.DATASET}{inputs}}}\n"
-                f"output: {{path: out-{device}{'-package' if package_only else ''}.h5, datasets: [y], "
-                f"overwrite: true}}\n{extra}")
+                f"output: {{path: out-{device}{suffix}.h5, datasets: [y], overwrite: true}}\n{extra}")
     return path
 
 
@@ -204,7 +204,8 @@ def main():
     p.add_argument("--ranks", default="1,2,4,8")
     p.add_argument("--peer-ranks", type=int, default=4)
     p.add_argument("--no-compile", action="store_true")
-    p.add_argument("--aoti", action="store_true", help="also export an AOTInductor package: model.compiled for the MLP and BERT, "
+    p.add_argument("--aoti", action="store_true",
+                   help="also export an AOTInductor package: model.compiled for the MLP and BERT, "
                         "and a job with the package alone (for ResNet-50 it takes the raw rows)")
     p.add_argument("--paths", default="eager,frozen,cudagraph,auto",
                    help="forced paths timed at 1 rank, beside auto (empty: none)")
@@ -263,7 +264,7 @@ def main():
         for n in [int(r) for r in args.ranks.split(",")]:
             mpsbatch(args, name, rows, job, n, "mpsbatch cuda")
         # Path selection: each forced path beside auto, one rank, same batch.
-        aoti_alternative = compiled and name != "resnet50"  # ResNet-50's package takes raw rows
+        aoti_alternative = compiled and name not in workloads.PACKAGE_TAKES_RAW_ROWS
         for path in filter(None, args.paths.split(",") + (["aoti"] if aoti_alternative else [])):
             mpsbatch(args, name, rows, job, 1, f"mpsbatch cuda path={path}", ["--set", f"path={path}"])
         if compiled:  # the torch.export route alone: no TorchScript to load, probe and time

@@ -100,6 +100,12 @@ def save_torchscript(name, model, path, device="cpu", dtype=torch.float32):
     scripted.save(path)
 
 
+# Workloads whose AOTInductor package takes the stored rows as they are (its
+# own preprocessing inside), so that it runs alone and is no alternative
+# (model.compiled) to the TorchScript model, which the job preprocesses for.
+PACKAGE_TAKES_RAW_ROWS = {"resnet50"}
+
+
 def save_aoti(name, model, path, device="cuda", dtype=torch.bfloat16, max_batch=16384):
     """An AOTInductor package of `model` with a dynamic batch dimension.
 

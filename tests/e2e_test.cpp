@@ -437,7 +437,7 @@ TEST_F(E2E, CalibrationIsCachedBetweenJobs) {
   // Measured again, it may choose another path (on CUDA their last bits differ).
   ExpectNear(ReadFloats(Out(), "y"), ReadFloats(Fixture("reference.h5"), "mlp_x_f32"), Tolerance());
 
-  testing::RemoveTree(folder);  // (not fs::remove_all: see test_util.h)
+  fs::remove_all(folder);
   auto off = RunMpsbatch(
       2, job, {"--set", "batch_size=auto", "--set", "output.overwrite=true", "--set", "calibration_cache=off"});
   EXPECT_RUN_OK(off);

@@ -113,7 +113,7 @@ TEST_P(RankLoopTest, EveryRowWrittenOnceInPlace) {
   const std::string in_path = dir + "/in.h5", out_path = dir + "/out.h5";
   const int64_t width = 3;
   if (comm.rank() == 0) {
-    testing::RemoveTree(dir);
+    std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
     ResultWriter w(in_path, {{"x", DType::kFloat32, {width}}}, tc.rows);
     std::vector<float> x(static_cast<size_t>(tc.rows * width));
@@ -176,7 +176,7 @@ TEST(Schedule, DynamicJobTimeFollowsTheFastRanks) {
   const int64_t rows = 96, width = 3;
   const std::string dir = CaseDir(), in_path = dir + "/in.h5";
   if (comm.rank() == 0) {
-    testing::RemoveTree(dir);
+    std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
     ResultWriter w(in_path, {{"x", DType::kFloat32, {width}}}, rows);
     std::vector<float> x(static_cast<size_t>(rows * width), 1.0f);

@@ -1,9 +1,7 @@
 // Helpers shared by the test binaries.
 #pragma once
 
-#include <ftw.h>
 #include <gtest/gtest.h>
-#include <stdio.h>
 
 #include <filesystem>
 #include <fstream>
@@ -13,16 +11,6 @@
 
 namespace mpsbatch::testing {
 
-// Removes a folder and everything in it, if it exists. (Not
-// std::filesystem::remove_all: on the GPU machine (GCC 13.3) the test binaries
-// that called it segfaulted once their folders held files from an earlier
-// run; the cause was not found. See docs/gpu.md.)
-inline void RemoveTree(const std::filesystem::path& dir) {
-  nftw(
-      dir.c_str(), [](const char* path, const struct stat*, int, struct FTW*) { return ::remove(path); }, 16,
-      FTW_DEPTH | FTW_PHYS);
-}
-
 // A fresh, empty folder for the running test, under the build tree.
 inline std::filesystem::path TestDir() {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
@@ -30,7 +18,7 @@ inline std::filesystem::path TestDir() {
   for (auto& c : name)
     if (c == '/') c = '_';
   auto dir = std::filesystem::path(MPSBATCH_TEST_TMP) / name;
-  RemoveTree(dir);
+  std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;
 }

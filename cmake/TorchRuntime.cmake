@@ -47,7 +47,16 @@ endfunction()
 # The non-torch shared libraries mpsbatch's executables use, in the order they
 # should load: the C++ runtime first.
 function(_mpsbatch_runtime_libraries out)
-  set(libs -lstdc++ -lgcc_s)
+  # By path: some CMake releases drop a plain -lstdc++ from link options.
+  set(libs)
+  foreach(name IN ITEMS libstdc++.so libgcc_s.so.1)
+    execute_process(COMMAND ${CMAKE_CXX_COMPILER} -print-file-name=${name} OUTPUT_VARIABLE file
+                    OUTPUT_STRIP_TRAILING_WHITESPACE)
+    if(NOT IS_ABSOLUTE "${file}" OR NOT EXISTS "${file}")
+      message(FATAL_ERROR "mpsbatch: ${CMAKE_CXX_COMPILER} does not know where ${name} is (got '${file}')")
+    endif()
+    list(APPEND libs "${file}")
+  endforeach()
   foreach(target IN ITEMS ${MPSBATCH_YAML_TARGET} spdlog::spdlog fmt::fmt GTest::gtest)
     _mpsbatch_shared_file(${target} file)
     if(file)

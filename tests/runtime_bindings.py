@@ -12,12 +12,13 @@ anything that is not torch's, operator new and delete, __cxa_* and _Unwind_*,
 and anything versioned GLIBCXX_ or CXXABI_. Torch's own API (c10::, at::,
 torch::) is what the engine links against and is fine.
 
-A library that torch opens later (an AOTInductor package, cuDNN's engines)
-finds libstdc++ before torch for everything libstdc++ defines; a template
-instantiation that libstdc++ does not hold (std::vector<char>::_M_default_append)
-goes by ELF's rule to the first library loaded that exports it, torch, as
-for any library loaded after it. For those late objects only symbols that
-libstdc++.so.6 itself defines count.
+Libraries loaded after libtorch (its own dependencies such as cuDNN or
+cuFile, and what torch opens later: an AOTInductor package, cuDNN's engines)
+come after it in the lookup order whatever the executable does. They find
+libstdc++ before torch for everything libstdc++ defines; a template
+instantiation that libstdc++ does not hold (std::vector<int>::_M_realloc_insert)
+goes by ELF's rule to the first library loaded that exports it, torch. For
+those objects only symbols that libstdc++.so.6 itself defines count.
 
 Exit 0: no such binding; 1: the bindings found, demangled; 77: no glibc
 dynamic linker trace here (not Linux), skipped.
@@ -67,12 +68,21 @@ def defined_symbols(library):
 
 
 def late_objects(lines):
-    """Basenames of the objects opened with dlopen, and of what they needed."""
-    late = set()
+    """Basenames of the objects loaded after the first libtorch/libc10 (the
+    trace lists objects in load order), and of those opened with dlopen."""
+    late, torch_seen, executable = set(), False, None
     for line in lines:
         m = FILE_LINE.search(line)
-        if m and (m.group(2) == "dynamically loaded by" or os.path.basename(m.group(3)) in late):
-            late.add(os.path.basename(m.group(1)))
+        if not m:
+            continue
+        name, how, parent = m.group(1), m.group(2), m.group(3)
+        executable = executable or parent  # the first object named is the program
+        if TORCH_LIB.search("/" + os.path.basename(name)):
+            torch_seen = True
+        elif parent == executable and how == "needed by":
+            continue  # the program's own NEEDED entries: their order is ours to set
+        elif torch_seen or how == "dynamically loaded by" or os.path.basename(parent) in late:
+            late.add(os.path.basename(name))
     return late
 
 

@@ -48,14 +48,17 @@ endfunction()
 # should load: the C++ runtime first.
 function(_mpsbatch_runtime_libraries out)
   # By path: some CMake releases drop a plain -lstdc++ from link options.
+  # The shared runtime is the one the other libraries load: found where the
+  # compiler links from, else in the system's folders.
   set(libs)
-  foreach(name IN ITEMS libstdc++.so libgcc_s.so.1)
-    execute_process(COMMAND ${CMAKE_CXX_COMPILER} -print-file-name=${name} OUTPUT_VARIABLE file
-                    OUTPUT_STRIP_TRAILING_WHITESPACE)
-    if(NOT IS_ABSOLUTE "${file}" OR NOT EXISTS "${file}")
-      message(FATAL_ERROR "mpsbatch: ${CMAKE_CXX_COMPILER} does not know where ${name} is (got '${file}')")
+  foreach(name IN ITEMS stdc++ gcc_s)
+    find_library(MPSBATCH_${name}_SHARED NAMES lib${name}.so lib${name}.so.6 lib${name}.so.1
+                 HINTS ${CMAKE_CXX_IMPLICIT_LINK_DIRECTORIES})
+    if(NOT MPSBATCH_${name}_SHARED)
+      message(FATAL_ERROR "mpsbatch: no shared lib${name} found (looked in ${CMAKE_CXX_IMPLICIT_LINK_DIRECTORIES} "
+                          "and the system's library folders)")
     endif()
-    list(APPEND libs "${file}")
+    list(APPEND libs "${MPSBATCH_${name}_SHARED}")
   endforeach()
   foreach(target IN ITEMS ${MPSBATCH_YAML_TARGET} spdlog::spdlog fmt::fmt GTest::gtest)
     _mpsbatch_shared_file(${target} file)

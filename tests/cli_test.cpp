@@ -14,6 +14,13 @@ TEST(Cli, JobAndOptions) {
   EXPECT_EQ(o.verbosity, 2);
 }
 
+TEST(Cli, RestartDiscardsSavedChunks) {
+  EXPECT_FALSE(ParseCommandLine({"job.yaml"}).restart);
+  EXPECT_TRUE(ParseCommandLine({"job.yaml", "--restart"}).restart);
+  EXPECT_NE(UsageText().find("--restart         discard the saved chunks of an earlier run and start again"),
+            std::string::npos);
+}
+
 TEST(Cli, HelpAndVersionNeedNoJob) {
   EXPECT_TRUE(ParseCommandLine({"--help"}).help);
   EXPECT_TRUE(ParseCommandLine({"--version"}).version);

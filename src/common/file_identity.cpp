@@ -44,4 +44,10 @@ std::string FileIdentityOfOpenFile(int fd) {
   return ::fstat(fd, &st) == 0 ? Identity(st) : "";
 }
 
+bool SameFile(const std::string& a, const std::string& b) {
+  struct stat sa {};
+  struct stat sb {};
+  return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
 }  // namespace mpsbatch

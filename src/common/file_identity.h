@@ -16,4 +16,8 @@ namespace mpsbatch {
 std::string FileIdentity(const std::string& path);
 std::string FileIdentityOfOpenFile(int fd);
 
+// True if `a` and `b` name one file (same device and inode, symbolic links
+// followed); false if either does not exist or cannot be asked.
+bool SameFile(const std::string& a, const std::string& b);
+
 }  // namespace mpsbatch

@@ -19,6 +19,8 @@ CliOptions ParseCommandLine(const std::vector<std::string>& args) {
       o.dry_run = true;
     } else if (a == "--resume") {
       o.overrides.push_back("resume=true");  // the same as the job key
+    } else if (a == "--restart") {
+      o.restart = true;
     } else if (a == "--set") {
       if (i + 1 >= args.size()) throw UsageError("--set needs key.path=value");
       o.overrides.push_back(args[++i]);
@@ -52,6 +54,9 @@ options:
                     metadata, print the plan; write nothing
   --resume          score only the chunks an earlier, interrupted run of this
                     job did not finish (the same as --set resume=true)
+  --restart         discard the saved chunks of an earlier run and start again
+                    (without --resume or --restart, a run refuses to start
+                    while an earlier run's chunks are saved for its output)
   -v, -vv           more logging (debug, trace); -q, -qq less (warn, error)
   --version         print mpsbatch, libtorch, MPI and HDF5 versions
   -h, --help        this text

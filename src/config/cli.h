@@ -14,7 +14,8 @@ struct CliOptions {
   bool help = false;
   bool version = false;
   bool dry_run = false;
-  int verbosity = 0;  // -v: +1 (debug), -vv: +2 (trace), -q: -1 (warn), -qq: -2 (error)
+  bool restart = false;  // --restart: discard the saved chunks of an earlier run
+  int verbosity = 0;     // -v: +1 (debug), -vv: +2 (trace), -q: -1 (warn), -qq: -2 (error)
 };
 
 // Throws UsageError naming the offending argument.

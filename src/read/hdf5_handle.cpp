@@ -6,6 +6,24 @@
 
 namespace mpsbatch {
 
+namespace {
+
+// HDF5's sec2 driver writes "file write failed: time = <ctime()>\n, filename
+// = ...": drop the time, and any newline left.
+std::string OneLine(std::string reason) {
+  const auto time = reason.find("time = ");
+  const auto end = time == std::string::npos ? std::string::npos : reason.find('\n', time);
+  if (end != std::string::npos) {
+    const size_t comma = reason.compare(end + 1, 2, ", ") == 0 ? 3 : 1;
+    reason.erase(time, end - time + comma);
+  }
+  for (auto& c : reason)
+    if (c == '\n' || c == '\r') c = ' ';
+  return reason;
+}
+
+}  // namespace
+
 void SilenceHdf5Errors() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
 
 std::string Hdf5Message() {
@@ -14,7 +32,7 @@ std::string Hdf5Message() {
       H5E_DEFAULT, H5E_WALK_UPWARD,
       [](unsigned, const H5E_error2_t* e, void* data) -> herr_t {
         auto* out = static_cast<std::vector<std::string>*>(data);
-        if (e->desc && *e->desc && out->size() < 4) out->push_back(e->desc);
+        if (e->desc && *e->desc && out->size() < 4) out->push_back(OneLine(e->desc));
         return 0;
       },
       &reasons);

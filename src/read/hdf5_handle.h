@@ -52,7 +52,9 @@ class H5Handle {
 void SilenceHdf5Errors();
 
 // The reasons on the current thread's HDF5 error stack, innermost last, then
-// clears the stack. Empty if the stack is empty.
+// clears the stack, on one line (an I/O failure's reason carries the time
+// from ctime(), whose newline would split the error, errno's text included,
+// over two lines: it is left out). Empty if the stack is empty.
 std::string Hdf5Message();
 
 // HDF5 native memory type for `t` (owned by the library, do not close).

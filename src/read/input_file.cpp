@@ -7,8 +7,30 @@
 
 namespace mpsbatch {
 
+namespace {
+
+std::string NonRegularFileKind(std::filesystem::file_type type) {
+  switch (type) {
+    case std::filesystem::file_type::directory: return "a folder";
+    case std::filesystem::file_type::fifo: return "a FIFO (named pipe)";
+    case std::filesystem::file_type::socket: return "a socket";
+    case std::filesystem::file_type::character: return "a character device";
+    case std::filesystem::file_type::block: return "a block device";
+    default: return "a special file";
+  }
+}
+
+}  // namespace
+
 InputFile::InputFile(const std::string& path, ReadOptions options) : path_(path), options_(options) {
-  if (!std::filesystem::exists(path)) throw InputError("input.path '" + path + "': file not found");
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const auto status = fs::status(path, ec);
+  if (!fs::exists(status)) throw InputError("input.path '" + path + "': file not found");
+  // Opening a FIFO would wait for a writer, and HDF5 needs to seek.
+  if (!fs::is_regular_file(status))
+    throw InputError("input.path '" + path + "': is " + NonRegularFileKind(status.type()) +
+                     ", not a regular file: give the path of an HDF5 file");
   if (H5Fis_hdf5(path.c_str()) <= 0) {
     Hdf5Message();
     throw InputError("input.path '" + path + "': not an HDF5 file");

@@ -30,6 +30,7 @@
 #include "read/input_file.h"
 #include "run/calibrate.h"
 #include "run/rank_loop.h"
+#include "write/output_lock.h"
 #include "write/result_writer.h"
 
 namespace mpsbatch {
@@ -228,10 +229,12 @@ struct Planned {
   std::string model_identity, compiled_identity;      // FileIdentity of the file the bytes came from ("" none)
   std::unique_ptr<InputFile> input;
   std::unique_ptr<Engine> engine;
-  double engine_seconds = 0;           // rank 0: creating its engine (device, model load)
-  double probe_seconds = 0;            // rank 0: reading and running the probe batch
-  std::string identity;                // rank 0: ResumeIdentity of this run
-  std::optional<PartialState> resume;  // rank 0: what an earlier run left, if resuming
+  double engine_seconds = 0;                // rank 0: creating its engine (device, model load)
+  double probe_seconds = 0;                 // rank 0: reading and running the probe batch
+  std::string identity;                     // rank 0: ResumeIdentity of this run
+  std::optional<PartialState> resume;       // rank 0: what an earlier run left, if resuming
+  bool restart = false;                     // --restart: discard what an earlier run left
+  std::unique_ptr<OutputLock> output_lock;  // rank 0: held from planning to the end
 };
 
 std::unique_ptr<Engine> CreateEngine(const Planned& p, const Communicator& comm) {
@@ -249,7 +252,15 @@ void PlanOnRankZero(Communicator& comm, Planned& p) {
   p.plan.rows = p.plan.inputs.front().shape[0];
   p.plan.input_file_size = static_cast<int64_t>(std::filesystem::file_size(job.input.path));
   p.plan.mode = job.input.mode;
+  if (job.resume && p.restart)
+    throw UsageError(
+        "--restart discards the chunks an earlier run saved, --resume (resume: true) keeps them: give one");
+  std::vector<KeyedPath> reads{{"input.path", job.input.path}, {"model.path", job.model_path}};
+  if (!job.model_compiled.empty()) reads.emplace_back("model.compiled", job.model_compiled);
+  CheckOutputFiles(job.output.path, reads);
   CheckOutputPath(job.output.path, job.output.overwrite);
+  p.output_lock = std::make_unique<OutputLock>(job.output.path);  // before anything is truncated
+  CheckSavedChunksKept(job.output.path, job.resume, p.restart);
   if (job.resume) p.resume = ReadPartial(job.output.path);
 
   p.model_bytes = ReadModelFile(job.model_path, "model.path", &p.model_identity);
@@ -292,7 +303,7 @@ void PlanOnRankZero(Communicator& comm, Planned& p) {
     const std::string difference = IdentityDifference(p.resume->identity, p.identity);
     if (!difference.empty())
       throw ConfigError("cannot resume " + PartialPath(job.output.path) + ": " + difference +
-                        "; run without --resume to start again");
+                        "; run with --restart instead of --resume to discard its chunks and start again");
     if (p.resume->chunk_rows > p.plan.rows)
       throw OutputError(PartialPath(job.output.path) + ": records chunks of " + std::to_string(p.resume->chunk_rows) +
                         " rows for " + std::to_string(p.plan.rows) + " rows");
@@ -453,7 +464,8 @@ std::string ResumeLine(const Planned& p) {
 
 // Ends the job from inside the rank loop. The rows rank 0 has written stay in
 // the partial file for a --resume.
-[[noreturn]] void AbortKeepingPartial(Communicator& comm, std::unique_ptr<ResultWriter>& writer, int code) {
+[[noreturn]] void AbortKeepingPartial(Communicator& comm, std::unique_ptr<ResultWriter>& writer,
+                                      std::unique_ptr<OutputLock>& lock, int code) {
   if (writer) {
     if (const std::string lost = writer->StopSyncing(); !lost.empty())
       spdlog::error("{} (the journal lists the chunks recorded before it)", lost);
@@ -462,6 +474,7 @@ std::string ResumeLine(const Planned& p) {
                  writer->partial_path());
     writer.reset();
   }
+  lock.reset();
   comm.Abort(code);
 }
 
@@ -475,6 +488,7 @@ void RunJob(Communicator& comm, const CliOptions& cli) {
   const std::optional<double> before_job = SecondsSinceProcessStart();
   const std::string start_time = Timestamp();
   Planned p;
+  p.restart = cli.restart;
 
   // 1. The job file, read and validated on rank 0, then the same text on all.
   std::string effective, source = cli.job_path;
@@ -586,10 +600,10 @@ void RunJob(Communicator& comm, const CliOptions& cli) {
                          std::move(done)});
   } catch (const Error& e) {
     spdlog::error("rank {} failed: {}: {}", comm.rank(), ErrorKindName(e.kind()), e.what());
-    AbortKeepingPartial(comm, writer, ExitCode(e.kind()));
+    AbortKeepingPartial(comm, writer, p.output_lock, ExitCode(e.kind()));
   } catch (const std::exception& e) {
     spdlog::error("rank {} failed: internal error: {}", comm.rank(), e.what());
-    AbortKeepingPartial(comm, writer, ExitCode(ErrorKind::kInternal));
+    AbortKeepingPartial(comm, writer, p.output_lock, ExitCode(ErrorKind::kInternal));
   }
   const auto t_end = std::chrono::steady_clock::now();
   const auto rows = comm.Gather(static_cast<double>(stats.rows), 0);

@@ -36,6 +36,19 @@ int FileDescriptorOf(hid_t file) {
   return *static_cast<int*>(handle);
 }
 
+// Makes the names in the folder of `path` durable (a rename or link in it is
+// only in the folder's cache until then): "" or what failed.
+std::string SyncFolderOf(const std::string& path) {
+  const fs::path parent = fs::path(path).parent_path();
+  const std::string dir = parent.empty() ? "." : parent.string();
+  const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return "cannot open folder " + dir + " to sync it: " + std::strerror(errno);
+  const int rc = fsync(fd);
+  const int err = errno;
+  close(fd);
+  return rc == 0 ? "" : "syncing folder " + dir + " failed: " + std::strerror(err);
+}
+
 }  // namespace
 
 std::optional<PartialState> ReadPartial(const std::string& final_path) {
@@ -75,9 +88,15 @@ void CheckOutputPath(const std::string& final_path, bool overwrite) {
   // on folders where nothing can be created (sysfs, some read-only mounts).
   std::string probe = (dir / ".mpsbatch-probe-XXXXXX").string();
   const int fd = mkstemp(probe.data());
-  if (fd < 0)
-    throw OutputError("output.path '" + final_path + "': folder " + dir.string() +
-                      " is not writable: " + std::strerror(errno));
+  if (fd < 0) {
+    const int err = errno;
+    const bool denied = err == EACCES || err == EPERM || err == EROFS;
+    throw OutputError("output.path '" + final_path + "': " +
+                      (denied ? "folder " + dir.string() + " is not writable: "
+                              : "cannot create a file in folder " + dir.string() + ": ") +
+                      std::strerror(err) +
+                      (err == EMFILE ? " (this process's limit of open files: raise it with ulimit -n)" : ""));
+  }
   close(fd);
   unlink(probe.c_str());
 }
@@ -355,6 +374,9 @@ void ResultWriter::Commit(bool overwrite) {
   journal_fd_ = -1;
   std::remove(JournalPath(final_path_).c_str());
   committed_ = true;
+  // Until the folder is synced, a power loss may undo the rename.
+  if (const std::string error = SyncFolderOf(final_path_); !error.empty())
+    throw OutputError(final_path_ + " is in place, but may not survive a power loss: " + error);
 }
 
 }  // namespace mpsbatch

@@ -105,8 +105,10 @@ class ResultWriter {
 
   // Records the chunks marked done and ends the syncing thread, then closes
   // the file and moves it to final_path: replacing an existing file only if
-  // `overwrite`, otherwise failing (and leaving that file untouched). Throws
-  // OutputError for a chunk that could not be made durable or recorded.
+  // `overwrite`, otherwise failing (and leaving that file untouched), and
+  // fsyncs the folder so that the rename survives a power loss. Throws
+  // OutputError for a chunk that could not be made durable or recorded, or
+  // for a failed folder fsync (the file is in place then).
   void Commit(bool overwrite);
 
   const std::string& partial_path() const { return partial_path_; }

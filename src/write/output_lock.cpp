@@ -1,0 +1,134 @@
+#include "write/output_lock.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <string>
+
+#include "common/error.h"
+#include "common/file_identity.h"
+#include "common/log.h"
+#include "write/result_writer.h"
+
+namespace fs = std::filesystem;
+
+namespace mpsbatch {
+
+std::string LockPath(const std::string& final_path) { return final_path + ".lock"; }
+
+namespace {
+
+std::string ThisProcess() {
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0) std::strcpy(host, "?");
+  return "host " + std::string(host) + ", pid " + std::to_string(getpid());
+}
+
+// What the holder wrote in the lock file: "host H, pid P", or "" if nothing
+// (yet) or not that.
+std::string Holder(int fd) {
+  char text[512] = {};
+  const ssize_t n = pread(fd, text, sizeof text - 1, 0);
+  if (n <= 0) return "";
+  std::string s(text, static_cast<size_t>(n));
+  if (const auto end = s.find('\n'); end != std::string::npos) s.resize(end);
+  return s.rfind("host ", 0) == 0 ? s : "";
+}
+
+bool SameInode(int fd, const std::string& path) {
+  struct stat open {};
+  struct stat named {};
+  return fstat(fd, &open) == 0 && lstat(path.c_str(), &named) == 0 && open.st_dev == named.st_dev &&
+         open.st_ino == named.st_ino;
+}
+
+}  // namespace
+
+OutputLock::OutputLock(const std::string& final_path) : path_(LockPath(final_path)) {
+  const std::string where = "output.path '" + final_path + "': ";
+  // The holder removes the file before it lets go: a lock won on a file no
+  // longer at the path is no lock at all, so try again on the new one.
+  for (int attempt = 0;; ++attempt) {
+    const int fd = open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0)
+      throw OutputError(where + "cannot create the lock file " + path_ + ": " + std::strerror(errno) +
+                        (errno == ELOOP ? " (it is a symbolic link: remove it)" : ""));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      const int err = errno;
+      if (err == EWOULDBLOCK) {
+        const std::string holder = Holder(fd);
+        close(fd);
+        throw OutputError(where + "another run is writing this output (" + (holder.empty() ? "a process" : holder) +
+                          " holds the lock file " + path_ +
+                          "): wait for it to end, or give this run another output.path");
+      }
+      close(fd);
+      if (err == ENOLCK || err == ENOSYS || err == EOPNOTSUPP) {
+        spdlog::warn(
+            "{}cannot lock {} ({}): this filesystem has no locks, so a second run on the same output "
+            "would not be refused",
+            where, path_, std::strerror(err));
+        return;
+      }
+      throw OutputError(where + "cannot lock " + path_ + ": " + std::strerror(err));
+    }
+    if (SameInode(fd, path_)) {
+      fd_ = fd;
+      break;
+    }
+    close(fd);
+    if (attempt >= 100) throw OutputError(where + "cannot lock " + path_ + ": it keeps being replaced");
+  }
+  const std::string me = ThisProcess() + "\n";
+  if (ftruncate(fd_, 0) != 0 || pwrite(fd_, me.data(), me.size(), 0) != static_cast<ssize_t>(me.size()))
+    spdlog::debug("{}: cannot record this process in it: {}", path_, std::strerror(errno));
+}
+
+OutputLock::~OutputLock() {
+  if (fd_ < 0) return;
+  unlink(path_.c_str());
+  close(fd_);
+}
+
+void CheckOutputFiles(const std::string& final_path, const std::vector<KeyedPath>& reads) {
+  const std::string where = "output.path '" + final_path + "'";
+  const std::vector<std::pair<std::string, std::string>> written = {
+      {where, final_path},
+      {where + ": its partial file", PartialPath(final_path)},
+      {where + ": its journal", JournalPath(final_path)},
+      {where + ": its lock file", LockPath(final_path)}};
+  for (const auto& [what, path] : written) {
+    std::error_code ec;
+    if (fs::is_symlink(fs::symlink_status(path, ec))) {
+      const auto target = fs::read_symlink(path, ec);
+      throw OutputError(what + (what == where ? "" : " " + path) + " is a symbolic link (to '" + target.string() +
+                        "'); mpsbatch writes a new file and renames it into place, which would replace the link "
+                        "rather than write to its target: give the file's own path" +
+                        (what == where ? " as output.path" : ", or remove the link"));
+    }
+    for (const auto& [key, read] : reads)
+      if (SameFile(path, read))
+        throw OutputError(what + (what == where ? "" : " " + path) + " is the same file as " + key + " '" + read +
+                          "' (a link to it, or it itself): writing it would destroy what the run reads; give "
+                          "output.path another file");
+  }
+}
+
+void CheckSavedChunksKept(const std::string& final_path, bool resume, bool restart) {
+  if (resume || restart) return;
+  std::error_code ec;
+  const std::string partial = PartialPath(final_path), journal = JournalPath(final_path);
+  const bool has_partial = fs::exists(partial, ec), has_journal = fs::exists(journal, ec);
+  if (!has_partial && !has_journal) return;
+  throw OutputError("output.path '" + final_path + "': an earlier run of it was interrupted and left " +
+                    (has_partial ? partial : journal) + (has_partial && has_journal ? " and " + journal : "") +
+                    ": run again with --resume to keep its finished chunks and score only the rest, or with "
+                    "--restart to discard them and start again");
+}
+
+}  // namespace mpsbatch

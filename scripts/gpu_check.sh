@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # The GPU machine's check (docs/gpu.md): build against that machine's
 # libtorch (CUDA), run every test with the jobs on device: cuda, run the demo
-# with 1 and 4 ranks sharing the one GPU, and time a larger copy of the demo.
+# with 1 and 4 ranks sharing the one GPU, hunt for start-up crashes
+# (scripts/stress_demo.sh) and time a larger copy of the demo.
 # Usage: scripts/gpu_check.sh LOG_DIR   (python3 there must hold torch, h5py, sklearn)
+# Environment: MPSBATCH_HUNT_SECONDS (default 0: no crash hunt), MPSBATCH_BIG_DEMO
+# (default 1; 0 skips the larger copy), MPSBATCH_CTEST_ARGS (extra ctest arguments).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 log_dir=${1:-gpu-log}
@@ -25,7 +28,7 @@ rc=$?; tail -5 "$log_dir/build.log"; [[ $rc == 0 ]] || exit $rc
 build-gpu/src/mpsbatch --version
 
 step "ctest (jobs on cuda)"
-(cd build-gpu && ctest --output-on-failure --timeout 600 -j 8) >"$log_dir/ctest.log" 2>&1
+(cd build-gpu && ctest --output-on-failure --timeout 600 -j 8 ${MPSBATCH_CTEST_ARGS:-}) >"$log_dir/ctest.log" 2>&1
 echo "ctest rc $?"; grep -E "tests passed|Failed|Not Run|Total Test time" "$log_dir/ctest.log"
 
 step "demo, device cuda"
@@ -41,6 +44,13 @@ b = h5py.File("jobs/data/scores4.h5")["logits"][:]
 print("1 vs 4 ranks on cuda: bitwise identical" if np.array_equal(a, b) else f"1 vs 4 ranks differ, max {np.abs(a - b).max()}")
 PY
 
+if ((${MPSBATCH_HUNT_SECONDS:-0} > 0)); then
+  step "crash hunt: 3-rank demo jobs, 10 at a time, for ${MPSBATCH_HUNT_SECONDS} s"
+  bash scripts/stress_demo.sh 100000 10 cuda build-gpu/src/mpsbatch "$MPSBATCH_HUNT_SECONDS" /tmp/mpsbatch-hunt \
+    | tee "$log_dir/hunt.log" | head -40
+fi
+
+[[ ${MPSBATCH_BIG_DEMO:-1} == 1 ]] || exit 0
 step "larger copy of the demo: 2,000,000 rows"
 $py - <<'PY'
 import h5py, numpy as np

@@ -547,6 +547,7 @@ void RunJob(Communicator& comm, const CliOptions& cli) {
     if (comm.rank() != 0) return;
     if (p.resume) {
       writer = ResultWriter::Reopen(p.job.output.path, p.plan.outputs, p.plan.rows);
+      writer->CheckRecordedChunks(p.resume->records);
     } else {
       writer =
           std::make_unique<ResultWriter>(p.job.output.path, p.plan.outputs, p.plan.rows, p.identity, p.plan.chunk_rows);

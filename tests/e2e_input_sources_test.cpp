@@ -69,6 +69,7 @@ TEST_F(E2E, ResumeRefusesAChangedVirtualSourceNamingIt) {
   const auto job = IdentityJob(dir_, in, "v");
   auto r = RunMpsbatch(2, job);
   EXPECT_RUN_OK(r);
+  EXPECT_NE(r.output.find("rows from " + s2 + " (virtual dataset source)"), std::string::npos) << r.output;
   fs::rename(Out(), dir_ / "out.h5.partial");
   testing::WriteFloatRows(s2, "b", 50, 4, 2000);
   struct stat st {};

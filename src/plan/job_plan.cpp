@@ -193,6 +193,7 @@ std::string DescribePlan(const JobConfig& job, const JobPlan& plan, int ranks) {
   s += "  input:  " + job.input.path + " (mode " + InputModeName(plan.mode) + ")\n";
   for (const auto& in : plan.inputs)
     s += "          " + in.name + ": " + std::string(DTypeName(in.dtype)) + " " + ShapeString(in.shape) + "\n";
+  for (const auto& src : plan.input_sources) s += "          rows from " + src.path + " (" + src.role + ")\n";
   s += "  model:  " + job.model_path + " (" + std::to_string(plan.model_size) + " bytes, sha256 " +
        plan.model_sha256.substr(0, 16) + "...), device " + DeviceRequestName(job.device) + ", precision " +
        PrecisionName(job.precision) + "\n";

@@ -125,4 +125,27 @@ TEST_F(InputSourcesTest, VirtualSourcesAreFoundWhereHdf5LooksForThem) {
   unsetenv("HDF5_VDS_PREFIX");
 }
 
+// Virtual datasets and external storage are read through HDF5, never at an
+// offset of input.path.
+TEST_F(InputSourcesTest, VirtualAndExternalDatasetsAreReadThroughHdf5) {
+  const std::string in = Path("in.h5");
+  testing::WriteFloatRows(Path("s1.h5"), "a", 2, 2, 100);
+  testing::WriteFloatRows(Path("s2.h5"), "b", 2, 2, 200);
+  testing::MakeVirtual(in, "v", 4, 2, {{"s1.h5", "a"}, {"s2.h5", "b"}});
+  const auto cwd = std::filesystem::current_path();
+  std::filesystem::current_path(dir_);
+  testing::MakeExternal(in, "e", 4, 2, "e.raw");
+  InputFile input(in, {true, 2});
+  const DatasetInfo v = input.Describe("v"), e = input.Describe("e");
+  const HostArray rows = input.ReadRows(v, 0, 4), raw = input.ReadRows(e, 0, 4);
+  const std::string method_v = input.ReadMethod(v), method_e = input.ReadMethod(e);
+  std::filesystem::current_path(cwd);
+  const auto* f = reinterpret_cast<const float*>(rows.bytes.data());
+  EXPECT_EQ(std::vector<float>(f, f + 8), (std::vector<float>{100, 101, 102, 103, 200, 201, 202, 203}));
+  const auto* g = reinterpret_cast<const float*>(raw.bytes.data());
+  EXPECT_EQ(std::vector<float>(g, g + 8), (std::vector<float>{0, 1, 2, 3, 4, 5, 6, 7}));
+  EXPECT_EQ(method_v, "through HDF5 (virtual or unknown layout)");
+  EXPECT_EQ(method_e, "through HDF5 (stored in external files)");
+}
+
 }  // namespace mpsbatch

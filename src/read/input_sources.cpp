@@ -57,11 +57,14 @@ std::string Hdf5String(hid_t dcpl, size_t index, ssize_t (*get)(hid_t, size_t, c
 }
 
 bool SameFile(const std::string& a, const std::string& b) {
-  struct stat sa {
-  }, sb{};
+  struct stat sa {};
+  struct stat sb {};
   return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
+// Walks a dataset's storage depth first: the file holding it, then each
+// source of a virtual dataset (walked in turn), or its external storage
+// files; collects each file other than the input once.
 class SourceWalk {
  public:
   SourceWalk(const std::string& input_path, const std::string& name)
@@ -84,8 +87,9 @@ class SourceWalk {
  private:
   void Add(const std::string& path, const char* role) {
     if (SameFile(path, input_path_)) return;
-    const std::string key = fs::weakly_canonical(path).string();
-    if (!seen_.insert(key).second) return;
+    std::error_code ec;
+    const fs::path canonical = fs::weakly_canonical(path, ec);
+    if (!seen_.insert(ec ? path : canonical.string()).second) return;
     auto stamp = StampOf(path);
     if (!stamp) throw InputError(where_ + ": its " + std::string(role) + " " + path + " cannot be read");
     found_.push_back({path, role, *stamp});

@@ -148,6 +148,17 @@ void ResultWriter::OpenJournal(bool truncate) {
     throw OutputError(path + ": cannot write its header: " + std::strerror(errno));
 }
 
+std::pair<H5Handle, H5Handle> ResultWriter::RowSpaces(size_t index, int64_t begin, int64_t count) {
+  const auto& out = outputs_[index];
+  H5Handle file_space(H5Dget_space(datasets_[index].get()), H5Sclose);
+  std::vector<hsize_t> start(out.row_shape.size() + 1, 0), extent{static_cast<hsize_t>(count)};
+  for (int64_t d : out.row_shape) extent.push_back(static_cast<hsize_t>(d));
+  start[0] = static_cast<hsize_t>(begin);
+  H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, extent.data(), nullptr);
+  H5Handle mem_space(H5Screate_simple(static_cast<int>(extent.size()), extent.data(), nullptr), H5Sclose);
+  return {std::move(file_space), std::move(mem_space)};
+}
+
 uint32_t ResultWriter::ChunkChecksum(int64_t id) {
   const int64_t begin = std::min(id * chunk_rows_, rows_), end = std::min(begin + chunk_rows_, rows_);
   uint32_t crc = 0;
@@ -156,12 +167,7 @@ uint32_t ResultWriter::ChunkChecksum(int64_t id) {
     const auto& out = outputs_[i];
     rows.resize(static_cast<size_t>(end - begin) * out.row_bytes());
     if (rows.empty()) continue;
-    H5Handle file_space(H5Dget_space(datasets_[i].get()), H5Sclose);
-    std::vector<hsize_t> start(out.row_shape.size() + 1, 0), extent{static_cast<hsize_t>(end - begin)};
-    for (int64_t d : out.row_shape) extent.push_back(static_cast<hsize_t>(d));
-    start[0] = static_cast<hsize_t>(begin);
-    H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, extent.data(), nullptr);
-    H5Handle mem_space(H5Screate_simple(static_cast<int>(extent.size()), extent.data(), nullptr), H5Sclose);
+    auto [file_space, mem_space] = RowSpaces(i, begin, end - begin);
     if (H5Dread(datasets_[i].get(), NativeH5Type(out.dtype), mem_space.get(), file_space.get(), H5P_DEFAULT,
                 rows.data()) < 0)
       throw OutputError(partial_path_ + ": reading back rows " + std::to_string(begin) + ".." + std::to_string(end) +
@@ -343,12 +349,7 @@ void ResultWriter::WriteRows(size_t index, int64_t begin, int64_t count, const s
   if (count == 0) return;
   const auto& out = outputs_[index];
   hid_t ds = datasets_[index].get();
-  H5Handle file_space(H5Dget_space(ds), H5Sclose);
-  std::vector<hsize_t> start(out.row_shape.size() + 1, 0), extent{static_cast<hsize_t>(count)};
-  for (int64_t d : out.row_shape) extent.push_back(static_cast<hsize_t>(d));
-  start[0] = static_cast<hsize_t>(begin);
-  H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, extent.data(), nullptr);
-  H5Handle mem_space(H5Screate_simple(static_cast<int>(extent.size()), extent.data(), nullptr), H5Sclose);
+  auto [file_space, mem_space] = RowSpaces(index, begin, count);
   if (H5Dwrite(ds, NativeH5Type(out.dtype), mem_space.get(), file_space.get(), H5P_DEFAULT, data) < 0)
     throw OutputError(partial_path_ + ": writing rows " + std::to_string(begin) + ".." + std::to_string(begin + count) +
                       " of '" + out.name + "' failed: " + Hdf5Message());

@@ -26,6 +26,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "common/dtype.h"
@@ -126,6 +127,9 @@ class ResultWriter {
   void CreateDatasets(int64_t rows);
   void OpenDatasets(int64_t rows);
   void OpenJournal(bool truncate);
+  // The file and memory dataspaces of rows [begin, begin + count) of output
+  // `index`.
+  std::pair<H5Handle, H5Handle> RowSpaces(size_t index, int64_t begin, int64_t count);
   // CRC-32 of chunk `id`'s rows as the file holds them, outputs in order.
   uint32_t ChunkChecksum(int64_t id);
   void RemoveFiles();

@@ -90,6 +90,16 @@ TEST_F(E2E, ResumeRefusesAnotherForcedPathNamingIt) {
   EXPECT_FALSE(fs::exists(Out()));
 }
 
+TEST_F(E2E, ResumeRefusesAnotherPrecisionNamingIt) {
+  const auto job = WriteJob(dir_, "mlp.pt", "[x_f32]", "[y]", "path: eager\n");
+  FinishedOutputAsPartial(job);
+  auto r = RunMpsbatch(2, job, {"--resume", "--set", "precision=bf16"});
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_NE(r.output.find(": precision was 'fp32' when the output was started, is 'bf16' now"), std::string::npos)
+      << r.output;
+  EXPECT_FALSE(fs::exists(Out()));
+}
+
 // A journal that lists chunks whose rows were never written (here: every
 // chunk id, as bare int64s) is refused with the way to start over: resuming
 // from it would commit the unwritten rows as they lie on disk (zeros).

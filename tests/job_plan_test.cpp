@@ -113,4 +113,44 @@ TEST(ResumeIdentity, DifferenceNamesTheFirstChangedKey) {
   EXPECT_EQ(IdentityDifference(ResumeIdentity(job, named, 42), ResumeIdentity(job, named, 42)), "");
 }
 
+// Everything else that changes the numbers: the compiled package, the path
+// forced, the precision, and each file the input's rows come from, by path.
+TEST(ResumeIdentity, CoversThePackagePathPrecisionAndSourceFiles) {
+  JobConfig job;
+  JobPlan plan;
+  plan.input_sources = {{"/data/s1.h5", "virtual dataset source", {100, 7}}};
+  const std::string first = ResumeIdentity(job, plan, 42);
+  JobPlan other = plan;
+  other.compiled_sha256 = "ccc";
+  EXPECT_EQ(IdentityDifference(first, ResumeIdentity(job, other, 42)),
+            "model.compiled.sha256 was 'none' when the output was started, is 'ccc' now");
+  JobConfig forced = job;
+  forced.path = PathRequest::kFrozen;
+  EXPECT_EQ(IdentityDifference(first, ResumeIdentity(forced, plan, 42)),
+            "path was 'auto' when the output was started, is 'frozen' now");
+  JobConfig half = job;
+  half.precision = Precision::kBf16;
+  EXPECT_EQ(IdentityDifference(first, ResumeIdentity(half, plan, 42)),
+            "precision was 'fp32' when the output was started, is 'bf16' now");
+  other = plan;
+  other.input_sources[0].stamp.mtime_ns = 8;
+  EXPECT_EQ(IdentityDifference(first, ResumeIdentity(job, other, 42)),
+            "input.source /data/s1.h5 was 'size 100, mtime_ns 7' when the output was started, is 'size 100, "
+            "mtime_ns 8' now");
+  other.input_sources = {};
+  EXPECT_EQ(IdentityDifference(first, ResumeIdentity(job, other, 42)),
+            "input.source /data/s1.h5 was 'size 100, mtime_ns 7' when the output was started, is absent now");
+}
+
+// The plan carries the source files to every rank.
+TEST(JobPlan, SourceFilesSurviveSerialization) {
+  JobPlan plan;
+  plan.input_sources = {{"/a.h5", "external link target", {1, 2}}, {"b.raw", "external storage", {3, 4}}};
+  const JobPlan back = DeserializePlan(SerializePlan(plan));
+  ASSERT_EQ(back.input_sources.size(), 2u);
+  EXPECT_EQ(back.input_sources[1].path, "b.raw");
+  EXPECT_EQ(back.input_sources[1].role, "external storage");
+  EXPECT_EQ(back.input_sources[1].stamp, (FileStamp{3, 4}));
+}
+
 }  // namespace mpsbatch

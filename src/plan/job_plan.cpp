@@ -1,5 +1,6 @@
 #include "plan/job_plan.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <sstream>
@@ -76,6 +77,13 @@ std::string SerializePlan(const JobPlan& p) {
   w.Int(p.chunk_rows);
   w.Int(static_cast<int64_t>(p.mode));
   w.Int(p.input_file_size);
+  w.Int(static_cast<int64_t>(p.input_sources.size()));
+  for (const auto& src : p.input_sources) {
+    w.Str(src.path);
+    w.Str(src.role);
+    w.Int(src.stamp.size);
+    w.Int(src.stamp.mtime_ns);
+  }
   w.Int(p.model_size);
   w.Str(p.model_sha256);
   w.Int(p.compiled_size);
@@ -102,6 +110,13 @@ JobPlan DeserializePlan(const std::string& data) {
   p.chunk_rows = r.Int();
   p.mode = static_cast<InputMode>(r.Int());
   p.input_file_size = r.Int();
+  p.input_sources.resize(static_cast<size_t>(r.Int()));
+  for (auto& src : p.input_sources) {
+    src.path = r.Str();
+    src.role = r.Str();
+    src.stamp.size = r.Int();
+    src.stamp.mtime_ns = r.Int();
+  }
   p.model_size = r.Int();
   p.model_sha256 = r.Str();
   p.compiled_size = r.Int();
@@ -136,6 +151,17 @@ std::vector<DatasetInfo> InspectInputs(InputFile& file, const std::vector<std::s
   return infos;
 }
 
+std::vector<SourceFile> InputSourceFiles(InputFile& input, const std::vector<DatasetInfo>& datasets) {
+  std::vector<SourceFile> all;
+  for (const auto& info : datasets)
+    for (auto& src : input.SourceFiles(info.name)) {
+      const bool known =
+          std::any_of(all.begin(), all.end(), [&](const SourceFile& seen) { return seen.path == src.path; });
+      if (!known) all.push_back(std::move(src));
+    }
+  return all;
+}
+
 std::vector<OutputSpec> OutputSpecsFromProbe(const JobConfig& job, const std::vector<HostArray>& probe, int64_t rows) {
   const auto& names = job.output.datasets;
   if (probe.size() != names.size()) {
@@ -167,6 +193,7 @@ std::string DescribePlan(const JobConfig& job, const JobPlan& plan, int ranks) {
   s += "  input:  " + job.input.path + " (mode " + InputModeName(plan.mode) + ")\n";
   for (const auto& in : plan.inputs)
     s += "          " + in.name + ": " + std::string(DTypeName(in.dtype)) + " " + ShapeString(in.shape) + "\n";
+  for (const auto& src : plan.input_sources) s += "          rows from " + src.path + " (" + src.role + ")\n";
   s += "  model:  " + job.model_path + " (" + std::to_string(plan.model_size) + " bytes, sha256 " +
        plan.model_sha256.substr(0, 16) + "...), device " + DeviceRequestName(job.device) + ", precision " +
        PrecisionName(job.precision) + "\n";
@@ -218,9 +245,14 @@ std::string ResumeIdentity(const JobConfig& job, const JobPlan& plan, int64_t in
   s << "input.datasets: [" << names << "]\n";
   for (const auto& in : plan.inputs)
     s << "input.dataset." << in.name << ": " << DTypeName(in.dtype) << " " << ShapeString(in.shape) << "\n";
+  // Keyed by path, so that a refusal names the file that changed.
+  for (const auto& src : plan.input_sources)
+    s << "input.source " << src.path << ": size " << src.stamp.size << ", mtime_ns " << src.stamp.mtime_ns << "\n";
   s << InputConversionIdentity(job);
   s << "model.sha256: " << plan.model_sha256 << "\n";
+  s << "model.compiled.sha256: " << (plan.compiled_sha256.empty() ? "none" : plan.compiled_sha256) << "\n";
   s << "device: " << DeviceRequestName(job.device) << "\n";
+  s << "path: " << PathRequestName(job.path) << "\n";
   s << "precision: " << PrecisionName(job.precision) << "\n";
   s << "batch_size: " << (job.batch_size_auto ? "auto" : std::to_string(job.batch_size)) << "\n";
   s << "output.dtype: " << DTypeName(job.output.dtype) << "\n";

@@ -21,6 +21,7 @@ struct JobPlan {
   std::vector<OutputSpec> outputs;    // in output.datasets order
   InputMode mode = InputMode::kAuto;  // shared or scatter once ranks have been asked
   int64_t input_file_size = 0;
+  std::vector<SourceFile> input_sources;  // files besides input.path the rows come from
   int64_t model_size = 0;
   std::string model_sha256;
   int64_t compiled_size = 0;  // model.compiled, when the job has one
@@ -46,10 +47,16 @@ std::vector<OutputSpec> OutputSpecsFromProbe(const JobConfig& job, const std::ve
 // Several lines for the log and --dry-run.
 std::string DescribePlan(const JobConfig& job, const JobPlan& plan, int ranks);
 
+// The files the rows of `datasets` come from besides `input`'s own (see
+// read/input_sources.h), each once. Throws InputError if one is missing.
+std::vector<SourceFile> InputSourceFiles(InputFile& input, const std::vector<DatasetInfo>& datasets);
+
 // What a resumed run must share with the run that started its output, as
 // "key: value" lines: anything that changes the output's rows (the input's
-// size, time stamp and datasets, the model's SHA-256, device, precision,
-// batch size, input and output dtypes, scale, the outputs). Rank 0 only.
+// size, modification time (ns since the Unix epoch) and datasets, every
+// source file's size and modification time, the SHA-256 of the model and of
+// model.compiled, device, path, precision, batch size, input and output
+// dtypes, scale, the outputs). Rank 0 only.
 std::string ResumeIdentity(const JobConfig& job, const JobPlan& plan, int64_t input_mtime_ns);
 
 // How the job turns stored rows into model inputs (input.dtype, scale, mean,

@@ -137,6 +137,11 @@ ReadOnlyFile::ReadOnlyFile(const std::string& path) : path_(path) {
   if (fd_ < 0) throw InputError(path + ": cannot open for reading: " + std::strerror(errno));
 }
 
+ReadOnlyFile::ReadOnlyFile(int fd, const std::string& path) : path_(path) {
+  fd_ = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (fd_ < 0) throw InputError(path + ": cannot open for reading: " + std::strerror(errno));
+}
+
 ReadOnlyFile::~ReadOnlyFile() {
   if (fd_ >= 0) ::close(fd_);
 }

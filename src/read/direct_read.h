@@ -64,6 +64,10 @@ class ReadOnlyFile {
  public:
   // Throws InputError naming `path`.
   explicit ReadOnlyFile(const std::string& path);
+  // A descriptor of its own for the file open as `fd` (HDF5's, so that rows
+  // are read from the very file HDF5 reads), named `path` in messages.
+  // Throws InputError.
+  ReadOnlyFile(int fd, const std::string& path);
   ReadOnlyFile(const ReadOnlyFile&) = delete;
   ReadOnlyFile& operator=(const ReadOnlyFile&) = delete;
   ~ReadOnlyFile();

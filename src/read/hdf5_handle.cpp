@@ -100,6 +100,25 @@ std::string Hdf5LibraryVersion() {
   return std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(release);
 }
 
+std::string FileNameOf(hid_t object) {
+  H5Handle file(H5Iget_file_id(object), H5Fclose);
+  const ssize_t n = file.valid() ? H5Fget_name(file.get(), nullptr, 0) : -1;
+  if (n < 0) return "";
+  std::string name(static_cast<size_t>(n) + 1, '\0');
+  H5Fget_name(file.get(), name.data(), name.size());
+  name.resize(static_cast<size_t>(n));
+  return name;
+}
+
+int Sec2DescriptorOf(hid_t object) {
+  H5Handle file(H5Iget_file_id(object), H5Fclose);
+  H5Handle fapl(file.valid() ? H5Fget_access_plist(file.get()) : H5I_INVALID_HID, H5Pclose);
+  if (!fapl.valid() || H5Pget_driver(fapl.get()) != H5FD_SEC2) return -1;
+  void* handle = nullptr;
+  if (H5Fget_vfd_handle(file.get(), H5P_DEFAULT, &handle) < 0 || handle == nullptr) return -1;
+  return *static_cast<int*>(handle);
+}
+
 std::optional<std::string> ReadStringAttribute(hid_t obj, const char* name) {
   if (H5Aexists(obj, name) <= 0) return std::nullopt;
   H5Handle attr(H5Aopen(obj, name, H5P_DEFAULT), H5Aclose);

@@ -66,6 +66,14 @@ std::string DescribeH5Type(hid_t type);
 
 std::string Hdf5LibraryVersion();
 
+// The name HDF5 opened the file holding `object` (a file, group or dataset)
+// under: for an object reached through an external link, the link's target.
+// "" if it cannot be asked.
+std::string FileNameOf(hid_t object);
+// The descriptor HDF5 reads the file holding `object` through, when it uses
+// its default (sec2) driver; -1 otherwise. Owned by HDF5.
+int Sec2DescriptorOf(hid_t object);
+
 // The attribute `name` of object `obj` (a file or dataset) as a variable-length
 // string or an int64; nullopt when it is absent or of another type.
 std::optional<std::string> ReadStringAttribute(hid_t obj, const char* name);

@@ -1,5 +1,7 @@
 #include "read/input_file.h"
 
+#include <sys/stat.h>
+
 #include <cstring>
 #include <filesystem>
 
@@ -108,15 +110,16 @@ RowLocator* InputFile::Direct(const DatasetInfo& info, Open& ds) {
   // dataset unchecked (and unread) rather than half-checked.
   std::string why_not;
   std::optional<RowLocator> direct = RowLocator::For(ds.id.get(), info.dtype, info.shape, &why_not);
+  std::shared_ptr<ReadOnlyFile> raw;
+  if (direct && !(raw = RawFileOf(ds.id.get(), &why_not))) direct.reset();
   if (direct) {
-    if (!raw_) raw_ = std::make_unique<ReadOnlyFile>(path_);
     // The locator reads HDF5's metadata as documented; check it on real rows.
     const size_t row_bytes = info.row_bytes();
     ByteBuffer ours(row_bytes), theirs(row_bytes);
-    for (int64_t row : {int64_t{0}, info.shape[0] - 1}) {
+    for (int64_t row : {int64_t{0}, info.shape[0] / 2, info.shape[0] - 1}) {
       std::vector<FileRange> ranges;
       if (!direct->Locate(ds.id.get(), row, row + 1, &ranges)) continue;  // HDF5 fills that chunk
-      raw_->ReadRanges(ranges, ours.data(), 1);
+      raw->ReadRanges(ranges, ours.data(), 1);
       ReadThroughHdf5(info, ds.id.get(), row, row + 1, theirs.data());
       if (std::memcmp(ours.data(), theirs.data(), row_bytes) != 0) {
         direct.reset();
@@ -126,9 +129,29 @@ RowLocator* InputFile::Direct(const DatasetInfo& info, Open& ds) {
     }
   }
   ds.direct = std::move(direct);
+  ds.raw = ds.direct ? std::move(raw) : nullptr;
   ds.why_not = why_not;
   ds.checked = true;
   return ds.direct ? &*ds.direct : nullptr;
+}
+
+std::shared_ptr<ReadOnlyFile> InputFile::RawFileOf(hid_t dataset, std::string* why_not) {
+  const int fd = Sec2DescriptorOf(dataset);
+  struct stat st {};
+  if (fd < 0 || ::fstat(fd, &st) != 0) {
+    *why_not = "its file is read through a driver other than HDF5's default";
+    return nullptr;
+  }
+  auto& raw = raw_files_[{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)}];
+  if (!raw) {
+    const std::string name = FileNameOf(dataset);
+    raw = std::make_shared<ReadOnlyFile>(fd, name.empty() ? path_ : name);
+  }
+  return raw;
+}
+
+std::vector<SourceFile> InputFile::SourceFiles(const std::string& dataset) {
+  return DatasetSourceFiles(Dataset(dataset).id.get(), path_, dataset);
 }
 
 std::string InputFile::ReadMethod(const DatasetInfo& info) {
@@ -146,7 +169,7 @@ void InputFile::ReadRows(const DatasetInfo& info, int64_t begin, int64_t end, st
     std::vector<FileRange> ranges;
     if (direct->Locate(ds.id.get(), begin, end, &ranges)) {
       try {
-        raw_->ReadRanges(std::move(ranges), out, options_.threads);
+        ds.raw->ReadRanges(std::move(ranges), out, options_.threads);
       } catch (const InputError& e) {
         throw InputError("dataset '" + info.name + "', rows " + std::to_string(begin) + ".." + std::to_string(end) +
                          ": " + e.what());

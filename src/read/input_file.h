@@ -13,6 +13,7 @@
 #include "common/dtype.h"
 #include "read/direct_read.h"
 #include "read/hdf5_handle.h"
+#include "read/input_sources.h"
 
 namespace mpsbatch {
 
@@ -44,6 +45,10 @@ class InputFile {
   void ReadRows(const DatasetInfo& info, int64_t begin, int64_t end, std::byte* out);
   HostArray ReadRows(const DatasetInfo& info, int64_t begin, int64_t end);
 
+  // The files other than path() that the rows of `dataset` come from (see
+  // read/input_sources.h). Throws InputError if one is missing.
+  std::vector<SourceFile> SourceFiles(const std::string& dataset);
+
   // How rows of `info` are read, for the log: "directly (chunks of 6 rows,
   // 4 threads)" or "through HDF5 (compressed or filtered)".
   std::string ReadMethod(const DatasetInfo& info);
@@ -55,20 +60,26 @@ class InputFile {
     H5Handle id;
     bool checked = false;  // has the direct path been looked at?
     std::optional<RowLocator> direct;
-    std::string why_not;  // when there is no direct path
+    std::shared_ptr<ReadOnlyFile> raw;  // the file holding its rows, for the direct path
+    std::string why_not;                // when there is no direct path
   };
 
   Open& Dataset(const std::string& name);
   // The dataset's locator, once its direct reading has been checked against
-  // HDF5's on its first and last rows; nullptr when HDF5 must read it.
+  // HDF5's on its first, middle and last rows; nullptr when HDF5 must read it.
   RowLocator* Direct(const DatasetInfo& info, Open& ds);
+  // The file HDF5 reads `dataset`'s rows from, open for direct reads: behind
+  // an external link, the link's target. nullptr (with *why_not) when HDF5
+  // reads it through a driver other than its default one.
+  std::shared_ptr<ReadOnlyFile> RawFileOf(hid_t dataset, std::string* why_not);
   void ReadThroughHdf5(const DatasetInfo& info, hid_t ds, int64_t begin, int64_t end, std::byte* out);
 
   std::string path_;
   ReadOptions options_;
   H5Handle file_;
   std::map<std::string, Open> datasets_;
-  std::unique_ptr<ReadOnlyFile> raw_;  // opened at the first direct read
+  // The files direct reads go to, by device and inode, opened at the first.
+  std::map<std::pair<uint64_t, uint64_t>, std::shared_ptr<ReadOnlyFile>> raw_files_;
 };
 
 }  // namespace mpsbatch

@@ -251,6 +251,7 @@ void PlanOnRankZero(Communicator& comm, Planned& p) {
   p.plan.inputs = InspectInputs(*p.input, job.input.datasets);
   p.plan.rows = p.plan.inputs.front().shape[0];
   p.plan.input_file_size = static_cast<int64_t>(std::filesystem::file_size(job.input.path));
+  p.plan.input_sources = InputSourceFiles(*p.input, p.plan.inputs);
   p.plan.mode = job.input.mode;
   if (job.resume && p.restart)
     throw UsageError(
@@ -297,8 +298,9 @@ void PlanOnRankZero(Communicator& comm, Planned& p) {
   p.plan.outputs = OutputSpecsFromProbe(job, probe_out, probe_rows);
   p.probe_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_probe).count();
   std::tie(p.plan.model_sha256, p.plan.compiled_sha256) = hashes.get();
-  const auto mtime = std::filesystem::last_write_time(job.input.path).time_since_epoch();
-  p.identity = ResumeIdentity(job, p.plan, std::chrono::duration_cast<std::chrono::nanoseconds>(mtime).count());
+  const auto stamp = StampOf(job.input.path);
+  if (!stamp) throw InputError("input.path '" + job.input.path + "': cannot read its modification time");
+  p.identity = ResumeIdentity(job, p.plan, stamp->mtime_ns);
   if (p.resume) {
     const std::string difference = IdentityDifference(p.resume->identity, p.identity);
     if (!difference.empty())
@@ -334,6 +336,14 @@ std::string InputProblem(const JobConfig& job, const JobPlan& plan, std::unique_
     input = std::make_unique<InputFile>(job.input.path, MakeReadOptions(job));
     for (const auto& info : plan.inputs)
       if (input->Describe(info.name).shape != info.shape) return "dataset '" + info.name + "' differs from rank 0's";
+    const auto sources = InputSourceFiles(*input, plan.inputs);
+    for (const auto& src : plan.input_sources) {
+      auto it = std::find_if(sources.begin(), sources.end(), [&](const SourceFile& s) { return s.path == src.path; });
+      if (it == sources.end()) return "the " + src.role + " " + src.path + " is not among its source files here";
+      if (it->stamp.size != src.stamp.size)
+        return src.path + " has " + std::to_string(it->stamp.size) + " bytes here, " + std::to_string(src.stamp.size) +
+               " on rank 0";
+    }
     return "";
   } catch (const Error& e) {
     input.reset();
@@ -551,6 +561,7 @@ void RunJob(Communicator& comm, const CliOptions& cli) {
     if (comm.rank() != 0) return;
     if (p.resume) {
       writer = ResultWriter::Reopen(p.job.output.path, p.plan.outputs, p.plan.rows);
+      writer->CheckRecordedChunks(p.resume->records);
     } else {
       writer =
           std::make_unique<ResultWriter>(p.job.output.path, p.plan.outputs, p.plan.rows, p.identity, p.plan.chunk_rows);

@@ -27,6 +27,7 @@ namespace {
 
 constexpr const char* kIdentityAttribute = "resume_identity";
 constexpr const char* kChunkRowsAttribute = "chunk_rows";
+constexpr const char* kRunIdAttribute = "run_id";
 
 // The file descriptor under an HDF5 file opened with the default (sec2)
 // driver; -1 for other drivers.
@@ -59,18 +60,15 @@ std::optional<PartialState> ReadPartial(const std::string& final_path) {
   PartialState state;
   auto identity = ReadStringAttribute(file.get(), kIdentityAttribute);
   auto chunk_rows = ReadIntAttribute(file.get(), kChunkRowsAttribute);
-  if (!identity || !chunk_rows || *chunk_rows < 1)
-    throw OutputError("cannot resume from " + partial + ": it does not record the run that wrote it");
+  auto run_id = ReadStringAttribute(file.get(), kRunIdAttribute);
+  if (!identity || !chunk_rows || *chunk_rows < 1 || !run_id)
+    throw OutputError("cannot resume from " + partial + ": it does not record the run that wrote it (or an older " +
+                      "mpsbatch wrote it); " + StartOverAdvice());
   state.identity = *identity;
   state.chunk_rows = *chunk_rows;
-  // A record cut short by a crash is ignored: its chunk is scored again.
-  std::ifstream in(JournalPath(final_path), std::ios::binary);
-  const std::string bytes((std::istreambuf_iterator<char>(in)), {});
-  for (size_t at = 0; at + sizeof(int64_t) <= bytes.size(); at += sizeof(int64_t)) {
-    int64_t id;
-    std::memcpy(&id, bytes.data() + at, sizeof id);
-    state.done.push_back(id);
-  }
+  // A tail torn by a crash is ignored: its chunks are scored again.
+  state.records = ReadJournal(JournalPath(final_path), *run_id).records;
+  for (const auto& r : state.records) state.done.push_back(r.chunk);
   std::sort(state.done.begin(), state.done.end());
   state.done.erase(std::unique(state.done.begin(), state.done.end()), state.done.end());
   return state;
@@ -107,6 +105,9 @@ ResultWriter::ResultWriter(const std::string& final_path, const std::vector<Outp
 ResultWriter::ResultWriter(const std::string& final_path, const std::vector<OutputSpec>& outputs, int64_t rows,
                            const std::string& identity, int64_t chunk_rows)
     : ResultWriter(final_path, outputs) {
+  rows_ = rows;
+  chunk_rows_ = chunk_rows;
+  run_id_ = NewRunId();
   // Until the file is ours, a throw must not remove anything: the files at
   // these paths may be another run's (HDF5's lock makes H5Fcreate fail then).
   // The destructor runs on a throw here, as the delegated constructor is done.
@@ -117,8 +118,8 @@ ResultWriter::ResultWriter(const std::string& final_path, const std::vector<Outp
     // An old journal must never describe this new file, so empty it (durably)
     // before the file records an identity a resume could match.
     OpenJournal(/*truncate=*/true);
-    if (fdatasync(journal_fd_) != 0) throw OutputError(JournalPath(final_path_) + ": " + std::strerror(errno));
     CreateDatasets(rows);
+    SetAttribute(kRunIdAttribute, run_id_);
     SetAttribute(kIdentityAttribute, identity);
     SetAttribute(kChunkRowsAttribute, chunk_rows);
   } catch (...) {
@@ -136,6 +137,14 @@ std::unique_ptr<ResultWriter> ResultWriter::Reopen(const std::string& final_path
   w->keep_ = true;
   w->file_ = H5Handle(H5Fopen(w->partial_path_.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), H5Fclose);
   if (!w->file_.valid()) throw OutputError("cannot reopen " + w->partial_path_ + ": " + Hdf5Message());
+  auto run_id = ReadStringAttribute(w->file_.get(), kRunIdAttribute);
+  auto chunk_rows = ReadIntAttribute(w->file_.get(), kChunkRowsAttribute);
+  if (!run_id || !chunk_rows || *chunk_rows < 1)
+    throw OutputError("cannot resume from " + w->partial_path_ + ": it does not record the run that wrote it; " +
+                      StartOverAdvice());
+  w->run_id_ = *run_id;
+  w->chunk_rows_ = *chunk_rows;
+  w->rows_ = rows;
   w->OpenDatasets(rows);
   w->OpenJournal(/*truncate=*/false);
   return w;
@@ -143,14 +152,56 @@ std::unique_ptr<ResultWriter> ResultWriter::Reopen(const std::string& final_path
 
 void ResultWriter::OpenJournal(bool truncate) {
   const std::string path = JournalPath(final_path_);
-  journal_fd_ = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (truncate ? O_TRUNC : 0), 0644);
+  // A torn tail (ReadJournal ignores it) would hide every record appended
+  // after it: cut it off first. No header (a new run, or none survived):
+  // start the journal afresh, durably, before any record can follow it.
+  const size_t keep = truncate ? 0 : ReadJournal(path, run_id_).valid_bytes;
+  journal_fd_ = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (journal_fd_ < 0) throw OutputError("cannot open " + path + ": " + std::strerror(errno));
-  // A record cut short by a crash (ReadPartial ignores it) would shift every
-  // record appended after it: cut it off first.
-  const off_t size = lseek(journal_fd_, 0, SEEK_END);
-  const off_t whole = size / static_cast<off_t>(sizeof(int64_t)) * static_cast<off_t>(sizeof(int64_t));
-  if (size < 0 || (whole != size && ftruncate(journal_fd_, whole) != 0))
-    throw OutputError(path + ": cannot drop a partial record: " + std::strerror(errno));
+  if (ftruncate(journal_fd_, static_cast<off_t>(keep)) != 0)
+    throw OutputError(path + ": cannot drop a torn record: " + std::strerror(errno));
+  if (keep > 0) return;
+  const std::string header = EncodeJournalHeader(run_id_);
+  if (write(journal_fd_, header.data(), header.size()) != static_cast<ssize_t>(header.size()) ||
+      fdatasync(journal_fd_) != 0)
+    throw OutputError(path + ": cannot write its header: " + std::strerror(errno));
+}
+
+std::pair<H5Handle, H5Handle> ResultWriter::RowSpaces(size_t index, int64_t begin, int64_t count) {
+  const auto& out = outputs_[index];
+  H5Handle file_space(H5Dget_space(datasets_[index].get()), H5Sclose);
+  std::vector<hsize_t> start(out.row_shape.size() + 1, 0), extent{static_cast<hsize_t>(count)};
+  for (int64_t d : out.row_shape) extent.push_back(static_cast<hsize_t>(d));
+  start[0] = static_cast<hsize_t>(begin);
+  H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, extent.data(), nullptr);
+  H5Handle mem_space(H5Screate_simple(static_cast<int>(extent.size()), extent.data(), nullptr), H5Sclose);
+  return {std::move(file_space), std::move(mem_space)};
+}
+
+uint32_t ResultWriter::ChunkChecksum(int64_t id) {
+  const int64_t begin = std::min(id * chunk_rows_, rows_), end = std::min(begin + chunk_rows_, rows_);
+  uint32_t crc = 0;
+  std::vector<std::byte> rows;
+  for (size_t i = 0; i < outputs_.size(); ++i) {
+    const auto& out = outputs_[i];
+    rows.resize(static_cast<size_t>(end - begin) * out.row_bytes());
+    if (rows.empty()) continue;
+    auto [file_space, mem_space] = RowSpaces(i, begin, end - begin);
+    if (H5Dread(datasets_[i].get(), NativeH5Type(out.dtype), mem_space.get(), file_space.get(), H5P_DEFAULT,
+                rows.data()) < 0)
+      throw OutputError(partial_path_ + ": reading back rows " + std::to_string(begin) + ".." + std::to_string(end) +
+                        " of '" + out.name + "' failed: " + Hdf5Message());
+    crc = Crc32(rows.data(), rows.size(), crc);
+  }
+  return crc;
+}
+
+void ResultWriter::CheckRecordedChunks(const std::vector<JournalRecord>& records) {
+  for (const auto& r : records)
+    if (ChunkChecksum(r.chunk) != r.rows_crc)
+      throw OutputError("cannot resume: " + JournalPath(final_path_) + " records chunk " + std::to_string(r.chunk) +
+                        " as written, but its rows in " + partial_path_ + " are not the rows it recorded; " +
+                        StartOverAdvice());
 }
 
 void ResultWriter::OpenDatasets(int64_t rows) {
@@ -215,6 +266,7 @@ void ResultWriter::MarkChunkDone(int64_t id) {
   // The rows into the file (the operating system's cache); the syncing
   // thread's next fsync then covers them, and only after it does the journal
   // record the id.
+  const uint32_t rows_crc = ChunkChecksum(id);
   if (H5Fflush(file_.get(), H5F_SCOPE_LOCAL) < 0)
     throw OutputError(partial_path_ + ": flushing chunk " + std::to_string(id) + " failed: " + Hdf5Message());
   if (!sync_thread_.joinable()) {
@@ -228,7 +280,7 @@ void ResultWriter::MarkChunkDone(int64_t id) {
   }
   {
     std::lock_guard<std::mutex> lock(sync_mutex_);
-    sync_waiting_.push_back(id);
+    sync_waiting_.push_back({id, rows_crc});
     ++sync_marked_;
   }
   sync_wake_.notify_one();
@@ -254,7 +306,7 @@ void ResultWriter::SyncLoop() {
   for (;;) {
     sync_wake_.wait(lock, [&] { return sync_stop_ || !sync_waiting_.empty(); });
     if (sync_waiting_.empty()) return;  // told to stop, and nothing waits
-    std::vector<int64_t> ids;
+    std::vector<JournalRecord> ids;
     ids.swap(sync_waiting_);
     const bool failed_before = !sync_error_.empty();
     lock.unlock();
@@ -266,10 +318,10 @@ void ResultWriter::SyncLoop() {
   }
 }
 
-std::string ResultWriter::RecordDurably(const std::vector<int64_t>& ids) noexcept {
+std::string ResultWriter::RecordDurably(const std::vector<JournalRecord>& ids) noexcept {
   try {
     auto which = [&] {
-      return "chunk " + std::to_string(ids.front()) +
+      return "chunk " + std::to_string(ids.front().chunk) +
              (ids.size() > 1 ? " and " + std::to_string(ids.size() - 1) + " more" : "");
     };
     auto text = [](int err) { return std::generic_category().message(err); };
@@ -277,8 +329,9 @@ std::string ResultWriter::RecordDurably(const std::vector<int64_t>& ids) noexcep
       const int err = errno;
       return partial_path_ + ": flushing " + which() + " failed: " + text(err);
     }
-    const auto bytes = static_cast<ssize_t>(ids.size() * sizeof(int64_t));
-    const ssize_t n = write(journal_fd_, ids.data(), static_cast<size_t>(bytes));
+    const std::string records = EncodeJournalRecords(ids);
+    const auto bytes = static_cast<ssize_t>(records.size());
+    const ssize_t n = write(journal_fd_, records.data(), records.size());
     const int err = errno;
     if (n != bytes)
       return JournalPath(final_path_) + ": recording " + which() + " failed: " + (n < 0 ? text(err) : "a short write");
@@ -315,12 +368,7 @@ void ResultWriter::WriteRows(size_t index, int64_t begin, int64_t count, const s
   if (count == 0) return;
   const auto& out = outputs_[index];
   hid_t ds = datasets_[index].get();
-  H5Handle file_space(H5Dget_space(ds), H5Sclose);
-  std::vector<hsize_t> start(out.row_shape.size() + 1, 0), extent{static_cast<hsize_t>(count)};
-  for (int64_t d : out.row_shape) extent.push_back(static_cast<hsize_t>(d));
-  start[0] = static_cast<hsize_t>(begin);
-  H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, extent.data(), nullptr);
-  H5Handle mem_space(H5Screate_simple(static_cast<int>(extent.size()), extent.data(), nullptr), H5Sclose);
+  auto [file_space, mem_space] = RowSpaces(index, begin, count);
   if (H5Dwrite(ds, NativeH5Type(out.dtype), mem_space.get(), file_space.get(), H5P_DEFAULT, data) < 0)
     throw OutputError(partial_path_ + ": writing rows " + std::to_string(begin) + ".." + std::to_string(begin + count) +
                       " of '" + out.name + "' failed: " + Hdf5Message());

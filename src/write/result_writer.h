@@ -26,10 +26,12 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "common/dtype.h"
 #include "read/hdf5_handle.h"
+#include "write/journal.h"
 
 namespace mpsbatch {
 
@@ -43,18 +45,20 @@ struct OutputSpec {
 
 // The name a run writes under before it renames to `final_path`.
 std::string PartialPath(const std::string& final_path);
-// The journal of done chunk ids beside it: int64 ids, native byte order.
+// The journal of done chunks beside it (write/journal.h).
 std::string JournalPath(const std::string& final_path);
 
 // What an earlier run left for a resume.
 struct PartialState {
-  std::string identity;       // as recorded when the file was created
-  int64_t chunk_rows = 0;     // the chunk size the run used
-  std::vector<int64_t> done;  // chunk ids recorded done, each once
+  std::string identity;                // as recorded when the file was created
+  int64_t chunk_rows = 0;              // the chunk size the run used
+  std::vector<int64_t> done;           // chunk ids recorded done, each once
+  std::vector<JournalRecord> records;  // the journal's records, as written
 };
 
 // The state of PartialPath(final_path), or nullopt if there is no partial
-// file. Throws OutputError if it exists but cannot be read as one.
+// file. Throws OutputError if it exists but cannot be read as one, or its
+// journal is not its own or is damaged (see ReadJournal).
 std::optional<PartialState> ReadPartial(const std::string& final_path);
 
 // Throws OutputError if `final_path` exists and `overwrite` is false, or its
@@ -64,12 +68,13 @@ void CheckOutputPath(const std::string& final_path, bool overwrite);
 class ResultWriter {
  public:
   // Creates PartialPath(final_path) and an empty journal, replacing any
-  // earlier ones; records `identity` and `chunk_rows` in the file. Throws
-  // OutputError naming the path.
+  // earlier ones; records `identity`, `chunk_rows` and a new run id (in the
+  // journal's header too) in the file. Throws OutputError naming the path.
   ResultWriter(const std::string& final_path, const std::vector<OutputSpec>& outputs, int64_t rows,
                const std::string& identity = "", int64_t chunk_rows = 1);
   // Reopens the partial file an earlier run left (see ReadPartial) to write
-  // the chunks it lacks. Throws OutputError if its datasets do not match.
+  // the chunks it lacks, and its journal to append to (a torn tail cut off).
+  // Throws OutputError if its datasets do not match.
   static std::unique_ptr<ResultWriter> Reopen(const std::string& final_path, const std::vector<OutputSpec>& outputs,
                                               int64_t rows);
   // A created file not committed is removed, with its journal, unless
@@ -81,8 +86,14 @@ class ResultWriter {
 
   // Writes `count` rows of output `index` starting at row `begin`.
   void WriteRows(size_t index, int64_t begin, int64_t count, const std::byte* data);
-  // Flushes chunk `id`'s rows to the file; the syncing thread then makes them
-  // durable (fsync) and records the id in the journal. Throws OutputError if
+  // Throws OutputError, naming the first chunk and saying how to start
+  // over, unless the rows of each recorded chunk in the file have the
+  // checksum the record holds. For a reopened file, before writing.
+  void CheckRecordedChunks(const std::vector<JournalRecord>& records);
+  // Flushes chunk `id`'s rows (chunk_rows rows from id * chunk_rows) to the
+  // file; the syncing thread then makes them durable (fsync) and records the
+  // id, with the checksum of those rows as the file holds them, in the
+  // journal. Throws OutputError if
   // an earlier chunk could not be made durable or recorded, or the syncing
   // thread cannot start. Not after StopSyncing() or Commit().
   void MarkChunkDone(int64_t id);
@@ -118,12 +129,17 @@ class ResultWriter {
   void CreateDatasets(int64_t rows);
   void OpenDatasets(int64_t rows);
   void OpenJournal(bool truncate);
+  // The file and memory dataspaces of rows [begin, begin + count) of output
+  // `index`.
+  std::pair<H5Handle, H5Handle> RowSpaces(size_t index, int64_t begin, int64_t count);
+  // CRC-32 of chunk `id`'s rows as the file holds them, outputs in order.
+  uint32_t ChunkChecksum(int64_t id);
   void RemoveFiles();
   // The syncing thread: fsyncs the file, appends the ids marked done before
   // the fsync to the journal, fsyncs it; again while ids wait.
   void SyncLoop();
-  // One pass of it over `ids`: "" or what failed.
-  std::string RecordDurably(const std::vector<int64_t>& ids) noexcept;
+  // One pass of it over `records`: "" or what failed.
+  std::string RecordDurably(const std::vector<JournalRecord>& records) noexcept;
   void ThrowIfSyncFailed();  // under no lock
 
   std::string final_path_;
@@ -131,19 +147,22 @@ class ResultWriter {
   std::vector<OutputSpec> outputs_;
   H5Handle file_;
   std::vector<H5Handle> datasets_;
+  int64_t rows_ = 0;
+  int64_t chunk_rows_ = 1;
+  std::string run_id_;  // binds the journal to this file (write/journal.h)
   int journal_fd_ = -1;
   bool committed_ = false;
   bool keep_ = false;
 
   // Shared with the syncing thread, under sync_mutex_.
   std::mutex sync_mutex_;
-  std::condition_variable sync_wake_;  // ids wait, or stop
-  std::condition_variable sync_done_;  // a pass ended
-  std::vector<int64_t> sync_waiting_;  // ids marked done, not yet in a pass
-  int64_t sync_marked_ = 0;            // ids marked done so far
-  int64_t sync_recorded_ = 0;          // of those, passed through a pass (recorded, or failed)
-  std::string sync_error_;             // the first failure; no pass runs after it
-  bool sync_error_thrown_ = false;     // a call has thrown it
+  std::condition_variable sync_wake_;        // ids wait, or stop
+  std::condition_variable sync_done_;        // a pass ended
+  std::vector<JournalRecord> sync_waiting_;  // chunks marked done, not yet in a pass
+  int64_t sync_marked_ = 0;                  // ids marked done so far
+  int64_t sync_recorded_ = 0;                // of those, passed through a pass (recorded, or failed)
+  std::string sync_error_;                   // the first failure; no pass runs after it
+  bool sync_error_thrown_ = false;           // a call has thrown it
   bool sync_stop_ = false;
   int data_fd_ = -1;  // the file's descriptor (sec2 driver), or -1
   std::thread sync_thread_;

@@ -22,6 +22,7 @@
 #include "common/file_identity.h"
 #include "common/log.h"
 #include "common/sha256.h"
+#include "common/stop_signal.h"
 #include "config/job.h"
 #include "infer/engine.h"
 #include "mpsbatch/version.h"
@@ -465,6 +466,24 @@ std::string ResumeLine(const Planned& p) {
   comm.Abort(code);
 }
 
+// Rank 0, told to stop by a signal while scoring: records every finished
+// chunk durably, keeps the partial file for a --resume and ends the process
+// by that signal. (mpirun sends SIGKILL odls_base_sigkill_timeout after its
+// SIGTERM; a journal cut short by it still lists only durable chunks.)
+[[noreturn]] void StopKeepingPartial(std::unique_ptr<ResultWriter>& writer, const std::string& output_path,
+                                     int64_t chunks, int signal) {
+  if (const std::string lost = writer->StopSyncing(); !lost.empty())
+    spdlog::error("{} (the journal lists the chunks recorded before it)", lost);
+  writer->KeepForResume();
+  const std::string partial = writer->partial_path();
+  writer.reset();
+  std::error_code ec;
+  const auto journal_bytes = std::filesystem::file_size(JournalPath(output_path), ec);
+  const int64_t saved = ec ? 0 : static_cast<int64_t>(journal_bytes / sizeof(int64_t));
+  spdlog::error("stopped: {} of {} chunks saved in {}; run again with --resume", saved, chunks, partial);
+  EndBySignal(signal);
+}
+
 }  // namespace
 
 void RunJob(Communicator& comm, const CliOptions& cli) {
@@ -574,6 +593,8 @@ void RunJob(Communicator& comm, const CliOptions& cli) {
   const auto t_loop = std::chrono::steady_clock::now();
   RankStats stats;
   try {
+    std::optional<StopSignals> stop_signals;  // rank 0 saves what is finished; the others have nothing to save
+    if (comm.rank() == 0) stop_signals.emplace();
     std::vector<bool> done;
     if (p.resume) {
       done.assign(static_cast<size_t>(chunks.num_chunks()), false);
@@ -583,9 +604,15 @@ void RunJob(Communicator& comm, const CliOptions& cli) {
     compute.batch_size = calibration.report.batch_size;
     compute.fail_on_nonfinite = p.job.fail_on_nonfinite;
     stats = RunRankLoop({comm, *p.engine, p.plan, chunks, compute, p.input.get(), writer.get(), depth, p.job.schedule,
-                         std::move(done)});
+                         std::move(done), p.job.stall_timeout});
+    if (comm.rank() == 0) ThrowIfStopSignalled();
+  } catch (const StopRequested& s) {
+    StopKeepingPartial(writer, p.job.output.path, chunks.num_chunks(), s.signal());
   } catch (const Error& e) {
-    spdlog::error("rank {} failed: {}: {}", comm.rank(), ErrorKindName(e.kind()), e.what());
+    if (e.kind() == ErrorKind::kStalled)
+      spdlog::error("stalled: {}", e.what());
+    else
+      spdlog::error("rank {} failed: {}: {}", comm.rank(), ErrorKindName(e.kind()), e.what());
     AbortKeepingPartial(comm, writer, ExitCode(e.kind()));
   } catch (const std::exception& e) {
     spdlog::error("rank {} failed: internal error: {}", comm.rank(), e.what());

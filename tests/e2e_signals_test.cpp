@@ -96,7 +96,7 @@ TEST(Stall, AStoppedRankEndsTheJobByNameAndTheResumeCompletes) {
   ASSERT_EQ(kill(rank1, SIGSTOP), 0);
   const RunResult r = Wait(mpirun, log, 60);
   kill(rank1, SIGCONT);  // if mpirun left it
-  EXPECT_NE(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.exit_code, 9) << r.output;
   EXPECT_EQ(r.output.find("the run hung"), std::string::npos) << r.output;
   EXPECT_LT(r.seconds, 30) << r.output;
   EXPECT_TRUE(std::regex_search(r.output, std::regex(R"(waiting [0-9]+ s for rank 1 to finish chunk [0-9]+)")))
@@ -123,7 +123,7 @@ TEST_P(StallingModel, EndsTheJobByNameAndTheResumeCompletes) {
   fs::copy_file(Fixture("hang_marked.h5"), input);
   const auto job = WriteHangJob(dir, input.string(), "stall_timeout: 3\n");
   const RunResult r = RunMpsbatch(ranks, job, {}, 60);
-  EXPECT_NE(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.exit_code, 9) << r.output;
   EXPECT_EQ(r.output.find("the run hung"), std::string::npos) << r.output;
   // Row 101 is in chunk 50.
   EXPECT_TRUE(std::regex_search(
@@ -199,7 +199,11 @@ TEST_P(SignalToOneRank, SavesTheFinishedChunksAndEndsByTheSignal) {
 INSTANTIATE_TEST_SUITE_P(E2E, SignalToOneRank, ::testing::Values(SIGINT, SIGTERM, SIGHUP));
 
 // stdout and stderr into a pipe whose reader leaves after the first line:
-// the job still ends 0 with a complete, correct file.
+// the job still completes a correct file. Without mpirun, mpsbatch exits 0.
+// Under mpirun the ranks' output reaches the pipe through mpirun, which the
+// closed pipe ends by itself (Open MPI 4.1: killed by SIGPIPE, 141, or a
+// segfault, 139, at its exit) after the ranks exited 0 with the file
+// committed: its exit code is mpirun's, not the job's.
 class ClosedPipe : public ::testing::TestWithParam<int> {};
 
 TEST_P(ClosedPipe, CostsTheLogNotTheJob) {
@@ -211,8 +215,12 @@ TEST_P(ClosedPipe, CostsTheLogNotTheJob) {
   std::string command;
   for (const auto& a : argv) command += "'" + a + "' ";
   const RunResult r = Spawn({"bash", "-c", command + "2>&1 | head -1; exit ${PIPESTATUS[0]}"}, dir / "run.log", 120);
-  EXPECT_EQ(r.exit_code, 0) << r.output;
+  if (ranks == 1)
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+  else
+    EXPECT_TRUE(r.exit_code == 0 || r.exit_code == 128 + SIGPIPE || r.exit_code == 128 + SIGSEGV) << r.output;
   ASSERT_TRUE(fs::exists(dir / "out.h5")) << r.output;
+  EXPECT_FALSE(fs::exists(dir / "out.h5.partial"));
   ExpectBitwise(ReadFloats((dir / "out.h5").string(), "y"), Expected(input));
 }
 

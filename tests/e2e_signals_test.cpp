@@ -226,5 +226,30 @@ TEST_P(ClosedPipe, CostsTheLogNotTheJob) {
 
 INSTANTIATE_TEST_SUITE_P(E2E, ClosedPipe, ::testing::Values(1, 2));
 
+// kill -9 of rank 1 the moment the output appears (a process that would end
+// after the commit, making mpirun exit 137 with a complete file): the ranks of
+// rank 0's host have exited before rank 0 moves the file into place, so there
+// is none left to kill and the job ends 0.
+TEST(Commit, NoRankOfRankZerosHostOutlivesTheOutput) {
+  const auto dir = testing::TestDir();
+  const std::string input = Fixture("hang_unmarked.h5");
+  const auto job = WriteHangJob(dir, input, "", 8);
+  const fs::path log = dir / "run.log";
+  const pid_t mpirun = Start(Mpirun(2, job), log);
+  bool killed = false;
+  while (Running(mpirun) && !killed) {
+    if (fs::exists(dir / "out.h5")) {
+      for (const auto& [pid, rank] : RankProcesses(job.string()))
+        if (rank == 1) killed = kill(pid, SIGKILL) == 0;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  const RunResult r = Wait(mpirun, log, 60);
+  EXPECT_FALSE(killed) << "rank 1 was still running when the output appeared";
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  ExpectBitwise(ReadFloats((dir / "out.h5").string(), "y"), Expected(input));
+}
+
 }  // namespace
 }  // namespace mpsbatch::e2e

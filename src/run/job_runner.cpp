@@ -19,6 +19,7 @@
 #include <sstream>
 #include <thread>
 
+#include "comm/outlive.h"
 #include "common/file_identity.h"
 #include "common/log.h"
 #include "common/sha256.h"
@@ -630,7 +631,11 @@ void RunJob(Communicator& comm, const CliOptions& cli) {
         "true to make that an error",
         nonfinite, first_row);
 
-  // 7. Commit the output.
+  // 7. Commit the output: rank 0 seals the file, all ranks agree, the others
+  // end MPI and exit, and only then does rank 0 move the file into place, so
+  // that no other process of its host can fail the job once the output is
+  // there (comm/outlive.h).
+  const auto processes = GatherProcesses(comm);
   Phase(comm, [&] {
     if (comm.rank() != 0) return;
     writer->SetAttribute("nonfinite_values", nonfinite);
@@ -638,9 +643,17 @@ void RunJob(Communicator& comm, const CliOptions& cli) {
     for (size_t r = 0; r < paths.size(); ++r) all += "rank " + std::to_string(r) + ": " + paths[r] + "\n";
     writer->SetAttribute("paths", all);
     writer->SetAttribute("end_time", Timestamp());
-    writer->Commit(p.job.output.overwrite);
+    writer->Seal();
   });
+  if (const int running = FinalizeAndOutlive(comm, processes, std::chrono::seconds(5)); running > 0)
+    spdlog::debug("{} rank(s) of this host still running 5 s after the end of MPI; publishing the output", running);
   if (comm.rank() == 0) {
+    try {
+      writer->Publish(p.job.output.overwrite);
+    } catch (const Error& e) {
+      spdlog::error("rank 0 failed: {}: {}", ErrorKindName(e.kind()), e.what());
+      throw JobFailed(e.kind());
+    }
     LogSummary(p, std::chrono::duration<double>(t_end - t0).count(),
                std::chrono::duration<double>(t_end - t_loop).count(), rows, compute, paths);
     spdlog::info(

@@ -108,6 +108,11 @@ class ResultWriter {
   // `overwrite`, otherwise failing (and leaving that file untouched). Throws
   // OutputError for a chunk that could not be made durable or recorded.
   void Commit(bool overwrite);
+  // Commit() in two steps, for a caller with something to do between them:
+  // Seal() records the chunks, ends the syncing thread and closes the file;
+  // Publish() moves it to final_path. Both throw as Commit() does.
+  void Seal();
+  void Publish(bool overwrite);
 
   const std::string& partial_path() const { return partial_path_; }
 

@@ -15,6 +15,7 @@ namespace {
 constexpr int kStopSignals[] = {SIGINT, SIGTERM, SIGHUP};
 
 volatile std::sig_atomic_t g_pending = 0;
+bool g_taken = false;  // ThrowIfStopSignalled has acted on g_pending (the arming thread only)
 
 void SetAction(int signal, void (*handler)(int)) {
   struct sigaction action {};
@@ -38,17 +39,23 @@ void OnStopSignal(int signal) {
 
 StopSignals::StopSignals() {
   g_pending = 0;
+  g_taken = false;
   for (int s : kStopSignals) SetAction(s, OnStopSignal);
 }
 
 StopSignals::~StopSignals() {
   for (int s : kStopSignals) SetAction(s, SIG_DFL);
+  // A signal that came after the loop's last look is not dropped.
+  if (const int signal = g_pending; signal != 0 && !g_taken) raise(signal);
 }
 
 int PendingStopSignal() { return g_pending; }
 
 void ThrowIfStopSignalled() {
-  if (const int signal = g_pending; signal != 0) throw StopRequested(signal);
+  if (const int signal = g_pending; signal != 0) {
+    g_taken = true;
+    throw StopRequested(signal);
+  }
 }
 
 void EndBySignal(int signal) {

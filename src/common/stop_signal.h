@@ -13,7 +13,8 @@
 namespace mpsbatch {
 
 // Arms the handlers for its lifetime (one scope at a time, on one thread);
-// the destructor restores the default actions.
+// the destructor restores the default actions, and ends the process by a
+// signal that came but that ThrowIfStopSignalled() did not report.
 class StopSignals {
  public:
   StopSignals();

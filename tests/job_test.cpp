@@ -77,6 +77,21 @@ TEST(Job, InputReadKeys) {
             std::string::npos);
 }
 
+TEST(Job, StallTimeout) {
+  EXPECT_EQ(Parse(kMinimal).stall_timeout.mode, StallTimeout::Mode::kAuto);
+  EXPECT_EQ(Parse(kMinimal, {"stall_timeout=auto"}).stall_timeout.mode, StallTimeout::Mode::kAuto);
+  EXPECT_EQ(Parse(kMinimal, {"stall_timeout=off"}).stall_timeout.mode, StallTimeout::Mode::kOff);
+  const JobConfig c = Parse(kMinimal, {"stall_timeout=2.5"});
+  EXPECT_EQ(c.stall_timeout.mode, StallTimeout::Mode::kSeconds);
+  EXPECT_EQ(c.stall_timeout.seconds, 2.5);
+  for (const char* bad : {"stall_timeout=0", "stall_timeout=-3", "stall_timeout=soon", "stall_timeout=[1]"})
+    EXPECT_NE(ErrorOf(kMinimal, {bad}).find("--set stall_timeout: expected auto, off or a number of seconds > 0"),
+              std::string::npos)
+        << bad;
+  EXPECT_NE(ErrorOf(kMinimal, {"stall_timout=5"}).find("unknown key (did you mean 'stall_timeout'?)"),
+            std::string::npos);
+}
+
 TEST(Job, EveryKey) {
   JobConfig c = Parse(R"(model: {path: /abs/m.pt2}
 device: cuda

@@ -136,7 +136,7 @@ TEST_P(RankLoopTest, EveryRowWrittenOnceInPlace) {
   if (comm.rank() == 0) writer = std::make_unique<ResultWriter>(out_path, plan.outputs, plan.rows);
   FakeEngine engine;
   RankStats stats =
-      RunRankLoop({comm, engine, plan, chunks, Settings(tc.batch), input.get(), writer.get(), 2, tc.schedule, {}});
+      RunRankLoop({comm, engine, plan, chunks, Settings(tc.batch), input.get(), writer.get(), 2, tc.schedule, {}, {}});
   EXPECT_EQ(comm.AllreduceSum(stats.rows), tc.rows);
   EXPECT_EQ(comm.AllreduceSum(stats.chunks), chunks.num_chunks());
 
@@ -200,7 +200,7 @@ TEST(Schedule, DynamicJobTimeFollowsTheFastRanks) {
     if (comm.rank() == 0) writer = std::make_unique<ResultWriter>(dir + "/" + out, plan.outputs, plan.rows);
     comm.Barrier();
     const auto start = std::chrono::steady_clock::now();
-    RankStats stats = RunRankLoop({comm, engine, plan, chunks, Settings(2), &input, writer.get(), 2, schedule, {}});
+    RankStats stats = RunRankLoop({comm, engine, plan, chunks, Settings(2), &input, writer.get(), 2, schedule, {}, {}});
     comm.Barrier();
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (writer) writer->Commit(true);

@@ -69,6 +69,10 @@ int main(int argc, char** argv) {
   // Past a file size limit (ulimit -f), a write should fail with EFBIG and be
   // reported like a full disk, not kill the process with SIGXFSZ.
   std::signal(SIGXFSZ, SIG_IGN);
+  // A reader that goes away (`mpsbatch job.yaml 2>&1 | head -1`) must cost
+  // the log, not the job: writes to the closed pipe fail with EPIPE instead,
+  // and the log stops writing there (common/log.cpp).
+  std::signal(SIGPIPE, SIG_IGN);
   try {
     Exit(Main(argc, argv));
   } catch (const mpsbatch::Error& e) {

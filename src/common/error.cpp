@@ -11,6 +11,7 @@ const char* ErrorKindName(ErrorKind kind) {
     case ErrorKind::kDevice: return "device error";
     case ErrorKind::kOutput: return "output error";
     case ErrorKind::kComm: return "MPI error";
+    case ErrorKind::kStalled: return "stalled";
     case ErrorKind::kInternal: return "internal error";
   }
   return "error";

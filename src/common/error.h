@@ -16,6 +16,7 @@ enum class ErrorKind {
   kDevice = 6,    // cpu/cuda/mps selection and device failures
   kOutput = 7,    // output file
   kComm = 8,      // MPI
+  kStalled = 9,   // a rank held a chunk past stall_timeout
   kInternal = 70  // a bug in mpsbatch
 };
 
@@ -45,6 +46,7 @@ MPSBATCH_DEFINE_ERROR(ModelError, kModel)
 MPSBATCH_DEFINE_ERROR(DeviceError, kDevice)
 MPSBATCH_DEFINE_ERROR(OutputError, kOutput)
 MPSBATCH_DEFINE_ERROR(CommError, kComm)
+MPSBATCH_DEFINE_ERROR(StallError, kStalled)
 MPSBATCH_DEFINE_ERROR(InternalError, kInternal)
 
 #undef MPSBATCH_DEFINE_ERROR

@@ -10,6 +10,8 @@
 namespace mpsbatch {
 
 // Installs the process-wide logger on stderr with "[rank R]" in each line.
+// Where stderr is a pipe whose reader has gone (EPIPE; SIGPIPE must be
+// ignored), the logger stops writing and the process carries on.
 // `level` is one of trace, debug, info, warn, error, off.
 void InitLogging(int rank, const std::string& level);
 void SetLogLevel(const std::string& level);

@@ -75,7 +75,7 @@ namespace {
 const std::map<std::string, std::set<std::string>> kSchema = {
     {"",
      {"model", "device", "precision", "batch_size", "chunk_size", "schedule", "fail_on_nonfinite", "resume", "threads",
-      "log_level", "path", "calibration_seconds", "calibration_cache", "input", "output"}},
+      "log_level", "stall_timeout", "path", "calibration_seconds", "calibration_cache", "input", "output"}},
     {"model", {"path", "compiled"}},
     {"input",
      {"path", "dataset", "datasets", "mode", "dtype", "scale", "mean", "std", "layout", "read", "read_threads"}},
@@ -361,6 +361,21 @@ JobConfig Build(YAML::Node root, JobReader& r) {
     c.schedule = r.Choice<Schedule>(n, "schedule", {{"dynamic", Schedule::kDynamic}, {"static", Schedule::kStatic}});
   if (auto n = root["fail_on_nonfinite"]) c.fail_on_nonfinite = r.Bool(n, "fail_on_nonfinite");
   if (auto n = root["resume"]) c.resume = r.Bool(n, "resume");
+  if (auto n = root["stall_timeout"]) {
+    const std::string value = n.IsScalar() ? n.Scalar() : "";
+    double seconds = 0;
+    if (value == "auto") {
+      c.stall_timeout.mode = StallTimeout::Mode::kAuto;
+    } else if (value == "off") {
+      c.stall_timeout.mode = StallTimeout::Mode::kOff;
+    } else if (n.IsScalar() && YAML::convert<double>::decode(n, seconds) && seconds > 0 && seconds <= 7 * 86400) {
+      c.stall_timeout = {StallTimeout::Mode::kSeconds, seconds};
+    } else {
+      r.Fail("stall_timeout", n,
+             "expected auto, off or a number of seconds > 0 and <= 604800, got " +
+                 (n.IsScalar() ? "'" + value + "'" : std::string("a list or mapping")));
+    }
+  }
   if (auto n = root["threads"]) c.threads = static_cast<int>(r.Integer(n, "threads", 0));
   if (auto n = root["log_level"])
     c.log_level = r.Choice<std::string>(n, "log_level",

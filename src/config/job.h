@@ -23,6 +23,15 @@ enum class PathRequest { kAuto, kEager, kFrozen, kCudaGraph, kAoti };
 // (N, H, W, C), turned into (N, C, H, W) on the device.
 enum class InputLayout { kNchw, kNhwc };
 
+// How long rank 0 waits for a rank that holds a chunk without finishing it
+// before it ends the job (run/stall_watch.h): derived from the chunks' times
+// (auto), never (off), or a fixed number of seconds.
+struct StallTimeout {
+  enum class Mode { kAuto, kOff, kSeconds };
+  Mode mode = Mode::kAuto;
+  double seconds = 0;  // kSeconds only
+};
+
 const char* DeviceRequestName(DeviceRequest d);
 const char* PrecisionName(Precision p);
 const char* InputModeName(InputMode m);
@@ -53,7 +62,8 @@ struct JobConfig {
   Schedule schedule = Schedule::kDynamic;
   bool fail_on_nonfinite = false;  // a NaN or Inf in an output ends the job
   bool resume = false;             // continue the partial output an earlier run left
-  int threads = 0;                 // intra-op threads per rank; 0 = host cores / ranks on the host
+  StallTimeout stall_timeout;
+  int threads = 0;  // intra-op threads per rank; 0 = host cores / ranks on the host
   std::string log_level = "info";
 
   struct Input {

@@ -19,9 +19,11 @@
 #include <sstream>
 #include <thread>
 
+#include "comm/outlive.h"
 #include "common/file_identity.h"
 #include "common/log.h"
 #include "common/sha256.h"
+#include "common/stop_signal.h"
 #include "config/job.h"
 #include "infer/engine.h"
 #include "mpsbatch/version.h"
@@ -30,6 +32,7 @@
 #include "read/input_file.h"
 #include "run/calibrate.h"
 #include "run/rank_loop.h"
+#include "write/journal.h"
 #include "write/output_lock.h"
 #include "write/result_writer.h"
 
@@ -488,6 +491,23 @@ std::string ResumeLine(const Planned& p) {
   comm.Abort(code);
 }
 
+// Rank 0, told to stop by a signal while scoring: records every finished
+// chunk durably, keeps the partial file for a --resume and ends the process
+// by that signal. (mpirun sends SIGKILL odls_base_sigkill_timeout after its
+// SIGTERM; a journal cut short by it still lists only durable chunks.)
+[[noreturn]] void StopKeepingPartial(std::unique_ptr<ResultWriter>& writer, std::unique_ptr<OutputLock>& lock,
+                                     const std::string& output_path, int64_t chunks, int signal) {
+  if (const std::string lost = writer->StopSyncing(); !lost.empty())
+    spdlog::error("{} (the journal lists the chunks recorded before it)", lost);
+  writer->KeepForResume();
+  const std::string partial = writer->partial_path();
+  writer.reset();
+  lock.reset();
+  const int64_t saved = JournalRecordsBySize(JournalPath(output_path));
+  spdlog::error("stopped: {} of {} chunks saved in {}; run again with --resume", saved, chunks, partial);
+  EndBySignal(signal);
+}
+
 }  // namespace
 
 void RunJob(Communicator& comm, const CliOptions& cli) {
@@ -599,6 +619,8 @@ void RunJob(Communicator& comm, const CliOptions& cli) {
   const auto t_loop = std::chrono::steady_clock::now();
   RankStats stats;
   try {
+    std::optional<StopSignals> stop_signals;  // rank 0 saves what is finished; the others have nothing to save
+    if (comm.rank() == 0) stop_signals.emplace();
     std::vector<bool> done;
     if (p.resume) {
       done.assign(static_cast<size_t>(chunks.num_chunks()), false);
@@ -608,9 +630,15 @@ void RunJob(Communicator& comm, const CliOptions& cli) {
     compute.batch_size = calibration.report.batch_size;
     compute.fail_on_nonfinite = p.job.fail_on_nonfinite;
     stats = RunRankLoop({comm, *p.engine, p.plan, chunks, compute, p.input.get(), writer.get(), depth, p.job.schedule,
-                         std::move(done)});
+                         std::move(done), p.job.stall_timeout});
+    if (comm.rank() == 0) ThrowIfStopSignalled();
+  } catch (const StopRequested& s) {
+    StopKeepingPartial(writer, p.output_lock, p.job.output.path, chunks.num_chunks(), s.signal());
   } catch (const Error& e) {
-    spdlog::error("rank {} failed: {}: {}", comm.rank(), ErrorKindName(e.kind()), e.what());
+    if (e.kind() == ErrorKind::kStalled)
+      spdlog::error("stalled: {}", e.what());
+    else
+      spdlog::error("rank {} failed: {}: {}", comm.rank(), ErrorKindName(e.kind()), e.what());
     AbortKeepingPartial(comm, writer, p.output_lock, ExitCode(e.kind()));
   } catch (const std::exception& e) {
     spdlog::error("rank {} failed: internal error: {}", comm.rank(), e.what());
@@ -628,7 +656,11 @@ void RunJob(Communicator& comm, const CliOptions& cli) {
         "true to make that an error",
         nonfinite, first_row);
 
-  // 7. Commit the output.
+  // 7. Commit the output: rank 0 seals the file, all ranks agree, the others
+  // end MPI and exit, and only then does rank 0 move the file into place, so
+  // that no other process of its host can fail the job once the output is
+  // there (comm/outlive.h).
+  const auto processes = GatherProcesses(comm);
   Phase(comm, [&] {
     if (comm.rank() != 0) return;
     writer->SetAttribute("nonfinite_values", nonfinite);
@@ -636,9 +668,17 @@ void RunJob(Communicator& comm, const CliOptions& cli) {
     for (size_t r = 0; r < paths.size(); ++r) all += "rank " + std::to_string(r) + ": " + paths[r] + "\n";
     writer->SetAttribute("paths", all);
     writer->SetAttribute("end_time", Timestamp());
-    writer->Commit(p.job.output.overwrite);
+    writer->Seal();
   });
+  if (const int running = FinalizeAndOutlive(comm, processes, std::chrono::seconds(5)); running > 0)
+    spdlog::debug("{} rank(s) of this host still running 5 s after the end of MPI; publishing the output", running);
   if (comm.rank() == 0) {
+    try {
+      writer->Publish(p.job.output.overwrite);
+    } catch (const Error& e) {
+      spdlog::error("rank 0 failed: {}: {}", ErrorKindName(e.kind()), e.what());
+      throw JobFailed(e.kind());
+    }
     LogSummary(p, std::chrono::duration<double>(t_end - t0).count(),
                std::chrono::duration<double>(t_end - t_loop).count(), rows, compute, paths);
     spdlog::info(

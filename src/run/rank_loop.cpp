@@ -2,8 +2,10 @@
 
 #include <chrono>
 #include <cstring>
+#include <memory>
 
 #include "common/error.h"
+#include "common/stop_signal.h"
 #include "run/compute_worker.h"
 
 namespace mpsbatch {
@@ -140,7 +142,8 @@ class Gatherer {
         holder_(static_cast<size_t>(ctx.chunks.num_chunks()), -1),
         in_flight_(static_cast<size_t>(ctx.comm.size()), 0),
         told_end_(static_cast<size_t>(ctx.comm.size()), false),
-        layouts_(OutputLayouts(ctx.plan)) {
+        layouts_(OutputLayouts(ctx.plan)),
+        watch_(ctx.comm.size(), ctx.stall_timeout) {
     for (size_t id = 0; id < ctx.done.size() && id < holder_.size(); ++id) {
       if (!ctx.done[id]) continue;
       holder_[id] = kWritten;
@@ -171,6 +174,8 @@ class Gatherer {
         // Idle: sleep on our own results briefly instead of spinning on MPI.
         if (auto r = worker_.NextFor(std::chrono::microseconds(200))) OwnResult(std::move(*r));
       }
+      ThrowIfStopSignalled();
+      watch_.Check(StallWatch::Clock::now());
     }
     for (int r = 1; r < ctx_.comm.size(); ++r) FeedRemote(r);  // the end markers not yet sent
     ctx_.comm.WaitSends();
@@ -185,6 +190,7 @@ class Gatherer {
     if (!id) return std::nullopt;
     holder_[static_cast<size_t>(*id)] = r;
     ++in_flight_[static_cast<size_t>(r)];
+    watch_.Given(r, *id, StallWatch::Clock::now());
     return ctx_.chunks.chunk(*id);
   }
 
@@ -226,6 +232,7 @@ class Gatherer {
     if (holder == kWritten) throw InternalError("chunk " + std::to_string(c.id) + " arrived twice");
     for (size_t o = 0; o < outputs.size(); ++o) ctx_.writer->WriteRows(o, c.begin, c.rows(), outputs[o].bytes.data());
     ctx_.writer->MarkChunkDone(c.id);
+    watch_.Finished(rank, c.id, StallWatch::Clock::now());
     holder = kWritten;
     --in_flight_[static_cast<size_t>(rank)];
     ++written_;
@@ -241,21 +248,29 @@ class Gatherer {
   std::vector<bool> told_end_;
   int64_t written_ = 0;
   std::vector<RowLayout> layouts_;
+  StallWatch watch_;
   RankStats stats_;
 };
 
 }  // namespace
 
 RankStats RunRankLoop(const RankLoopContext& ctx) {
-  ComputeWorker worker(ctx.engine, ctx.plan, ctx.compute, ctx.depth);
+  auto worker = std::make_unique<ComputeWorker>(ctx.engine, ctx.plan, ctx.compute, ctx.depth);
   RankStats stats;
-  if (ctx.comm.rank() == 0) {
-    MPSBATCH_ASSERT(ctx.writer && ctx.input);
-    stats = Gatherer(ctx, worker).Run();
-  } else {
-    stats = RunWorker(ctx, worker);
+  try {
+    if (ctx.comm.rank() == 0) {
+      MPSBATCH_ASSERT(ctx.writer && ctx.input);
+      stats = Gatherer(ctx, *worker).Run();
+    } else {
+      stats = RunWorker(ctx, *worker);
+    }
+  } catch (...) {
+    // The job ends now (see the header); joining a compute thread stuck in
+    // the model would hang it.
+    (void)worker.release();
+    throw;
   }
-  stats.compute_seconds = worker.compute_seconds();
+  stats.compute_seconds = worker->compute_seconds();
   return stats;
 }
 

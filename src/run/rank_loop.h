@@ -13,6 +13,7 @@
 #include "plan/job_plan.h"
 #include "read/input_file.h"
 #include "run/compute_worker.h"
+#include "run/stall_watch.h"
 #include "write/result_writer.h"
 
 namespace mpsbatch {
@@ -34,12 +35,16 @@ struct RankLoopContext {
   ResultWriter* writer = nullptr;  // rank 0 only
   size_t depth = 2;
   Schedule schedule = Schedule::kDynamic;
-  std::vector<bool> done;  // rank 0: chunks an earlier run wrote (resume); empty: none
+  std::vector<bool> done;      // rank 0: chunks an earlier run wrote (resume); empty: none
+  StallTimeout stall_timeout;  // rank 0: how long a rank may hold a chunk (run/stall_watch.h)
 };
 
 // Collective over all ranks. Returns once this rank's part is done (rank 0:
 // once every row is written). Throws on any failure; since other ranks may be
-// blocked on this one, the caller must then abort the job.
+// blocked on this one, the caller must then abort the job. Rank 0 throws
+// StallError for a rank past stall_timeout and StopRequested for a stop
+// signal (common/stop_signal.h). After a throw the compute thread is left
+// running, not joined: it may be stuck in the model for good.
 RankStats RunRankLoop(const RankLoopContext& ctx);
 
 }  // namespace mpsbatch

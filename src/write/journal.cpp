@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <random>
@@ -102,7 +103,15 @@ std::string EncodeJournalRecords(const std::vector<JournalRecord>& records) {
 }
 
 std::string StartOverAdvice() {
-  return "run with --restart instead of --resume to start over (this scores every row again and replaces the partial file)";
+  return "run with --restart instead of --resume to start over (this scores every row again and replaces the "
+         "partial file)";
+}
+
+int64_t JournalRecordsBySize(const std::string& path) {
+  std::error_code ec;
+  const auto bytes = std::filesystem::file_size(path, ec);
+  if (ec || bytes < kHeaderBytes) return 0;
+  return static_cast<int64_t>((bytes - kHeaderBytes) / kRecordBytes);
 }
 
 JournalContents ReadJournal(const std::string& path, const std::string& run_id) {

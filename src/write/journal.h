@@ -55,6 +55,10 @@ struct JournalContents {
 // tail fails its checksum.
 JournalContents ReadJournal(const std::string& path, const std::string& run_id);
 
+// How many whole records the journal at `path` holds, by its size alone (0
+// when there is none): what a stopped run reports as saved.
+int64_t JournalRecordsBySize(const std::string& path);
+
 // The refusal's tail: how to start over.
 std::string StartOverAdvice();
 

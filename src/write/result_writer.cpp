@@ -396,6 +396,11 @@ void ResultWriter::SetAttribute(const std::string& name, int64_t value) {
 }
 
 void ResultWriter::Commit(bool overwrite) {
+  Seal();
+  Publish(overwrite);
+}
+
+void ResultWriter::Seal() {
   MPSBATCH_ASSERT(!committed_);
   // Every row is in: from here a failure keeps the files, so that a --resume
   // (perhaps with output.overwrite) only has to commit.
@@ -406,6 +411,10 @@ void ResultWriter::Commit(bool overwrite) {
     if (ds.Close() < 0) throw OutputError(partial_path_ + ": closing a dataset failed: " + Hdf5Message());
   if (H5Fflush(file_.get(), H5F_SCOPE_GLOBAL) < 0 || file_.Close() < 0)
     throw OutputError(partial_path_ + ": flushing the file failed: " + Hdf5Message());
+}
+
+void ResultWriter::Publish(bool overwrite) {
+  MPSBATCH_ASSERT(!committed_ && !file_.valid());
   if (overwrite) {
     if (std::rename(partial_path_.c_str(), final_path_.c_str()) != 0)
       throw OutputError("cannot rename " + partial_path_ + " to " + final_path_ + ": " + std::strerror(errno));

@@ -121,6 +121,11 @@ class ResultWriter {
   // OutputError for a chunk that could not be made durable or recorded, or
   // for a failed folder fsync (the file is in place then).
   void Commit(bool overwrite);
+  // Commit() in two steps, for a caller with something to do between them:
+  // Seal() records the chunks, ends the syncing thread and closes the file;
+  // Publish() moves it to final_path. Both throw as Commit() does.
+  void Seal();
+  void Publish(bool overwrite);
 
   const std::string& partial_path() const { return partial_path_; }
 

@@ -90,6 +90,15 @@ TEST_F(E2E, ComplexOutputIsAModelErrorNamingIt) {
   }
 }
 
+// A batch whose output type differs from the first batch's would be copied
+// into the chunk with the wrong size.
+TEST_F(E2E, OutputTypeThatChangesMidRunIsAModelError) {
+  auto r = RunMpsbatch(2, WriteJob(dir_, "type_switch.pt", "[x_poisoned]", "[y]", "path: eager\n"));
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("output 'y' is int64, float32 on the first batch"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(Out()));
+}
+
 class AotiPackage : public E2E {
  protected:
   void SetUp() override {

@@ -158,6 +158,10 @@ TEST_F(AotiPackage, PackageWithoutItsSourceIsCheckedByItsOwnRuntime) {
   r = RunMpsbatch(2, WriteJob(dir_, "mlp_aoti_nosource.pt2", "[x_f32]"));
   EXPECT_RUN_OK(r);
   ExpectNear(ReadFloats(Out(), "y"), ReadFloats(Fixture("reference.h5"), "mlp_aoti_x_f32"), Tolerance());
+  // A 1-row batch, below the lower bound of 2 that torch.export records for
+  // a dynamic batch, runs as it does without the checks.
+  r = RunMpsbatch(1, WriteJob(dir_, "mlp_aoti_nosource.pt2", "[x_one]"), {"--set", "output.overwrite=true"});
+  EXPECT_RUN_OK(r);
 }
 
 // Beside a TorchScript model, a model.compiled that does not fit is a path

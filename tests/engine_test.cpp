@@ -54,7 +54,7 @@ def forward(self, x):
     code = x.element_size() * 10
     if x.is_floating_point():
         code += 1
-    return x.float(), torch.full([x.size(0)], code)
+    return x.float(), torch.full([x.size(0)], code).float()
 )";
 
 }  // namespace
@@ -125,6 +125,38 @@ TEST(Engine, ListOutputsAreOutputs) {
   auto out = e->Run({View(x)});
   ASSERT_EQ(out.size(), 3u);
   EXPECT_EQ(Values<float>(out[2]), (std::vector<float>{3}));
+}
+
+TEST(Engine, OutputsKeepTheirOwnTypesWithoutOutputDtype) {
+  auto e = MakeEngine(
+      "def forward(self, x):\n"
+      "    return x.long() + 120000000001, x > 1.0, x.half(), x.int()\n");
+  HostArray x = Array<float>(DType::kFloat32, {2, 1}, {1, 3});
+  auto out = e->Run({View(x)});
+  ASSERT_EQ(out.size(), 4u);
+  EXPECT_EQ(out[0].dtype, DType::kInt64);  // float32 would round 120000000002 to 120000004096
+  EXPECT_EQ(Values<int64_t>(out[0]), (std::vector<int64_t>{120000000002, 120000000004}));
+  EXPECT_EQ(out[1].dtype, DType::kUInt8);  // bool as 0 or 1
+  EXPECT_EQ(Values<uint8_t>(out[1]), (std::vector<uint8_t>{0, 1}));
+  EXPECT_EQ(out[2].dtype, DType::kFloat32);  // float16 widened exactly
+  EXPECT_EQ(Values<float>(out[2]), (std::vector<float>{1, 3}));
+  EXPECT_EQ(out[3].dtype, DType::kInt32);
+}
+
+TEST(Engine, ComplexOutputsAreRefusedNamingThem) {
+  EngineOptions o;
+  o.output_names = {"re", "z"};
+  for (std::optional<DType> requested : {std::optional<DType>(), std::optional<DType>(DType::kFloat32)}) {
+    o.output_dtype = requested;
+    auto e = MakeEngine("def forward(self, x):\n    return x, torch.complex(x, x)\n", o);
+    HostArray x = Array<float>(DType::kFloat32, {1, 1}, {1});
+    try {
+      e->Run({View(x)});
+      FAIL() << "a complex output was stored";
+    } catch (const ModelError& error) {
+      EXPECT_NE(std::string(error.what()).find("output 1 ('z') is complex"), std::string::npos) << error.what();
+    }
+  }
 }
 
 TEST(Engine, BadOutputsAreModelErrors) {

@@ -39,16 +39,17 @@ TEST(JobPlan, OutputSpecsFollowTheProbe) {
   JobConfig job;
   job.model_path = "m.pt";
   job.output.datasets = {"a", "b"};
-  job.output.dtype = DType::kFloat64;
+  // The engine returns each output in the type it is stored in.
   std::vector<HostArray> probe;
-  probe.emplace_back(DType::kFloat32, Shape{4, 3});
-  probe.emplace_back(DType::kFloat32, Shape{4});
+  probe.emplace_back(DType::kFloat64, Shape{4, 3});
+  probe.emplace_back(DType::kInt64, Shape{4});
   auto specs = OutputSpecsFromProbe(job, probe, 4);
   ASSERT_EQ(specs.size(), 2u);
   EXPECT_EQ(specs[0].name, "a");
   EXPECT_EQ(specs[0].row_shape, Shape{3});
   EXPECT_EQ(specs[0].dtype, DType::kFloat64);
   EXPECT_EQ(specs[1].row_shape, Shape{});
+  EXPECT_EQ(specs[1].dtype, DType::kInt64);
 }
 
 TEST(JobPlan, OutputCountMismatchIsAModelError) {

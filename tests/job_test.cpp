@@ -50,7 +50,7 @@ TEST(Job, MinimalJobGetsDefaultsAndAbsolutePaths) {
   EXPECT_EQ(c.schedule, Schedule::kDynamic);
   EXPECT_EQ(c.input.mode, InputMode::kAuto);
   EXPECT_FALSE(c.output.overwrite);
-  EXPECT_EQ(c.output.dtype, DType::kFloat32);
+  EXPECT_FALSE(c.output.dtype.has_value());  // each output in its own type
   EXPECT_FALSE(c.input.scale.has_value());
   EXPECT_TRUE(c.input.read_direct);
   EXPECT_EQ(c.input.read_threads, 0);  // auto

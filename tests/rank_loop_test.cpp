@@ -39,6 +39,7 @@ class FakeEngine : public Engine {
     return out;
   }
   void Abandon() override { in_flight_.clear(); }
+  void CheckInputs(const std::vector<ArrayView>&, const BatchSizes&) override {}
   size_t in_flight() const override { return in_flight_.size(); }
   size_t max_in_flight() const override { return 2; }
   Calibration Calibrate(const std::vector<ArrayView>& batch, double) override { return Adopt("fake", batch); }

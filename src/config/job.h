@@ -85,7 +85,7 @@ struct JobConfig {
     std::string path;
     std::vector<std::string> datasets;  // one per model output, in order
     bool overwrite = false;
-    DType dtype = DType::kFloat32;
+    std::optional<DType> dtype;  // every output converted to it; unset: each in its own type
   } output;
 };
 

@@ -27,8 +27,21 @@ struct EngineOptions {
   std::vector<double> input_mean;  // see JobConfig::Input
   std::vector<double> input_std;
   InputLayout input_layout = InputLayout::kNchw;
-  DType output_dtype = DType::kFloat32;
+  // output.dtype: every output converted to it. Unset: each output in its
+  // own type (StoredDType in torch_types.h).
+  std::optional<DType> output_dtype;
+  std::vector<std::string> output_names;  // output.datasets, for messages
+  std::vector<std::string> input_names;   // input.datasets, for messages
   PathRequest path = PathRequest::kAuto;
+};
+
+// The batches a job feeds the model: at most `largest` rows each; with
+// `uniform`, every batch has exactly `largest` rows (no smaller last batch).
+// `searched`: batch_size is auto, and `largest` is as far as its search goes.
+struct BatchSizes {
+  int64_t largest = 1;
+  bool uniform = false;
+  bool searched = false;
 };
 
 // One execution path as calibration found it.
@@ -86,19 +99,28 @@ class Engine {
   // until the batch's Finish (or Abandon; a Start that throws has waited for
   // its copies). Finish waits for the oldest started batch and returns one
   // array per model output (a tensor, or each element of a tuple or list), in
-  // output_dtype, on the host. On CUDA up to max_in_flight() batches run
-  // ahead, so copies and compute overlap the host's work; on CPU and MPS
-  // Start does the whole batch. All inputs of a batch have the same shape[0];
-  // they are converted on the device as the options say. Both throw
-  // ModelError if forward fails or returns something else, DeviceError when
-  // the device runs out of memory; after a throw, call Abandon. One thread at
-  // a time per engine.
+  // output_dtype or, without one, its own type (see EngineOptions), on the host. On CUDA up to max_in_flight() batches
+  // run ahead, so copies and compute overlap the host's work; on CPU and MPS Start does the whole batch. All inputs of
+  // a batch have the same shape[0]; they are converted on the device as the options say. Both throw ModelError if
+  // forward fails or returns something else, DeviceError when the device runs out of memory; after a throw, call
+  // Abandon. One thread at a time per engine.
   virtual void Start(const std::vector<ArrayView>& inputs) = 0;
   virtual std::vector<HostArray> Finish() = 0;
   // Forgets every started batch, waiting for the device to finish them.
   virtual void Abandon() = 0;
   virtual size_t in_flight() const = 0;
   virtual size_t max_in_flight() const = 0;
+
+  // Checks, before any batch runs, that the model takes the job's inputs
+  // (`probe`: the first rows, as stored) in `batches`. An AOTInductor package
+  // (model.path, or model.compiled where the job's path may take it) is
+  // checked against the dtypes, per-row shapes and batch sizes it was
+  // exported for; where the package does not record them, `probe` runs once
+  // through a copy of it with AOTInductor's own input checks on. A TorchScript
+  // model records nothing: running the probe is its check. Throws ModelError
+  // naming the model file, what it expects, what the job gives and the key
+  // that fixes it.
+  virtual void CheckInputs(const std::vector<ArrayView>& probe, const BatchSizes& batches) = 0;
 
   // Start + Finish of one batch, with nothing else in flight.
   std::vector<HostArray> Run(const std::vector<ArrayView>& inputs);

@@ -4,7 +4,6 @@
 #include <c10/core/Event.h>
 #include <c10/core/StreamGuard.h>
 #include <c10/core/impl/VirtualGuardImpl.h>
-#include <caffe2/serialize/read_adapter_interface.h>
 #include <fcntl.h>
 #include <torch/csrc/jit/api/module.h>
 #include <torch/cuda.h>
@@ -34,8 +33,11 @@
 
 #include "common/error.h"
 #include "common/file_identity.h"
+#include "infer/aoti_signature.h"
+#include "infer/bytes_reader.h"
 #include "infer/cuda_graph.h"
 #include "infer/engine.h"
+#include "infer/torch_types.h"
 
 namespace mpsbatch {
 
@@ -53,21 +55,6 @@ std::string LibtorchVersion() { return TORCH_VERSION; }
 bool EngineSupportsAoti() { return MPSBATCH_WITH_AOTI; }
 
 namespace {
-
-c10::ScalarType ScalarTypeOf(DType t) {
-  switch (t) {
-    case DType::kFloat32: return torch::kFloat32;
-    case DType::kFloat64: return torch::kFloat64;
-    case DType::kFloat16: return torch::kFloat16;
-    case DType::kBFloat16: return torch::kBFloat16;
-    case DType::kUInt8: return torch::kUInt8;
-    case DType::kInt8: return torch::kInt8;
-    case DType::kInt16: return torch::kInt16;
-    case DType::kInt32: return torch::kInt32;
-    case DType::kInt64: return torch::kInt64;
-  }
-  throw InternalError("unmapped DType");
-}
 
 // Torch's messages carry C++ and TorchScript tracebacks. An exception raised
 // in the model ends with its Python line ("builtins.RuntimeError: ..."): keep
@@ -198,23 +185,6 @@ class ScriptForward : public Forward {
  private:
   torch::jit::Module module_;
   bool channels_last_;
-};
-
-// The model's bytes as torch's reader sees a file, read in place (an
-// istringstream would copy them all first; see ReadModelFile).
-class BytesReader : public caffe2::serialize::ReadAdapterInterface {
- public:
-  explicit BytesReader(std::shared_ptr<const std::string> bytes) : bytes_(std::move(bytes)) {}
-  size_t size() const override { return bytes_->size(); }
-  size_t read(uint64_t pos, void* buf, size_t n, const char* /*what*/) const override {
-    if (pos >= bytes_->size()) return 0;
-    n = std::min<size_t>(n, bytes_->size() - static_cast<size_t>(pos));
-    std::memcpy(buf, bytes_->data() + pos, n);
-    return n;
-  }
-
- private:
-  std::shared_ptr<const std::string> bytes_;
 };
 
 torch::jit::Module LoadScript(const ModelSource& src, torch::Device device, Precision precision) {
@@ -388,9 +358,10 @@ struct InFlight {
   std::string shapes;              // the inputs, for messages
 };
 
-HostArray ToHostArray(const torch::Tensor& host, DType dtype) {
+// A host tensor of a type StoredDType returns.
+HostArray ToHostArray(const torch::Tensor& host) {
   auto c = host.contiguous();
-  HostArray a(dtype, Shape(c.sizes().begin(), c.sizes().end()));
+  HostArray a(*DTypeOf(c.scalar_type()), Shape(c.sizes().begin(), c.sizes().end()));
   if (!a.bytes.empty()) std::memcpy(a.bytes.data(), c.data_ptr(), a.bytes.size());
   return a;
 }
@@ -462,7 +433,7 @@ class TorchEngine : public Engine {
       } else {
         TensorList raw;
         for (const auto& v : inputs) raw.push_back(ToDevice(v));
-        for (auto& y : Step(rows, raw)) f.ready.push_back(ToHostArray(y.to(torch::kCPU), options_.output_dtype));
+        for (auto& y : Step(rows, raw)) f.ready.push_back(ToHostArray(y.to(torch::kCPU)));
       }
     });
     in_flight_.push_back(std::move(f));
@@ -475,7 +446,7 @@ class TorchEngine : public Engine {
     std::vector<HostArray> out = std::move(f.ready);
     Guarded(f.shapes, [&] {
       if (f.done) f.done->synchronize();
-      for (auto& h : f.host) out.push_back(ToHostArray(h, options_.output_dtype));
+      for (auto& h : f.host) out.push_back(ToHostArray(h));
     });
     return out;
   }
@@ -488,6 +459,16 @@ class TorchEngine : public Engine {
       }
     }
     in_flight_.clear();
+  }
+
+  void CheckInputs(const std::vector<ArrayView>& probe, const BatchSizes& batches) override {
+    std::string mismatch;
+    if (IsAotiPackage(source_.path)) mismatch = PackageMismatch(source_, "model.path", probe, batches);
+    // Under path: auto a model.compiled that does not fit is only a path
+    // calibration rejects (Select checks it again).
+    if (mismatch.empty() && compiled_ && options_.path == PathRequest::kAoti)
+      mismatch = PackageMismatch(*compiled_, "model.compiled", probe, batches);
+    if (!mismatch.empty()) throw ModelError(mismatch);
   }
 
   Calibration Calibrate(const std::vector<ArrayView>& batch, double budget_seconds) override {
@@ -520,6 +501,80 @@ class TorchEngine : public Engine {
     for (auto& [n, f] : paths_)
       if (n == name) return f.get();
     return nullptr;
+  }
+
+  // What the job hands the model for input `i`, of which `v` holds rows.
+  ModelFeed FeedOf(const ArrayView& v, size_t i) const {
+    const auto& names = options_.input_names;
+    ModelFeed f{i < names.size() ? names[i] : "input " + std::to_string(i), v.dtype, InputTarget(v.dtype),
+                Shape(v.shape.begin() + 1, v.shape.end())};
+    if (options_.input_layout == InputLayout::kNhwc && f.row_shape.size() == 3)
+      f.row_shape = {f.row_shape[2], f.row_shape[0], f.row_shape[1]};
+    return f;
+  }
+
+  // "" if `package` takes what the job feeds: what its archive records, or
+  // else its own input checks on the probe. Otherwise why not, naming `key`.
+  std::string PackageMismatch(const ModelSource& package, const std::string& key, const std::vector<ArrayView>& probe,
+                              const BatchSizes& batches) {
+    std::vector<ModelFeed> feeds;
+    std::string fed;
+    for (size_t i = 0; i < probe.size(); ++i) {
+      feeds.push_back(FeedOf(probe[i], i));
+      fed += (fed.empty() ? "" : ", ") + feeds[i].dataset + " as " + std::string(DTypeName(feeds[i].dtype)) + " rows " +
+             ShapeString(feeds[i].row_shape);
+    }
+    const std::string where = key + " '" + package.path + "': ";
+    if (auto inputs = ReadAotiInputChecks(package)) {
+      const std::string mismatch = AotiInputMismatch(*inputs, feeds, batches, options_);
+      return mismatch.empty() ? "" : where + mismatch;
+    }
+    const std::string refused = RunWithInputChecks(package, probe, batches);
+    if (refused.empty()) return "";
+    return where + "the package does not record what it takes, and its own input checks refuse the job's (" + fed +
+           "): " + refused +
+           "; feed what it was exported for (input.dtype, input.scale, precision, input.layout), or export it with a "
+           "dynamic batch (torch.export.Dim) if the batch is what it refuses";
+  }
+
+  // Runs `probe` through a fresh load of `package` with AOTInductor's input
+  // checks on, and, unless every batch is full, one row fewer (the smaller
+  // last batch). "" if both pass; otherwise the package's complaint.
+  std::string RunWithInputChecks(const ModelSource& package, const std::vector<ArrayView>& probe,
+                                 const BatchSizes& batches) {
+    WaitForDevicePrewarm();  // no other thread reads the environment while it changes
+    const int64_t rows = probe.front().shape.at(0);
+    AotiInputChecksOn checks_on;
+    std::unique_ptr<Forward> checked = MakeAoti(package, device_);
+    auto attempt = [&](int64_t n) -> std::string {
+      try {
+        c10::InferenceMode guard;
+        TensorList raw;
+        for (ArrayView v : probe) {
+          v.shape[0] = n;
+          raw.push_back(ToDevice(v));
+        }
+        StepWith(*checked, raw);
+      } catch (const Error&) {
+        throw;
+      } catch (const c10::Error& e) {
+        return Brief(e);
+      } catch (const std::exception& e) {  // the package's own check, rethrown by the runner
+        const std::string what = e.what();
+        // torch.export records 2 as a dynamic batch's lower bound where the
+        // example said 1; such packages run 1-row batches (AotiInputMismatch
+        // does not hold the batch to it either).
+        if (what.find("dim value is too small at 0,") != std::string::npos) return "";
+        return Brief(what);
+      }
+      return "";
+    };
+    std::string refused = attempt(rows);
+    if (refused.empty() && !batches.uniform && rows > 1) {
+      refused = attempt(rows - 1);
+      if (!refused.empty()) refused = "a batch of " + std::to_string(rows - 1) + " rows: " + refused;
+    }
+    return refused;
   }
 
   // Runs `fn`, turning torch's exceptions into mpsbatch's.
@@ -614,7 +669,7 @@ class TorchEngine : public Engine {
   // On the device: cast, scale, layout, mean and std. Narrow inputs (uint8
   // images) crossed the bus narrow.
   torch::Tensor Prepare(const torch::Tensor& raw, bool channels_last) {
-    auto t = raw.to(ScalarTypeOf(InputTarget(DTypeFromScalar(raw.scalar_type()))));
+    auto t = raw.to(ScalarTypeOf(InputTarget(*DTypeOf(raw.scalar_type()))));
     if (options_.input_scale) t = t * *options_.input_scale;
     if (options_.input_layout == InputLayout::kNhwc && t.dim() == 4) t = t.permute({0, 3, 1, 2});
     if (!options_.input_mean.empty()) t = t - PerChannel(0, options_.input_mean, t);
@@ -638,23 +693,24 @@ class TorchEngine : public Engine {
     return per_channel_[key] = t;
   }
 
-  static DType DTypeFromScalar(c10::ScalarType t) {
-    for (DType d : {DType::kFloat32, DType::kFloat64, DType::kFloat16, DType::kBFloat16, DType::kUInt8, DType::kInt8,
-                    DType::kInt16, DType::kInt32, DType::kInt64})
-      if (ScalarTypeOf(d) == t) return d;
-    throw InternalError("unmapped scalar type");
-  }
-
-  // Device inputs as stored -> device outputs in output_dtype, by `forward`.
+  // Device inputs as stored -> device outputs in the types they are stored
+  // in (StoredDType), by `forward`.
   TensorList StepWith(Forward& forward, const TensorList& raw) {
     TensorList xs;
     for (const auto& r : raw) xs.push_back(Prepare(r, forward.channels_last()));
     TensorList ys = forward.Run(xs);
-    for (auto& y : ys) {
+    for (size_t i = 0; i < ys.size(); ++i) {
+      auto& y = ys[i];
       if (y.dim() == 0) throw ModelError("the model returned a 0-d tensor; each output needs a batch dimension");
-      y = y.to(ScalarTypeOf(options_.output_dtype));
+      y = y.to(ScalarTypeOf(StoredDType(y.scalar_type(), options_.output_dtype, OutputName(i))));
     }
     return ys;
+  }
+
+  // "output 1 ('z')", for messages.
+  std::string OutputName(size_t i) const {
+    const auto& names = options_.output_names;
+    return "output " + std::to_string(i) + (i < names.size() ? " ('" + names[i] + "')" : "");
   }
 
   // The step by the path chosen for `rows`-row batches.
@@ -739,6 +795,10 @@ Calibration TorchEngine::Select(const std::vector<ArrayView>& batch, double budg
         if (name == "frozen+channels_last") AddPath(name, MakeFrozen(script_, true));
         if (name == "aoti") {
           if (!compiled_) throw ModelError("no AOTInductor package to build path aoti from");
+          // Fed what it was not exported for, a package computes garbage or
+          // aborts the process inside a kernel: check before its first run.
+          const std::string mismatch = PackageMismatch(*compiled_, "model.compiled", batch, {c.batch_rows, true});
+          if (!mismatch.empty()) throw ModelError(mismatch);
           AddPath(name, MakeAoti(*compiled_, device_));
         }
         forward = FindPath(name);

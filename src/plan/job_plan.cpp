@@ -178,7 +178,8 @@ std::vector<OutputSpec> OutputSpecsFromProbe(const JobConfig& job, const std::ve
       throw ModelError(job.model_path + ": output " + std::to_string(i) + " ('" + names[i] + "') has shape " +
                        ShapeString(a.shape) + " for a batch of " + std::to_string(rows) +
                        " rows; each output's first dimension must be the batch");
-    specs.push_back(OutputSpec{names[i], job.output.dtype, Shape(a.shape.begin() + 1, a.shape.end())});
+    // The engine returned each output in the type it is stored in.
+    specs.push_back(OutputSpec{names[i], a.dtype, Shape(a.shape.begin() + 1, a.shape.end())});
   }
   return specs;
 }
@@ -204,6 +205,10 @@ std::string DescribePlan(const JobConfig& job, const JobPlan& plan, int ranks) {
     s += "          " + out.name + ": " + std::string(DTypeName(out.dtype)) + " " + ShapeString(shape) + "\n";
   }
   return s;
+}
+
+std::string OutputDTypeSetting(const JobConfig& job) {
+  return job.output.dtype ? std::string(DTypeName(*job.output.dtype)) : "each output's own";
 }
 
 std::string InputConversionIdentity(const JobConfig& job) {
@@ -255,7 +260,7 @@ std::string ResumeIdentity(const JobConfig& job, const JobPlan& plan, int64_t in
   s << "path: " << PathRequestName(job.path) << "\n";
   s << "precision: " << PrecisionName(job.precision) << "\n";
   s << "batch_size: " << (job.batch_size_auto ? "auto" : std::to_string(job.batch_size)) << "\n";
-  s << "output.dtype: " << DTypeName(job.output.dtype) << "\n";
+  s << "output.dtype: " << OutputDTypeSetting(job) << "\n";
   names.clear();
   for (const auto& out : plan.outputs) names += (names.empty() ? "" : ", ") + out.name;
   s << "output.datasets: [" << names << "]\n";

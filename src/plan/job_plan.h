@@ -64,6 +64,10 @@ std::string ResumeIdentity(const JobConfig& job, const JobPlan& plan, int64_t in
 // cached calibration, must match.
 std::string InputConversionIdentity(const JobConfig& job);
 
+// output.dtype as a resume and a cached calibration record it: the dtype's
+// name, or "each output's own" when the job gives none.
+std::string OutputDTypeSetting(const JobConfig& job);
+
 // "" when the two identities agree; otherwise the first key that differs:
 // "model.sha256 was 'a...' when the output was started, is 'b...' now".
 std::string IdentityDifference(const std::string& recorded, const std::string& now);

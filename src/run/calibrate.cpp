@@ -65,7 +65,7 @@ std::string CacheKey(const Engine& engine, const JobConfig& job, const JobPlan& 
                             : std::to_string(rows))
     << "\n";
   for (const auto& in : plan.inputs) k << "input " << DTypeName(in.dtype) << " " << ShapeString(in.row_shape()) << "\n";
-  k << InputConversionIdentity(job) << "output.dtype " << DTypeName(job.output.dtype) << "\n";
+  k << InputConversionIdentity(job) << "output.dtype " << OutputDTypeSetting(job) << "\n";
   return k.str();
 }
 

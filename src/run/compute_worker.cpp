@@ -124,6 +124,10 @@ std::optional<ResultItem> ChunkPipeline::FinishOldest() {
       if (ys[i].shape != expected)
         throw ModelError(where + ": output '" + plan_.outputs[i].name + "' has shape " + ShapeString(ys[i].shape) +
                          ", expected " + ShapeString(expected) + " (per-row shape as on the first batch)");
+      if (ys[i].dtype != plan_.outputs[i].dtype)
+        throw ModelError(where + ": output '" + plan_.outputs[i].name + "' is " + std::string(DTypeName(ys[i].dtype)) +
+                         ", " + std::string(DTypeName(plan_.outputs[i].dtype)) +
+                         " on the first batch; set output.dtype to store every batch in one type");
       const NonFinite seen = CountNonFinite(ys[i], o.item.chunk.begin + b);
       if (seen.values > 0 && settings_.fail_on_nonfinite)
         throw ModelError(where + ": output '" + plan_.outputs[i].name +

@@ -167,6 +167,8 @@ EngineOptions MakeEngineOptions(const JobConfig& job, const Communicator& comm) 
   o.input_std = job.input.std;
   o.input_layout = job.input.layout;
   o.output_dtype = job.output.dtype;
+  o.output_names = job.output.datasets;
+  o.input_names = job.input.datasets;
   o.path = job.path;
   return o;
 }
@@ -246,6 +248,18 @@ std::unique_ptr<Engine> CreateEngine(const Planned& p, const Communicator& comm)
   return Engine::Create({p.job.model_path, p.model_bytes, p.model_identity}, MakeEngineOptions(p.job, comm), compiled);
 }
 
+// The batches the job will feed the model (see BatchSizes): a fixed
+// batch_size cuts every chunk into full batches, but for the last, when the
+// chunks are multiples of it (the automatic chunk_size is).
+BatchSizes FedBatches(const JobConfig& job, const JobPlan& plan) {
+  BatchSizes b;
+  b.searched = job.batch_size_auto;
+  b.largest = std::min(job.batch_size_auto ? AutoBatchBound(plan) : job.batch_size, plan.rows);
+  b.uniform = !job.batch_size_auto && plan.rows % job.batch_size == 0 &&
+              (job.chunk_size == 0 || job.chunk_size % job.batch_size == 0);
+  return b;
+}
+
 // Rank 0: inspect the input and the output path, load the model, push one
 // probe batch through it, cut the rows into chunks.
 void PlanOnRankZero(Communicator& comm, Planned& p) {
@@ -291,6 +305,7 @@ void PlanOnRankZero(Communicator& comm, Planned& p) {
   std::vector<ArrayView> views;
   for (const auto& info : p.plan.inputs) probe_in.push_back(p.input->ReadRows(info, 0, probe_rows));
   for (const auto& a : probe_in) views.push_back(RowSlice(a, 0, probe_rows));
+  p.engine->CheckInputs(views, FedBatches(job, p.plan));
   std::vector<HostArray> probe_out;
   try {
     probe_out = p.engine->Run(views);

@@ -119,9 +119,13 @@ class ResultWriter {
   void OpenDatasets(int64_t rows);
   void OpenJournal(bool truncate);
   void RemoveFiles();
+  // Deletes attribute `name` if the file has it (SetAttribute writes anew).
+  void ReplaceAttribute(const std::string& name);
   // The syncing thread: fsyncs the file, appends the ids marked done before
   // the fsync to the journal, fsyncs it; again while ids wait.
-  void SyncLoop();
+  // Anything it throws becomes sync_error_ (never std::terminate).
+  void SyncLoop() noexcept;
+  void SyncPasses();
   // One pass of it over `ids`: "" or what failed.
   std::string RecordDurably(const std::vector<int64_t>& ids) noexcept;
   void ThrowIfSyncFailed();  // under no lock
@@ -145,7 +149,8 @@ class ResultWriter {
   std::string sync_error_;             // the first failure; no pass runs after it
   bool sync_error_thrown_ = false;     // a call has thrown it
   bool sync_stop_ = false;
-  int data_fd_ = -1;  // the file's descriptor (sec2 driver), or -1
+  bool sync_ended_ = false;  // the thread ended on a failure: nothing more is recorded
+  int data_fd_ = -1;         // the file's descriptor (sec2 driver), or -1
   std::thread sync_thread_;
 };
 

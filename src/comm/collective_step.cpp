@@ -100,18 +100,14 @@ void Collective(Communicator& comm, std::string_view step, const std::function<v
   } catch (const JobFailed&) {
     throw;  // agreed by every rank in a nested Agree
   } catch (...) {
-    const Failure failure = CurrentFailure();
-    if (before_abort) {
-      spdlog::error("{}", FailureLine(comm.rank(), step, failure));
-      Run(before_abort);  // the abort comes whatever happens here
-      comm.Abort(ExitCode(failure.kind));
-    }
-    AbortJob(comm, step, failure);
+    AbortJob(comm, step, CurrentFailure(), before_abort);
   }
 }
 
-void AbortJob(Communicator& comm, std::string_view step, const Failure& failure) {
+void AbortJob(Communicator& comm, std::string_view step, const Failure& failure,
+              const std::function<void()>& before_abort) {
   spdlog::error("{}", FailureLine(comm.rank(), step, failure));
+  if (before_abort) Run(before_abort);  // the abort comes whatever happens there
   spdlog::default_logger()->flush();
   comm.Abort(ExitCode(failure.kind));
 }

@@ -91,9 +91,10 @@ void Agree(Communicator& comm, std::string_view step, const std::function<void()
 void Collective(Communicator& comm, std::string_view step, const std::function<void()>& body,
                 const std::function<void()>& before_abort = {});
 
-// Logs FailureLine on this rank and ends every rank of the job with the
-// failure's exit code.
-[[noreturn]] void AbortJob(Communicator& comm, std::string_view step, const Failure& failure);
+// Logs FailureLine on this rank, runs `before_abort` (its failures ignored)
+// and ends every rank of the job with the failure's exit code.
+[[noreturn]] void AbortJob(Communicator& comm, std::string_view step, const Failure& failure,
+                           const std::function<void()>& before_abort = {});
 
 // Makes std::terminate (an exception escaping a thread or a noexcept
 // function) abort the job with a FailureLine naming this rank and "job",

@@ -65,7 +65,7 @@ TEST_P(TwoRunsOneOutput, TheSecondIsRefusedAndTheFirstCompletes) {
 
   ASSERT_TRUE(a_was_running) << "run A ended before run B did: the test proves nothing\n" << ra.output;
   EXPECT_EQ(rb.exit_code, 7) << rb.output;
-  EXPECT_NE(rb.output.find("rank 0 failed: output error: output.path '" + out +
+  EXPECT_NE(rb.output.find("rank 0 failed in plan: output error: output.path '" + out +
                            "': another run is writing this output (host "),
             std::string::npos)
       << rb.output;
@@ -180,7 +180,7 @@ TEST_F(E2E, AnOutputThatIsASymbolicLinkIsRefusedAtTheStart) {
     auto r =
         RunMpsbatch(2, job, {"--set", "output.path=" + path, "--set", std::string("output.overwrite=") + overwrite});
     EXPECT_EQ(r.exit_code, 7) << r.output;
-    EXPECT_NE(r.output.find("rank 0 failed: output error: output.path '" + path + "' is a symbolic link"),
+    EXPECT_NE(r.output.find("rank 0 failed in plan: output error: output.path '" + path + "' is a symbolic link"),
               std::string::npos)
         << r.output;
     EXPECT_EQ(r.output.find("engines:"), std::string::npos) << "refused only after planning:\n" << r.output;

@@ -168,8 +168,8 @@ TEST_F(E2E, DiskFullIsAnOutputErrorAndKeepsThePartialFile) {
   auto r = Spawn({"unshare", "-m", "sh", "-c", command}, dir_ / "run.log", 60);
   const std::string partial = (small / "out.h5.partial").string();
   EXPECT_EQ(r.exit_code, 7) << r.output;
-  EXPECT_NE(r.output.find("rank 0 failed: output error: " + partial), std::string::npos) << r.output;
-  const auto failed = r.output.find("rank 0 failed: output error: " + partial);  // on that one line:
+  EXPECT_NE(r.output.find("rank 0 failed in score: output error: " + partial), std::string::npos) << r.output;
+  const auto failed = r.output.find("rank 0 failed in score: output error: " + partial);  // on that one line:
   EXPECT_LT(r.output.find("No space left on device", failed), r.output.find('\n', failed)) << r.output;
   EXPECT_NE(r.output.find("the rows written so far stay in " + partial), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("left: out.h5.partial out.h5.partial.chunks \n"), std::string::npos) << r.output;
@@ -563,7 +563,8 @@ TEST_F(NoSharedFilesystem, AnAotiPackageIsSentToRanksThatCannotReadIt) {
 TEST_F(NoSharedFilesystem, SharedModeIsRefusedNamingTheRank) {
   auto r = Run(WriteJob(dir_, "mlp.pt", "[x_f32]"), {"--set", "input.mode=shared"});
   EXPECT_EQ(r.exit_code, 4) << r.output;
-  EXPECT_NE(r.output.find("rank 1 failed: input error: input.mode is shared"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("rank 1 failed in choose-input-mode: input error: input.mode is shared"), std::string::npos)
+      << r.output;
   EXPECT_FALSE(fs::exists(Out()));
 }
 

@@ -1,6 +1,9 @@
 // MPI behind one class. mpsbatch initialises MPI with MPI_THREAD_FUNNELED: only
 // a rank's main (I/O) thread calls these; the compute thread never does.
 // Every collective must be called by all ranks of the communicator.
+// Failures: every call throws CommError naming the MPI call that failed (the
+// communicators use MPI_ERRORS_RETURN); a job's steps turn that into an
+// abort naming the rank and the step (comm/collective_step.h).
 #pragma once
 
 #include <mpi.h>

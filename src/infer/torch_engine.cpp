@@ -423,6 +423,13 @@ class TorchEngine : public Engine {
 
   void Start(const std::vector<ArrayView>& inputs) override {
     if (in_flight_.size() >= max_in_flight()) throw InternalError("engine: too many batches in flight");
+    // The first batch (rank 0's probe) waits for the prewarm thread to be
+    // done with cuDNN and cuBLAS: no batch ever runs beside it. (Loading the
+    // model, before, still overlaps the warming.)
+    if (!prewarm_joined_) {
+      WaitForDevicePrewarm();
+      prewarm_joined_ = true;
+    }
     InFlight f;
     f.shapes = ShapesOf(inputs);
     Guarded(f.shapes, [&] {
@@ -729,6 +736,7 @@ class TorchEngine : public Engine {
   std::string active_name_;
   std::unique_ptr<CapturedStep> graph_;  // batches of graph_rows_ rows, when chosen
   int64_t graph_rows_ = -1;
+  bool prewarm_joined_ = false;                              // see Start
   std::optional<c10::Stream> copy_stream_, compute_stream_;  // CUDA
   std::deque<InFlight> in_flight_;
   std::map<std::tuple<int, c10::ScalarType, int64_t>, torch::Tensor> per_channel_;  // see PerChannel

@@ -82,7 +82,8 @@ DatasetInfo InputFile::Describe(const std::string& name) {
   const int rank = H5Sget_simple_extent_ndims(space.get());
   if (rank < 1) throw InputError(where + " is a scalar; the first dimension must index the rows");
   std::vector<hsize_t> dims(static_cast<size_t>(rank));
-  H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+  if (H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr) < 0)
+    throw InputError(where + ": cannot read its dimensions: " + Hdf5Message());
   info.shape.assign(dims.begin(), dims.end());
   return info;
 }
@@ -92,11 +93,15 @@ void InputFile::ReadThroughHdf5(const DatasetInfo& info, hid_t ds, int64_t begin
   std::vector<hsize_t> start(info.shape.size(), 0), count(info.shape.begin(), info.shape.end());
   start[0] = static_cast<hsize_t>(begin);
   count[0] = static_cast<hsize_t>(end - begin);
-  H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr);
+  const std::string where =
+      path_ + ": dataset '" + info.name + "': reading rows " + std::to_string(begin) + ".." + std::to_string(end);
+  if (!file_space.valid() ||
+      H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr) < 0)
+    throw InputError(where + ": cannot select them: " + Hdf5Message());
   H5Handle mem_space(H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr), H5Sclose);
+  if (!mem_space.valid()) throw InputError(where + ": " + Hdf5Message());
   if (H5Dread(ds, NativeH5Type(info.dtype), mem_space.get(), file_space.get(), H5P_DEFAULT, out) < 0)
-    throw InputError(path_ + ": dataset '" + info.name + "': reading rows " + std::to_string(begin) + ".." +
-                     std::to_string(end) + " failed: " + Hdf5Message());
+    throw InputError(where + " failed: " + Hdf5Message());
 }
 
 RowLocator* InputFile::Direct(const DatasetInfo& info, Open& ds) {

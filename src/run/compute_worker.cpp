@@ -7,6 +7,7 @@
 #include <deque>
 
 #include "common/error.h"
+#include "common/fault.h"
 
 namespace mpsbatch {
 
@@ -203,7 +204,18 @@ ResultItem ComputeWorker::Next() {
 
 std::optional<ResultItem> ComputeWorker::NextFor(std::chrono::microseconds timeout) { return done_.PopFor(timeout); }
 
-void ComputeWorker::Loop() {
+void ComputeWorker::Loop() noexcept {
+  try {
+    Work();
+  } catch (...) {
+    // The owner rethrows it from Next/NextFor (a chunk-less result: no chunk
+    // was lost that the owner does not already count as in flight).
+    done_.Push(ResultItem{Chunk{}, {}, {}, std::current_exception()});
+  }
+}
+
+void ComputeWorker::Work() {
+  FaultPoint("compute-thread");
   ChunkPipeline pipe(engine_, plan_, settings_);
   auto busy_since = std::chrono::steady_clock::now();
   auto count_busy = [&] {

@@ -110,7 +110,10 @@ class ComputeWorker {
   double compute_seconds() const { return compute_ns_.load() * 1e-9; }
 
  private:
-  void Loop();
+  // The thread's body: Work, with anything it throws handed to the owner as
+  // a failed ResultItem (never std::terminate).
+  void Loop() noexcept;
+  void Work();
 
   Engine& engine_;
   const JobPlan& plan_;

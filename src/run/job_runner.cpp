@@ -76,32 +76,6 @@ std::string Timestamp() {
   return buf;
 }
 
-// Runs `step` on this rank, then agrees with all ranks whether any failed. On
-// failure, rank 0 reports the first failing rank's error and every rank
-// throws JobFailed.
-template <typename Step>
-void Phase(Communicator& comm, Step&& step) {
-  std::string message;
-  ErrorKind kind = ErrorKind::kInternal;
-  try {
-    step();
-  } catch (const Error& e) {
-    message = e.what();
-    kind = e.kind();
-  } catch (const std::exception& e) {
-    message = e.what();
-  }
-  const int64_t first = comm.AllreduceMin(message.empty() ? comm.size() : comm.rank());
-  if (first == comm.size()) return;
-  std::string payload = std::to_string(static_cast<int>(kind)) + "\n" + message;
-  comm.Broadcast(payload, static_cast<int>(first));
-  const auto newline = payload.find('\n');
-  kind = static_cast<ErrorKind>(std::stoi(payload.substr(0, newline)));
-  if (comm.rank() == 0)
-    spdlog::error("rank {} failed: {}: {}", first, ErrorKindName(kind), payload.substr(newline + 1));
-  throw JobFailed(kind);
-}
-
 // The whole file, read into a string of its size. (An ostringstream grows and
 // copies as it goes; with it, and the engine's copy into an istringstream,
 // scripts/bench/startup.sh's 100 MB model planned in 0.37 s, against 0.21 s.)
@@ -376,7 +350,7 @@ void ChooseInputMode(Communicator& comm, Planned& p) {
   const int64_t failing = comm.AllreduceSum(problem.empty() ? 0 : 1);
   InputMode mode = p.job.input.mode;
   if (mode == InputMode::kAuto) mode = failing == 0 ? InputMode::kShared : InputMode::kScatter;
-  Phase(comm, [&] {
+  Agree(comm, "choose-input-mode", [&] {
     if (mode == InputMode::kShared && !problem.empty())
       throw InputError("input.mode is shared, but this rank (host " + comm.host() + ") cannot read the input: " +
                        problem + ". Use input.mode: scatter (or auto) to have rank 0 send the rows.");
@@ -490,10 +464,9 @@ std::string ResumeLine(const Planned& p) {
          " chunks done by an earlier run; scoring the other " + std::to_string(chunks - done);
 }
 
-// Ends the job from inside the rank loop. The rows rank 0 has written stay in
-// the partial file for a --resume.
-[[noreturn]] void AbortKeepingPartial(Communicator& comm, std::unique_ptr<ResultWriter>& writer,
-                                      std::unique_ptr<OutputLock>& lock, int code) {
+// Before the job ends from inside the rank loop: the rows rank 0 has written
+// stay in the partial file for a --resume.
+void KeepPartial(std::unique_ptr<ResultWriter>& writer, std::unique_ptr<OutputLock>& lock) {
   if (writer) {
     if (const std::string lost = writer->StopSyncing(); !lost.empty())
       spdlog::error("{} (the journal lists the chunks recorded before it)", lost);
@@ -503,7 +476,6 @@ std::string ResumeLine(const Planned& p) {
     writer.reset();
   }
   lock.reset();
-  comm.Abort(code);
 }
 
 // Rank 0, told to stop by a signal while scoring: records every finished
@@ -525,7 +497,10 @@ std::string ResumeLine(const Planned& p) {
 
 }  // namespace
 
-void RunJob(Communicator& comm, const CliOptions& cli) {
+// Whatever escapes the steps below aborts the job by name (a rank unwinding
+// into MPI_Finalize while others wait in a collective would hang the job).
+void RunJob(Communicator& comm, const CliOptions& cli) try {
+  AbortJobOnTerminate(comm);
   struct JoinPrewarm {
     ~JoinPrewarm() { WaitForDevicePrewarm(); }
   } join_prewarm;
@@ -537,16 +512,18 @@ void RunJob(Communicator& comm, const CliOptions& cli) {
 
   // 1. The job file, read and validated on rank 0, then the same text on all.
   std::string effective, source = cli.job_path;
-  Phase(comm, [&] {
+  Agree(comm, "read-job", [&] {
     if (comm.rank() == 0) effective = LoadJobFile(cli.job_path, cli.overrides).effective_yaml;
   });
-  comm.Broadcast(effective, 0);
-  Phase(comm, [&] { p.job = ParseJobText(effective, source, "/"); });
-  SetLogLevel(EffectiveLogLevel(p.job.log_level, cli.verbosity));
-  if (!cli.dry_run || comm.rank() == 0) PrewarmDevice(MakeEngineOptions(p.job, comm));
+  Collective(comm, "share-job", [&] { comm.Broadcast(effective, 0); });
+  Agree(comm, "parse-job", [&] {
+    p.job = ParseJobText(effective, source, "/");
+    SetLogLevel(EffectiveLogLevel(p.job.log_level, cli.verbosity));
+    if (!cli.dry_run || comm.rank() == 0) PrewarmDevice(MakeEngineOptions(p.job, comm));
+  });
 
   // 2. The plan, on rank 0.
-  Phase(comm, [&] {
+  Agree(comm, "plan", [&] {
     if (comm.rank() == 0) PlanOnRankZero(comm, p);
   });
   const auto t_planned = std::chrono::steady_clock::now();
@@ -559,40 +536,48 @@ void RunJob(Communicator& comm, const CliOptions& cli) {
     }
     return;
   }
-  std::string plan_bytes = comm.rank() == 0 ? SerializePlan(p.plan) : "";
-  comm.Broadcast(plan_bytes, 0);
-  if (comm.rank() != 0) p.plan = DeserializePlan(plan_bytes);
+  Collective(comm, "share-plan", [&] {
+    std::string plan_bytes = comm.rank() == 0 ? SerializePlan(p.plan) : "";
+    comm.Broadcast(plan_bytes, 0);
+    if (comm.rank() != 0) p.plan = DeserializePlan(plan_bytes);
+  });
 
   // 3. Input mode, model bytes, engines on the other ranks.
-  ChooseInputMode(comm, p);
-  DistributeModel(comm, p);
-  Phase(comm, [&] {
+  Collective(comm, "choose-input-mode", [&] { ChooseInputMode(comm, p); });
+  Collective(comm, "distribute-model", [&] { DistributeModel(comm, p); });
+  Agree(comm, "create-engines", [&] {
     if (comm.rank() != 0) p.engine = CreateEngine(p, comm);
   });
   p.model_bytes.reset();
   p.compiled_bytes.reset();
-  const auto devices = comm.Gather(p.engine->device_name(), 0);
-  // Ranks the launcher bound to one core of a host with more.
-  const bool one_core = UsableCores() == 1 && std::thread::hardware_concurrency() > 1;
-  const auto bound = comm.Gather(one_core ? "1" : "0", 0);
+  std::vector<std::string> devices;
   std::string bound_to_one;
-  for (size_t r = 0; r < bound.size(); ++r)
-    if (bound[r] == "1") bound_to_one += (bound_to_one.empty() ? "" : ", ") + std::to_string(r);
+  Collective(comm, "gather-devices", [&] {
+    devices = comm.Gather(p.engine->device_name(), 0);
+    // Ranks the launcher bound to one core of a host with more.
+    const bool one_core = UsableCores() == 1 && std::thread::hardware_concurrency() > 1;
+    const auto bound = comm.Gather(one_core ? "1" : "0", 0);
+    for (size_t r = 0; r < bound.size(); ++r)
+      if (bound[r] == "1") bound_to_one += (bound_to_one.empty() ? "" : ", ") + std::to_string(r);
+  });
 
   // 4. Path selection: one rank per device measures, the others follow.
   const auto t_calibrate = std::chrono::steady_clock::now();
   const auto seconds = [](auto from, auto to) { return std::chrono::duration<double>(to - from).count(); };
   RankCalibration calibration;
-  Phase(comm, [&] {
-    calibration = CalibrateRanks(comm, *p.engine, p.job, p.plan, p.input.get(), AutoBatchBound(p.plan),
-                                 MakeEngineOptions(p.job, comm).threads);
-  });
+  Agree(
+      comm, "calibrate",
+      [&] {
+        calibration = CalibrateRanks(comm, *p.engine, p.job, p.plan, p.input.get(), AutoBatchBound(p.plan),
+                                     MakeEngineOptions(p.job, comm).threads);
+      },
+      StepBody::kCompletesCollectives);
   const double calibration_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t_calibrate).count();
 
   // 5. The output file, on rank 0.
   std::unique_ptr<ResultWriter> writer;
-  Phase(comm, [&] {
+  Agree(comm, "create-output", [&] {
     if (comm.rank() != 0) return;
     if (p.resume) {
       writer = ResultWriter::Reopen(p.job.output.path, p.plan.outputs, p.plan.rows);
@@ -628,55 +613,62 @@ void RunJob(Communicator& comm, const CliOptions& cli) {
 
   // 6. Score. From here a failing rank aborts the job. Rank 0 hands out
   // chunks by the depth every rank holds to, so they agree on it.
-  const size_t depth = static_cast<size_t>(comm.AllreduceMax(static_cast<int64_t>(ChunksInFlight(
-      p.plan.chunk_rows, calibration.report.batch_size,
-      static_cast<size_t>(p.plan.chunk_rows) * (p.plan.input_row_bytes() + p.plan.output_row_bytes())))));
+  size_t depth = 0;
+  Collective(comm, "agree-depth", [&] {
+    depth = static_cast<size_t>(comm.AllreduceMax(static_cast<int64_t>(ChunksInFlight(
+        p.plan.chunk_rows, calibration.report.batch_size,
+        static_cast<size_t>(p.plan.chunk_rows) * (p.plan.input_row_bytes() + p.plan.output_row_bytes())))));
+  });
   const auto t_loop = std::chrono::steady_clock::now();
   RankStats stats;
-  try {
-    std::optional<StopSignals> stop_signals;  // rank 0 saves what is finished; the others have nothing to save
-    if (comm.rank() == 0) stop_signals.emplace();
-    std::vector<bool> done;
-    if (p.resume) {
-      done.assign(static_cast<size_t>(chunks.num_chunks()), false);
-      for (int64_t id : p.resume->done) done[static_cast<size_t>(id)] = true;
-    }
-    ComputeSettings compute;
-    compute.batch_size = calibration.report.batch_size;
-    compute.fail_on_nonfinite = p.job.fail_on_nonfinite;
-    stats = RunRankLoop({comm, *p.engine, p.plan, chunks, compute, p.input.get(), writer.get(), depth, p.job.schedule,
-                         std::move(done), p.job.stall_timeout});
-    if (comm.rank() == 0) ThrowIfStopSignalled();
-  } catch (const StopRequested& s) {
-    StopKeepingPartial(writer, p.output_lock, p.job.output.path, chunks.num_chunks(), s.signal());
-  } catch (const Error& e) {
-    if (e.kind() == ErrorKind::kStalled)
-      spdlog::error("stalled: {}", e.what());
-    else
-      spdlog::error("rank {} failed: {}: {}", comm.rank(), ErrorKindName(e.kind()), e.what());
-    AbortKeepingPartial(comm, writer, p.output_lock, ExitCode(e.kind()));
-  } catch (const std::exception& e) {
-    spdlog::error("rank {} failed: internal error: {}", comm.rank(), e.what());
-    AbortKeepingPartial(comm, writer, p.output_lock, ExitCode(ErrorKind::kInternal));
-  }
+  Collective(
+      comm, "score",
+      [&] {
+        std::optional<StopSignals> stop_signals;  // rank 0 saves what is finished; the others have nothing to save
+        if (comm.rank() == 0) stop_signals.emplace();
+        std::vector<bool> done;
+        if (p.resume) {
+          done.assign(static_cast<size_t>(chunks.num_chunks()), false);
+          for (int64_t id : p.resume->done) done[static_cast<size_t>(id)] = true;
+        }
+        ComputeSettings compute;
+        compute.batch_size = calibration.report.batch_size;
+        compute.fail_on_nonfinite = p.job.fail_on_nonfinite;
+        try {
+          stats = RunRankLoop({comm, *p.engine, p.plan, chunks, compute, p.input.get(), writer.get(), depth,
+                               p.job.schedule, std::move(done), p.job.stall_timeout});
+          if (comm.rank() == 0) ThrowIfStopSignalled();
+        } catch (const StopRequested& s) {
+          StopKeepingPartial(writer, p.output_lock, p.job.output.path, chunks.num_chunks(), s.signal());
+        }
+      },
+      [&] { KeepPartial(writer, p.output_lock); });
   const auto t_end = std::chrono::steady_clock::now();
-  const auto rows = comm.Gather(static_cast<double>(stats.rows), 0);
-  const auto compute = comm.Gather(stats.compute_seconds, 0);
-  const auto paths = comm.Gather(CalibrationLine(calibration, comm.rank()), 0);
-  const int64_t nonfinite = comm.AllreduceSum(stats.nonfinite.values);
-  const int64_t first_row = comm.AllreduceMin(stats.nonfinite.first_row < 0 ? p.plan.rows : stats.nonfinite.first_row);
+  std::vector<double> rows, compute;
+  std::vector<std::string> paths;
+  int64_t nonfinite = 0, first_row = 0;
+  std::vector<std::string> processes;  // rank 0: every rank's host and pid
+  Collective(comm, "gather-stats", [&] {
+    rows = comm.Gather(static_cast<double>(stats.rows), 0);
+    compute = comm.Gather(stats.compute_seconds, 0);
+    paths = comm.Gather(CalibrationLine(calibration, comm.rank()), 0);
+    nonfinite = comm.AllreduceSum(stats.nonfinite.values);
+    first_row = comm.AllreduceMin(stats.nonfinite.first_row < 0 ? p.plan.rows : stats.nonfinite.first_row);
+    processes = GatherProcesses(comm);
+  });
   if (comm.rank() == 0 && nonfinite > 0)
     spdlog::warn(
         "the outputs hold {} non-finite value(s) (NaN or Inf), the first in row {}; set fail_on_nonfinite: "
         "true to make that an error",
         nonfinite, first_row);
 
-  // 7. Commit the output: rank 0 seals the file, all ranks agree, the others
-  // end MPI and exit, and only then does rank 0 move the file into place, so
-  // that no other process of its host can fail the job once the output is
-  // there (comm/outlive.h).
-  const auto processes = GatherProcesses(comm);
-  Phase(comm, [&] {
+  // 7. Commit the output, once every rank has agreed that all went well (a
+  // rank failing beside the rename would leave a finished output behind a
+  // failed job): rank 0 seals the file, all ranks agree, the others end MPI
+  // and exit, and only then does rank 0 move the file into place, so that no
+  // other process of its host can fail the job once the output is there
+  // (comm/outlive.h).
+  Agree(comm, "commit", [&] {
     if (comm.rank() != 0) return;
     writer->SetAttribute("nonfinite_values", nonfinite);
     std::string all;
@@ -704,6 +696,10 @@ void RunJob(Communicator& comm, const CliOptions& cli) {
         seconds(t_calibrate, t_loop) - calibration_seconds, seconds(t_loop, t_end),
         seconds(t_end, std::chrono::steady_clock::now()));
   }
+} catch (const JobFailed&) {
+  throw;  // agreed, and reported, by every rank
+} catch (...) {
+  AbortJob(comm, "job", CurrentFailure());
 }
 
 }  // namespace mpsbatch

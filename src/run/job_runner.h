@@ -3,32 +3,23 @@
 // rank, choose shared or scatter input, load every rank's engine, run the rank
 // loops, then commit the output file (rank 0).
 //
-// Failure policy: a failure during a setup phase is agreed on by all ranks,
-// reported once (naming the first failing rank) and turned into JobFailed on
-// every rank, so all exit with the same code. A failure while the rank loops
-// run is reported by the failing rank, which then aborts the whole job (the
-// others may be blocked waiting for it).
+// Failure policy: every step is one of kCollectiveSteps, taken through Agree
+// or Collective (comm/collective_step.h). A failure in an agreed step is
+// reported once (naming the first failing rank and the step) and turned into
+// JobFailed on every rank, so all exit with the same code. A failure in any
+// other step, or outside a step, is reported by the failing rank, which then
+// aborts the whole job (the others may be blocked waiting for it).
 #pragma once
 
+#include "comm/collective_step.h"
 #include "comm/communicator.h"
 #include "common/error.h"
 #include "config/cli.h"
 
 namespace mpsbatch {
 
-// Thrown on every rank after a failure has been reported; carries the exit
-// code's kind. main() prints nothing more for it.
-class JobFailed : public std::exception {
- public:
-  explicit JobFailed(ErrorKind kind) : kind_(kind) {}
-  ErrorKind kind() const { return kind_; }
-  const char* what() const noexcept override { return "job failed"; }
-
- private:
-  ErrorKind kind_;
-};
-
-// Runs the job `cli` names. Collective. Throws JobFailed.
+// Runs the job `cli` names. Collective. Throws JobFailed; aborts the job on a
+// failure the ranks cannot agree on.
 void RunJob(Communicator& comm, const CliOptions& cli);
 
 }  // namespace mpsbatch

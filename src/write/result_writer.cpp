@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "common/error.h"
+#include "common/fault.h"
 
 namespace fs = std::filesystem;
 
@@ -209,8 +210,10 @@ void ResultWriter::OpenDatasets(int64_t rows) {
     H5Handle ds(H5Dopen2(file_.get(), out.name.c_str(), H5P_DEFAULT), H5Dclose);
     if (!ds.valid()) throw OutputError(partial_path_ + ": has no dataset '" + out.name + "' to resume");
     H5Handle space(H5Dget_space(ds.get()), H5Sclose);
-    std::vector<hsize_t> dims(static_cast<size_t>(std::max(0, H5Sget_simple_extent_ndims(space.get()))));
-    H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+    const int ndims = space.valid() ? H5Sget_simple_extent_ndims(space.get()) : -1;
+    std::vector<hsize_t> dims(static_cast<size_t>(std::max(0, ndims)));
+    if (ndims < 0 || H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr) < 0)
+      throw OutputError(partial_path_ + ": cannot read the dimensions of dataset '" + out.name + "': " + Hdf5Message());
     Shape want{rows};
     want.insert(want.end(), out.row_shape.begin(), out.row_shape.end());
     H5Handle type(H5Dget_type(ds.get()), H5Tclose);
@@ -239,11 +242,16 @@ void ResultWriter::CreateDatasets(int64_t rows) {
     chunk[0] = std::clamp<hsize_t>((1u << 20) / row_bytes, 1, std::max<hsize_t>(1, dims[0]));
     H5Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose);
     H5Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
-    if (out.row_bytes() > 0) H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data());
+    const auto fail = [&] {
+      return OutputError(partial_path_ + ": cannot set up dataset '" + out.name + "': " + Hdf5Message());
+    };
+    if (!space.valid() || !dcpl.valid()) throw fail();
+    if (out.row_bytes() > 0 && H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data()) < 0) throw fail();
     // All storage now, none of it filled: writing rows later touches no
     // metadata (see the header), and costs nothing up front.
-    H5Pset_alloc_time(dcpl.get(), H5D_ALLOC_TIME_EARLY);
-    H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER);
+    if (H5Pset_alloc_time(dcpl.get(), H5D_ALLOC_TIME_EARLY) < 0 ||
+        H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER) < 0)
+      throw fail();
     H5Handle ds(H5Dcreate2(file_.get(), out.name.c_str(), NativeH5Type(out.dtype), space.get(), H5P_DEFAULT, dcpl.get(),
                            H5P_DEFAULT),
                 H5Dclose);
@@ -289,7 +297,7 @@ void ResultWriter::MarkChunkDone(int64_t id) {
 void ResultWriter::Sync() {
   {
     std::unique_lock<std::mutex> lock(sync_mutex_);
-    sync_done_.wait(lock, [&] { return sync_recorded_ == sync_marked_; });
+    sync_done_.wait(lock, [&] { return sync_ended_ || sync_recorded_ == sync_marked_; });
   }
   ThrowIfSyncFailed();
 }
@@ -301,7 +309,27 @@ void ResultWriter::ThrowIfSyncFailed() {
   throw OutputError(sync_error_);
 }
 
-void ResultWriter::SyncLoop() {
+void ResultWriter::SyncLoop() noexcept {
+  try {
+    SyncPasses();
+  } catch (...) {
+    std::string what = "an exception that is not a std::exception";
+    try {
+      throw;
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    std::lock_guard<std::mutex> lock(sync_mutex_);
+    if (sync_error_.empty())
+      sync_error_ = partial_path_ + ": the thread that makes finished chunks durable failed: " + what;
+    sync_ended_ = true;
+    sync_done_.notify_all();
+  }
+}
+
+void ResultWriter::SyncPasses() {
+  FaultPoint("sync-thread");
   std::unique_lock<std::mutex> lock(sync_mutex_);
   for (;;) {
     sync_wake_.wait(lock, [&] { return sync_stop_ || !sync_waiting_.empty(); });
@@ -375,10 +403,10 @@ void ResultWriter::WriteRows(size_t index, int64_t begin, int64_t count, const s
 }
 
 void ResultWriter::SetAttribute(const std::string& name, const std::string& value) {
-  if (H5Aexists(file_.get(), name.c_str()) > 0) H5Adelete(file_.get(), name.c_str());
+  ReplaceAttribute(name);
   H5Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
-  H5Tset_size(type.get(), H5T_VARIABLE);
-  H5Tset_cset(type.get(), H5T_CSET_UTF8);
+  if (!type.valid() || H5Tset_size(type.get(), H5T_VARIABLE) < 0 || H5Tset_cset(type.get(), H5T_CSET_UTF8) < 0)
+    throw OutputError(partial_path_ + ": cannot write attribute '" + name + "': " + Hdf5Message());
   H5Handle space(H5Screate(H5S_SCALAR), H5Sclose);
   H5Handle attr(H5Acreate2(file_.get(), name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
   const char* ptr = value.c_str();
@@ -386,8 +414,14 @@ void ResultWriter::SetAttribute(const std::string& name, const std::string& valu
     throw OutputError(partial_path_ + ": cannot write attribute '" + name + "': " + Hdf5Message());
 }
 
+void ResultWriter::ReplaceAttribute(const std::string& name) {
+  const htri_t exists = H5Aexists(file_.get(), name.c_str());
+  if (exists < 0 || (exists > 0 && H5Adelete(file_.get(), name.c_str()) < 0))
+    throw OutputError(partial_path_ + ": cannot replace attribute '" + name + "': " + Hdf5Message());
+}
+
 void ResultWriter::SetAttribute(const std::string& name, int64_t value) {
-  if (H5Aexists(file_.get(), name.c_str()) > 0) H5Adelete(file_.get(), name.c_str());
+  ReplaceAttribute(name);
   H5Handle space(H5Screate(H5S_SCALAR), H5Sclose);
   H5Handle attr(H5Acreate2(file_.get(), name.c_str(), H5T_NATIVE_INT64, space.get(), H5P_DEFAULT, H5P_DEFAULT),
                 H5Aclose);

@@ -140,9 +140,13 @@ class ResultWriter {
   // CRC-32 of chunk `id`'s rows as the file holds them, outputs in order.
   uint32_t ChunkChecksum(int64_t id);
   void RemoveFiles();
+  // Deletes attribute `name` if the file has it (SetAttribute writes anew).
+  void ReplaceAttribute(const std::string& name);
   // The syncing thread: fsyncs the file, appends the ids marked done before
   // the fsync to the journal, fsyncs it; again while ids wait.
-  void SyncLoop();
+  // Anything it throws becomes sync_error_ (never std::terminate).
+  void SyncLoop() noexcept;
+  void SyncPasses();
   // One pass of it over `records`: "" or what failed.
   std::string RecordDurably(const std::vector<JournalRecord>& records) noexcept;
   void ThrowIfSyncFailed();  // under no lock
@@ -169,7 +173,8 @@ class ResultWriter {
   std::string sync_error_;                   // the first failure; no pass runs after it
   bool sync_error_thrown_ = false;           // a call has thrown it
   bool sync_stop_ = false;
-  int data_fd_ = -1;  // the file's descriptor (sec2 driver), or -1
+  bool sync_ended_ = false;  // the thread ended on a failure: nothing more is recorded
+  int data_fd_ = -1;         // the file's descriptor (sec2 driver), or -1
   std::thread sync_thread_;
 };
 

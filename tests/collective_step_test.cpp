@@ -1,0 +1,98 @@
+// The collective-step mechanism and the communicator's error checks under real
+// MPI (launched by mpiexec at 1 and 2 ranks), and the failure points of
+// common/fault.h (MPSBATCH_FAIL_AT, set by main before anything reads it).
+#include "comm/collective_step.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <stdexcept>
+
+#include "common/error.h"
+#include "common/fault.h"
+
+namespace mpsbatch {
+
+namespace {
+
+Communicator* g_comm = nullptr;
+
+// MPI's default handler would abort the process inside MPI_Bcast.
+TEST(Communicator, AFailedCallIsACommErrorNamingIt) {
+  std::string data = "x";
+  try {
+    g_comm->Broadcast(data, g_comm->size() + 5);  // no such root
+    FAIL() << "a broadcast from a rank that does not exist returned";
+  } catch (const CommError& e) {
+    EXPECT_NE(std::string(e.what()).find("MPI_Bcast failed: "), std::string::npos) << e.what();
+  }
+  g_comm->Barrier();  // still usable
+}
+
+TEST(Agree, ASuccessfulStepReturnsOnEveryRank) {
+  int ran = 0;
+  Agree(*g_comm, "plan", [&] { ++ran; });
+  EXPECT_EQ(ran, 1);
+}
+
+// The last rank fails; every rank throws JobFailed with its kind.
+TEST(Agree, OneRanksFailureIsEveryRanksJobFailedOfItsKind) {
+  const bool last = g_comm->rank() == g_comm->size() - 1;
+  try {
+    Agree(*g_comm, "create-output", [&] {
+      if (last) throw OutputError("the disk is full");
+    });
+    FAIL() << "Agree returned after a failure";
+  } catch (const JobFailed& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kOutput);
+  }
+}
+
+TEST(CurrentFailure, NamesTheKindOrCallsItInternal) {
+  auto of = [](auto thrown) {
+    try {
+      throw thrown;
+    } catch (...) {
+      return CurrentFailure();
+    }
+  };
+  EXPECT_EQ(of(ModelError("bad")).kind, ErrorKind::kModel);
+  EXPECT_EQ(of(ModelError("bad")).message, "bad");
+  EXPECT_EQ(of(std::runtime_error("odd")).kind, ErrorKind::kInternal);
+  EXPECT_EQ(of(std::runtime_error("odd")).message, "odd");
+  EXPECT_EQ(of(42).message, "an exception that is not a std::exception");
+  EXPECT_EQ(FailureLine(2, "commit", {ErrorKind::kOutput, "full"}), "rank 2 failed in commit: output error: full");
+}
+
+// main sets MPSBATCH_FAIL_AT=sync-thread:0:input.
+TEST(FaultPoint, ThrowsWhereAndAsAskedOnly) {
+  EXPECT_NO_THROW(FaultPoint("compute-thread"));
+  if (g_comm->rank() != 0) {
+    EXPECT_NO_THROW(FaultPoint("sync-thread"));
+    return;
+  }
+  try {
+    FaultPoint("sync-thread");
+    FAIL() << "no failure at sync-thread on rank 0";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("injected failure at sync-thread on rank 0"), std::string::npos);
+  }
+}
+
+}  // namespace
+
+}  // namespace mpsbatch
+
+int main(int argc, char** argv) {
+  setenv("MPSBATCH_FAIL_AT", "sync-thread:0:input", 1);
+  mpsbatch::MpiSession mpi(&argc, &argv);
+  ::testing::InitGoogleTest(&argc, argv);
+  mpsbatch::Communicator comm;
+  mpsbatch::g_comm = &comm;
+  if (comm.rank() != 0) {
+    auto& listeners = ::testing::UnitTest::GetInstance()->listeners();
+    delete listeners.Release(listeners.default_result_printer());
+  }
+  const int failed = RUN_ALL_TESTS();
+  return static_cast<int>(comm.AllreduceMax(failed));
+}

@@ -8,6 +8,8 @@
 #include <regex>
 
 #include "e2e_util.h"
+#include "source_files_util.h"
+#include "write/output_lock.h"
 
 namespace mpsbatch::e2e {
 namespace {
@@ -122,6 +124,43 @@ TEST_F(E2E, AnOutputThatIsAnInputIsRefused) {
   EXPECT_EQ(r.exit_code, 7) << r.output;
   EXPECT_NE(r.output.find("is the same file as model.path"), std::string::npos) << r.output;
   EXPECT_TRUE(testing::ReadFile(model) == model_before) << "the model was changed";
+}
+
+// The file an input's rows come from through an external link is no output
+// either (it was replaced, and the run exited 0); nor is a name mpsbatch
+// gives another output's partial file, journal or lock, whose run's lock
+// would not keep this one out.
+TEST_F(E2E, AnOutputThatIsAnInputsSourceOrAnotherOutputsSideFileIsRefused) {
+  const std::string data = (dir_ / "data.h5").string(), in = (dir_ / "in.h5").string();
+  testing::WriteFloatRows(data, "x", 100, 4);
+  {
+    H5Handle file(H5Fcreate(in.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
+    ASSERT_GE(H5Lcreate_external("data.h5", "/x", file.get(), "x", H5P_DEFAULT, H5P_DEFAULT), 0);
+  }
+  const std::string before = testing::ReadFile(data);
+  const auto job = WriteJob(dir_, "identity.pt", "[x]");
+  auto r = RunMpsbatch(2, job,
+                       {"--set", "input.path=" + in, "--set", "output.path=" + data, "--set", "output.overwrite=true"});
+  EXPECT_EQ(r.exit_code, 7) << r.output;
+  EXPECT_NE(r.output.find("is the same file as input.path's external link target"), std::string::npos) << r.output;
+  EXPECT_TRUE(testing::ReadFile(data) == before) << "the input's rows were changed";
+
+  for (const std::string suffix : {".partial", ".partial.chunks", ".lock"}) {
+    r = RunMpsbatch(1, WriteJob(dir_, "mlp.pt", "[x_f32]"),
+                    {"--set", "output.path=" + (dir_ / ("x.h5" + suffix)).string()});
+    EXPECT_EQ(r.exit_code, 7) << r.output;
+    EXPECT_NE(r.output.find("ends in '" + suffix + "'"), std::string::npos) << r.output;
+  }
+}
+
+// A dry run writes nothing, the output's lock included: it neither waits for
+// nor blocks a run writing the same output.
+TEST_F(E2E, ADryRunTakesNoLock) {
+  const auto job = WriteJob(dir_, "mlp.pt", "[x_f32]");
+  OutputLock running(Out());
+  auto r = RunMpsbatch(1, job, {"--dry-run"});
+  EXPECT_RUN_OK(r);
+  EXPECT_NE(r.output.find("dry run: nothing written"), std::string::npos) << r.output;
 }
 
 TEST_F(E2E, AFifoAsInputIsAnInputError) {

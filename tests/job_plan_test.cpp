@@ -129,6 +129,10 @@ TEST(ResumeIdentity, CoversThePackagePathPrecisionAndSourceFiles) {
   forced.path = PathRequest::kFrozen;
   EXPECT_EQ(IdentityDifference(first, ResumeIdentity(forced, plan, 42)),
             "path was 'auto' when the output was started, is 'frozen' now");
+  JobConfig checked = job;
+  checked.fail_on_nonfinite = true;
+  EXPECT_EQ(IdentityDifference(first, ResumeIdentity(checked, plan, 42)),
+            "fail_on_nonfinite was 'false' when the output was started, is 'true' now");
   JobConfig half = job;
   half.precision = Precision::kBf16;
   EXPECT_EQ(IdentityDifference(first, ResumeIdentity(half, plan, 42)),

@@ -1,6 +1,7 @@
 #include "config/job.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 
@@ -150,6 +151,34 @@ TEST(Job, LoadJobFileResolvesAgainstItsFolder) {
   JobConfig c = LoadJobFile((dir / "job.yaml").string());
   EXPECT_EQ(c.model_path, (dir / "m.pt").string());
   EXPECT_THROW(LoadJobFile((dir / "missing.yaml").string()), ConfigError);
+}
+
+// A folder, a pipe or a device where the job file should be: refused at
+// once (a pipe hung in the read, /dev/zero filled the memory).
+TEST(Job, LoadJobFileRefusesWhatIsNotAFile) {
+  auto dir = testing::TestDir();
+  try {
+    LoadJobFile(dir.string());
+    ADD_FAILURE() << "a folder was read as a job file";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("is a folder, not a job file"), std::string::npos) << e.what();
+  }
+  const auto fifo = dir / "job.yaml";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  try {
+    LoadJobFile(fifo.string());
+    ADD_FAILURE() << "a pipe was read as a job file";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("is not a regular file"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(LoadJobFile("/dev/zero"), ConfigError);
+}
+
+TEST(Job, ThreadsHasAnUpperBound) {
+  EXPECT_NE(ErrorOf(kMinimal, {"threads=100000"}).find("threads: must be <= 1024 (or 0: automatic), got 100000"),
+            std::string::npos)
+      << ErrorOf(kMinimal, {"threads=100000"});
+  EXPECT_EQ(Parse(kMinimal, {"threads=1024"}).threads, 1024);
 }
 
 TEST(JobErrors, MalformedYamlNamesFileAndLine) {

@@ -376,7 +376,11 @@ JobConfig Build(YAML::Node root, JobReader& r) {
                  (n.IsScalar() ? "'" + value + "'" : std::string("a list or mapping")));
     }
   }
-  if (auto n = root["threads"]) c.threads = static_cast<int>(r.Integer(n, "threads", 0));
+  if (auto n = root["threads"]) {
+    const int64_t threads = r.Integer(n, "threads", 0);
+    if (threads > 1024) r.Fail("threads", n, "must be <= 1024 (or 0: automatic), got " + std::to_string(threads));
+    c.threads = static_cast<int>(threads);
+  }
   if (auto n = root["log_level"])
     c.log_level = r.Choice<std::string>(n, "log_level",
                                         {{"trace", "trace"},
@@ -462,6 +466,13 @@ JobConfig ParseJobText(const std::string& text, const std::string& source, const
 }
 
 JobConfig LoadJobFile(const std::string& path, const std::vector<std::string>& overrides) {
+  std::error_code ec;
+  const auto status = fs::status(path, ec);
+  if (!ec && fs::is_directory(status)) throw ConfigError(path + ": is a folder, not a job file");
+  if (!ec && !fs::is_regular_file(status))
+    throw ConfigError(path + ": is not a regular file (a pipe or a device?); give a job file (YAML)");
+  if (!ec && fs::file_size(path, ec) > (size_t{16} << 20))
+    throw ConfigError(path + ": is larger than 16 MiB, too large for a job file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw ConfigError(path + ": cannot read the job file: " + std::strerror(errno));
   std::stringstream ss;

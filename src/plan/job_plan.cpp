@@ -259,6 +259,8 @@ std::string ResumeIdentity(const JobConfig& job, const JobPlan& plan, int64_t in
   s << "device: " << DeviceRequestName(job.device) << "\n";
   s << "path: " << PathRequestName(job.path) << "\n";
   s << "precision: " << PrecisionName(job.precision) << "\n";
+  // Chunks taken over from an earlier run were checked only if it checked.
+  s << "fail_on_nonfinite: " << (job.fail_on_nonfinite ? "true" : "false") << "\n";
   s << "batch_size: " << (job.batch_size_auto ? "auto" : std::to_string(job.batch_size)) << "\n";
   s << "output.dtype: " << OutputDTypeSetting(job) << "\n";
   names.clear();

@@ -213,6 +213,7 @@ struct Planned {
   std::string identity;                     // rank 0: ResumeIdentity of this run
   std::optional<PartialState> resume;       // rank 0: what an earlier run left, if resuming
   bool restart = false;                     // --restart: discard what an earlier run left
+  bool dry_run = false;                     // --dry-run: check, write nothing
   std::unique_ptr<OutputLock> output_lock;  // rank 0: held from planning to the end
 };
 
@@ -249,9 +250,11 @@ void PlanOnRankZero(Communicator& comm, Planned& p) {
         "--restart discards the chunks an earlier run saved, --resume (resume: true) keeps them: give one");
   std::vector<KeyedPath> reads{{"input.path", job.input.path}, {"model.path", job.model_path}};
   if (!job.model_compiled.empty()) reads.emplace_back("model.compiled", job.model_compiled);
+  for (const auto& src : p.plan.input_sources) reads.emplace_back("input.path's " + src.role, src.path);
   CheckOutputFiles(job.output.path, reads);
   CheckOutputPath(job.output.path, job.output.overwrite);
-  p.output_lock = std::make_unique<OutputLock>(job.output.path);  // before anything is truncated
+  // Before anything is truncated; a dry run writes nothing and takes none.
+  if (!p.dry_run) p.output_lock = std::make_unique<OutputLock>(job.output.path);
   CheckSavedChunksKept(job.output.path, job.resume, p.restart);
   if (job.resume) p.resume = ReadPartial(job.output.path);
 
@@ -305,8 +308,8 @@ void PlanOnRankZero(Communicator& comm, Planned& p) {
     const int64_t chunks = ChunkPlan(p.plan.rows, p.plan.chunk_rows, 1).num_chunks();
     for (int64_t id : p.resume->done)
       if (id < 0 || id >= chunks)
-        throw OutputError(JournalPath(job.output.path) + ": lists chunk " + std::to_string(id) + " of " +
-                          std::to_string(chunks));
+        throw OutputError("cannot resume: " + JournalPath(job.output.path) + " lists chunk " + std::to_string(id) +
+                          " of " + std::to_string(chunks) + "; " + StartOverAdvice());
     return;
   }
   // On demand, smaller chunks let fast ranks take over more of a slow one's share.
@@ -509,6 +512,7 @@ void RunJob(Communicator& comm, const CliOptions& cli) try {
   const std::string start_time = Timestamp();
   Planned p;
   p.restart = cli.restart;
+  p.dry_run = cli.dry_run;
 
   // 1. The job file, read and validated on rank 0, then the same text on all.
   std::string effective, source = cli.job_path;

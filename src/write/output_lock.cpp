@@ -97,6 +97,11 @@ OutputLock::~OutputLock() {
 
 void CheckOutputFiles(const std::string& final_path, const std::vector<KeyedPath>& reads) {
   const std::string where = "output.path '" + final_path + "'";
+  // Another run's side files: its lock would not keep this run out.
+  for (const std::string suffix : {".partial", ".partial.chunks", ".lock"})
+    if (final_path.size() > suffix.size() && final_path.ends_with(suffix))
+      throw OutputError(where + " ends in '" + suffix + "', the name of a file mpsbatch keeps beside an output " +
+                        "while it is written (another run's, perhaps): give output.path another name");
   const std::vector<std::pair<std::string, std::string>> written = {
       {where, final_path},
       {where + ": its partial file", PartialPath(final_path)},

@@ -57,7 +57,8 @@ std::optional<PartialState> ReadPartial(const std::string& final_path) {
   const std::string partial = PartialPath(final_path);
   if (!fs::exists(partial)) return std::nullopt;
   H5Handle file(H5Fopen(partial.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
-  if (!file.valid()) throw OutputError("cannot resume from " + partial + ": " + Hdf5Message());
+  if (!file.valid())
+    throw OutputError("cannot resume from " + partial + ": " + Hdf5Message() + "; " + StartOverAdvice());
   PartialState state;
   auto identity = ReadStringAttribute(file.get(), kIdentityAttribute);
   auto chunk_rows = ReadIntAttribute(file.get(), kChunkRowsAttribute);

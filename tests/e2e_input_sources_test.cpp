@@ -27,20 +27,7 @@ fs::path IdentityJob(const fs::path& dir, const std::string& input, const std::s
 // dataset of its own with the same first and last rows: the rows scored must
 // be the target's.
 TEST_F(E2E, AnExternalLinkIsScoredFromItsTarget) {
-  const std::string target = (dir_ / "target.h5").string(), link = (dir_ / "link.h5").string();
-  testing::WriteFloatRows(target, "x", 1000, 4);
-  testing::WriteFloatRows(link, "d", 1000, 4);
-  {
-    H5Handle file(H5Fopen(link.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), H5Fclose);
-    H5Handle d(H5Dopen2(file.get(), "d", H5P_DEFAULT), H5Dclose);
-    H5Handle space(H5Dget_space(d.get()), H5Sclose);
-    const hsize_t start[2] = {1, 0}, count[2] = {998, 4};
-    H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, start, nullptr, count, nullptr);
-    H5Handle mem(H5Screate_simple(2, count, nullptr), H5Sclose);
-    const std::vector<float> other(998 * 4, -1.0f);
-    ASSERT_GE(H5Dwrite(d.get(), H5T_NATIVE_FLOAT, mem.get(), space.get(), H5P_DEFAULT, other.data()), 0);
-    ASSERT_GE(H5Lcreate_external("target.h5", "/x", file.get(), "x", H5P_DEFAULT, H5P_DEFAULT), 0);
-  }
+  const std::string link = testing::LinkOverATwin(dir_), target = (dir_ / "target.h5").string();
   auto r = RunMpsbatch(2, IdentityJob(dir_, link, "x"));
   EXPECT_RUN_OK(r);
   EXPECT_EQ(ReadFloatsBytes(Out(), "y"), ReadFloatsBytes(target, "x"));

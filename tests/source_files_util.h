@@ -69,4 +69,27 @@ inline void MakeExternal(const std::string& path, const std::string& name, hsize
   WriteFloatRows(path, name, rows, cols, 0, dcpl.get());
 }
 
+// link.h5 holding `d` (1000 x 4 float32 whose middle rows are -1, first and
+// last rows those of target.h5's `x`) and an external link `x` to target.h5's
+// `x`, which lies at the very offset where link.h5 keeps `d`: reading link.h5
+// at that offset would pass a check of the first and last rows and return
+// `d`'s middle rows. Returns the link file's path.
+inline std::string LinkOverATwin(const std::filesystem::path& dir) {
+  const std::string target = (dir / "target.h5").string(), link = (dir / "link.h5").string();
+  WriteFloatRows(target, "x", 1000, 4);
+  WriteFloatRows(link, "d", 1000, 4);
+  H5Handle file(H5Fopen(link.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), H5Fclose);
+  H5Handle d(H5Dopen2(file.get(), "d", H5P_DEFAULT), H5Dclose);
+  H5Handle space(H5Dget_space(d.get()), H5Sclose);
+  const hsize_t start[2] = {1, 0}, count[2] = {998, 4};
+  H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, start, nullptr, count, nullptr);
+  H5Handle mem(H5Screate_simple(2, count, nullptr), H5Sclose);
+  const std::vector<float> other(998 * 4, -1.0f);
+  EXPECT_GE(H5Dwrite(d.get(), H5T_NATIVE_FLOAT, mem.get(), space.get(), H5P_DEFAULT, other.data()), 0);
+  EXPECT_GE(H5Lcreate_external("target.h5", "/x", file.get(), "x", H5P_DEFAULT, H5P_DEFAULT), 0);
+  H5Handle x(H5Dopen2(file.get(), "x", H5P_DEFAULT), H5Dclose);
+  EXPECT_EQ(H5Dget_offset(x.get()), H5Dget_offset(d.get()));  // what makes the wrong file look right
+  return link;
+}
+
 }  // namespace mpsbatch::testing

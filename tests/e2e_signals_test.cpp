@@ -32,10 +32,11 @@ void ExpectBitwise(const std::vector<float>& got, const std::vector<float>& want
 
 // A job of hang.pt on `input`: by default 52 chunks of 2 rows, 0.1-0.3 s each
 // on a CPU (a GPU takes a millisecond).
-fs::path WriteHangJob(const fs::path& dir, const std::string& input, const std::string& extra = "", int rows = 2) {
+fs::path WriteHangJob(const fs::path& dir, const std::string& input, const std::string& extra = "", int rows = 2,
+                      const std::string& device = TestDevice()) {
   const fs::path job = dir / "job.yaml";
   const std::string n = std::to_string(rows);
-  testing::WriteFile(job, "model:\n  path: " + Fixture("hang.pt") + "\ndevice: " + TestDevice() + "\nbatch_size: " + n +
+  testing::WriteFile(job, "model:\n  path: " + Fixture("hang.pt") + "\ndevice: " + device + "\nbatch_size: " + n +
                               "\nchunk_size: " + n + "\npath: eager\ninput:\n  path: " + input +
                               "\n  datasets: [x]\noutput:\n  path: out.h5\n  datasets: [y]\n" + extra);
   return job;
@@ -173,6 +174,25 @@ TEST_P(SignalToMpirun, SavesTheFinishedChunksForAResume) {
   fs::copy_file(Fixture("hang_unmarked.h5"), input, fs::copy_options::overwrite_existing);
   fs::last_write_time(input, mtime);
   ExpectResumableTo(dir, job, Expected(input.string()));
+}
+
+// An input rewritten while its rows are scored (here: only its modification
+// time, as an edit in place with HDF5's locks off would change it): the rows
+// may mix both versions, so nothing is committed and the job says why.
+TEST(InputChangedMidRun, IsAnInputErrorAndNothingIsCommitted) {
+  const auto dir = testing::TestDir();
+  const fs::path input = dir / "in.h5";
+  fs::copy_file(Fixture("hang_unmarked.h5"), input);
+  // One CPU thread per rank: seconds on any host, so the change lands mid-run.
+  const auto job = WriteHangJob(dir, input.string(), "threads: 1\n", 2, "cpu");
+  const fs::path log = dir / "run.log";
+  const pid_t mpirun = Start(Mpirun(2, job), log);
+  ASSERT_TRUE(WaitForRecords(mpirun, dir, 2)) << testing::ReadFile(log);
+  fs::last_write_time(input, fs::last_write_time(input) + std::chrono::seconds(1));
+  const RunResult r = Wait(mpirun, log, 120);
+  EXPECT_EQ(r.exit_code, 4) << r.output;
+  EXPECT_NE(r.output.find("input.path '" + input.string() + "' changed during the run"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(dir / "out.h5"));
 }
 
 INSTANTIATE_TEST_SUITE_P(E2E, SignalToMpirun, ::testing::Values(SIGINT, SIGTERM, SIGHUP));

@@ -30,6 +30,7 @@
 #include "plan/chunk_plan.h"
 #include "plan/job_plan.h"
 #include "read/input_file.h"
+#include "read/input_sources.h"
 #include "run/calibrate.h"
 #include "run/rank_loop.h"
 #include "write/journal.h"
@@ -211,6 +212,7 @@ struct Planned {
   double engine_seconds = 0;                // rank 0: creating its engine (device, model load)
   double probe_seconds = 0;                 // rank 0: reading and running the probe batch
   std::string identity;                     // rank 0: ResumeIdentity of this run
+  FileStamp input_stamp;                    // rank 0: input.path when planned
   std::optional<PartialState> resume;       // rank 0: what an earlier run left, if resuming
   bool restart = false;                     // --restart: discard what an earlier run left
   bool dry_run = false;                     // --dry-run: check, write nothing
@@ -295,6 +297,7 @@ void PlanOnRankZero(Communicator& comm, Planned& p) {
   std::tie(p.plan.model_sha256, p.plan.compiled_sha256) = hashes.get();
   const auto stamp = StampOf(job.input.path);
   if (!stamp) throw InputError("input.path '" + job.input.path + "': cannot read its modification time");
+  p.input_stamp = *stamp;
   p.identity = ResumeIdentity(job, p.plan, stamp->mtime_ns);
   if (p.resume) {
     const std::string difference = IdentityDifference(p.resume->identity, p.identity);
@@ -465,6 +468,26 @@ std::string ResumeLine(const Planned& p) {
   const int64_t done = static_cast<int64_t>(p.resume->done.size());
   return "  resume: " + std::to_string(done) + " of " + std::to_string(chunks) +
          " chunks done by an earlier run; scoring the other " + std::to_string(chunks - done);
+}
+
+// Rank 0, before the output is sealed: the input and every file its rows come
+// from are as they were when planned. A file rewritten in place during the run
+// (HDF5's locks off, or another program) would leave rows of both versions in
+// one output.
+void CheckInputUnchanged(const Planned& p) {
+  auto check = [](const std::string& what, const std::string& path, const FileStamp& then) {
+    const auto now = StampOf(path);
+    if (now && *now == then) return;
+    throw InputError(what + " '" + path + "' changed during the run (" +
+                     (now ? "size " + std::to_string(then.size) + " -> " + std::to_string(now->size) +
+                                ", modified at " + std::to_string(then.mtime_ns) + " -> " +
+                                std::to_string(now->mtime_ns) + " ns"
+                          : "it is gone") +
+                     "): its rows may mix both versions, so the output is not committed; run the job again once "
+                     "the input stays unchanged");
+  };
+  check("input.path", p.job.input.path, p.input_stamp);
+  for (const auto& src : p.plan.input_sources) check("input.path's " + src.role, src.path, src.stamp);
 }
 
 // Before the job ends from inside the rank loop: the rows rank 0 has written
@@ -674,6 +697,7 @@ void RunJob(Communicator& comm, const CliOptions& cli) try {
   // (comm/outlive.h).
   Agree(comm, "commit", [&] {
     if (comm.rank() != 0) return;
+    CheckInputUnchanged(p);
     writer->SetAttribute("nonfinite_values", nonfinite);
     std::string all;
     for (size_t r = 0; r < paths.size(); ++r) all += "rank " + std::to_string(r) + ": " + paths[r] + "\n";

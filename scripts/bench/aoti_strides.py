@@ -2,7 +2,7 @@
 """Does an AOTInductor package read its input with the strides it was
 exported with? Exports a small conv net twice (from a contiguous and from a
 channels-last example, dynamic batch, freezing) and feeds each package both
-layouts, against eager (docs/performance.md, fourth session: a package can
+layouts, against eager (docs/performance.md, runs D: a package can
 return wrong numbers for the other layout, which is why mpsbatch's docs say
 to export from a contiguous example). CPU; a minute or so.
 

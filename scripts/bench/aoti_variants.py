@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Exports ResNet-50 as AOTInductor packages in several ways, in parallel
 processes, for aoti_variants.sh to time in mpsbatch (docs/performance.md,
-fourth session). Each variant: which module, the example's memory layout,
+runs D). Each variant: which module, the example's memory layout,
 a dynamic or a fixed batch, Inductor's freezing.
 
 Usage: aoti_variants.py OUT_DIR            (writes OUT_DIR/<variant>.pt2)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The cost of making finished chunks durable, A against B (docs/performance.md,
-# fourth session): a job shaped like ResNet-50's (uint8 224x224x3 rows,
+# runs D): a job shaped like ResNet-50's (uint8 224x224x3 rows,
 # 256-row chunks, 1,000 float outputs per row) with a model that only averages
 # a subsample, so that reading and writing are what is timed; 1 rank, CPU.
 # Each build runs alternately, plain and with every fdatasync made

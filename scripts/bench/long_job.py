@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """One workload on a long input: how close mpsbatch comes to the compiled
 ceiling end to end once start-up is spread over more rows (docs/performance.md,
-fourth session). Exports the AOTInductor package, writes the input, measures
+runs D). Exports the AOTInductor package, writes the input, measures
 the ceiling, and runs mpsbatch on 1 rank: the package alone (before and after the
 ceiling) and the TorchScript job with `path: auto` (once).
 

@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
-# What starting a process costs on this machine (docs/performance.md, "third
-# session"): `mpirun -n 1 true`, `mpirun -n 1 mpsbatch --version` (libtorch's
+# What starting a process costs on this machine (docs/performance.md, runs C): `mpirun -n 1 true`, `mpirun -n 1 mpsbatch --version` (libtorch's
 # libraries and static initialisers, MPI's start and end) and Python's
 # `import torch` with one tensor on the GPU (CPU where there is none), three
 # times each.

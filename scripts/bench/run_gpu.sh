@@ -18,11 +18,11 @@ MPSBATCH_BUILD_DIR=build-gpu MPSBATCH_PYTHON=$(command -v python3) MPSBATCH_JOBS
 for w in "$@"; do
   extra=()
   # The MLP on 8M rows (8.2 GB): on 2M its jobs scored for 0.4 s, too short
-  # to tell a change from noise (docs/performance.md, third session).
+  # to tell a change from noise (docs/performance.md, runs C).
   if [[ $w == mlp ]]; then extra=(--rows 8000000 --cpu-rows 400000); fi
   # ResNet-50 and BERT also through the torch.export route (an AOTInductor
   # package, 1-2 min to export): the route PyTorch now recommends, and the
-  # fastest one measured for both (fourth session).
+  # fastest one measured for both (runs D).
   if [[ $w == resnet50 || $w == bert ]]; then extra=(--aoti); fi
   python3 scripts/bench/bench.py "$w" --mpsbatch build-gpu/src/mpsbatch --work "/tmp/bench-$w" \
     --json "$out/results.jsonl" "${extra[@]}" ${BENCH_ARGS:-} 2>&1 | tee "$out/bench-$w.log"

@@ -116,7 +116,7 @@ def save_aoti(name, model, path, device="cuda", dtype=torch.bfloat16, max_batch=
     convolutions, and the NHWC input lets it run them channels-last), it ran
     at 25.0k img/s in mpsbatch's calibration on an H200, against 16.0k for
     the bare network exported from NCHW floats without freezing and 21.9k for
-    TorchScript's best path (docs/performance.md, fourth session). Its input
+    TorchScript's best path (docs/performance.md, runs D). Its input
     is contiguous, as mpsbatch hands it: a package may read its input with
     the strides of its example (aoti_strides.py).
 

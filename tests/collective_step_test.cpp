@@ -10,6 +10,7 @@
 
 #include "common/error.h"
 #include "common/fault.h"
+#include "mpi_test_util.h"
 
 namespace mpsbatch {
 
@@ -85,14 +86,5 @@ TEST(FaultPoint, ThrowsWhereAndAsAskedOnly) {
 
 int main(int argc, char** argv) {
   setenv("MPSBATCH_FAIL_AT", "sync-thread:0:input", 1);
-  mpsbatch::MpiSession mpi(&argc, &argv);
-  ::testing::InitGoogleTest(&argc, argv);
-  mpsbatch::Communicator comm;
-  mpsbatch::g_comm = &comm;
-  if (comm.rank() != 0) {
-    auto& listeners = ::testing::UnitTest::GetInstance()->listeners();
-    delete listeners.Release(listeners.default_result_printer());
-  }
-  const int failed = RUN_ALL_TESTS();
-  return static_cast<int>(comm.AllreduceMax(failed));
+  return mpsbatch::testing::RunOnEveryRank(argc, argv, &mpsbatch::g_comm);
 }

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "common/error.h"
+#include "mpi_test_util.h"
 #include "read/hdf5_handle.h"
 #include "test_util.h"
 
@@ -257,18 +258,4 @@ TEST(SearchBatchSize, GrowsUntilTheDeviceRunsOutOfMemory) {
 
 }  // namespace mpsbatch
 
-int main(int argc, char** argv) {
-  mpsbatch::MpiSession mpi(&argc, &argv);
-  mpsbatch::SilenceHdf5Errors();
-  ::testing::InitGoogleTest(&argc, argv);
-  mpsbatch::Communicator comm;
-  mpsbatch::g_comm = &comm;
-  // Only rank 0 prints the gtest report; every rank's result decides the exit code.
-  if (comm.rank() != 0) {
-    auto& listeners = ::testing::UnitTest::GetInstance()->listeners();
-    delete listeners.Release(listeners.default_result_printer());
-  }
-  const int failed = RUN_ALL_TESTS();
-  const int any_failed = static_cast<int>(comm.AllreduceMax(failed));
-  return any_failed;
-}
+int main(int argc, char** argv) { return mpsbatch::testing::RunOnEveryRank(argc, argv, &mpsbatch::g_comm); }

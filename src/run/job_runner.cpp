@@ -492,16 +492,25 @@ void CheckInputUnchanged(const Planned& p) {
 
 // Before the job ends from inside the rank loop: the rows rank 0 has written
 // stay in the partial file for a --resume.
-void KeepPartial(std::unique_ptr<ResultWriter>& writer, std::unique_ptr<OutputLock>& lock) {
+// Records what the syncing thread still holds, keeps the partial file and
+// journal, closes them and releases the output's lock. Returns the partial
+// file's path ("" without a writer: not rank 0, or no output yet).
+std::string SaveForResume(std::unique_ptr<ResultWriter>& writer, std::unique_ptr<OutputLock>& lock) {
+  std::string partial;
   if (writer) {
     if (const std::string lost = writer->StopSyncing(); !lost.empty())
       spdlog::error("{} (the journal lists the chunks recorded before it)", lost);
     writer->KeepForResume();
-    spdlog::info("the rows written so far stay in {}; run again with --resume to score only the rest",
-                 writer->partial_path());
+    partial = writer->partial_path();
     writer.reset();
   }
   lock.reset();
+  return partial;
+}
+
+void KeepPartial(std::unique_ptr<ResultWriter>& writer, std::unique_ptr<OutputLock>& lock) {
+  if (const std::string partial = SaveForResume(writer, lock); !partial.empty())
+    spdlog::info("the rows written so far stay in {}; run again with --resume to score only the rest", partial);
 }
 
 // Rank 0, told to stop by a signal while scoring: records every finished
@@ -510,12 +519,7 @@ void KeepPartial(std::unique_ptr<ResultWriter>& writer, std::unique_ptr<OutputLo
 // SIGTERM; a journal cut short by it still lists only durable chunks.)
 [[noreturn]] void StopKeepingPartial(std::unique_ptr<ResultWriter>& writer, std::unique_ptr<OutputLock>& lock,
                                      const std::string& output_path, int64_t chunks, int signal) {
-  if (const std::string lost = writer->StopSyncing(); !lost.empty())
-    spdlog::error("{} (the journal lists the chunks recorded before it)", lost);
-  writer->KeepForResume();
-  const std::string partial = writer->partial_path();
-  writer.reset();
-  lock.reset();
+  const std::string partial = SaveForResume(writer, lock);
   const int64_t saved = JournalRecordsBySize(JournalPath(output_path));
   spdlog::error("stopped: {} of {} chunks saved in {}; run again with --resume", saved, chunks, partial);
   EndBySignal(signal);

@@ -30,14 +30,6 @@ constexpr const char* kIdentityAttribute = "resume_identity";
 constexpr const char* kChunkRowsAttribute = "chunk_rows";
 constexpr const char* kRunIdAttribute = "run_id";
 
-// The file descriptor under an HDF5 file opened with the default (sec2)
-// driver; -1 for other drivers.
-int FileDescriptorOf(hid_t file) {
-  void* handle = nullptr;
-  if (H5Fget_vfd_handle(file, H5P_DEFAULT, &handle) < 0 || handle == nullptr) return -1;
-  return *static_cast<int*>(handle);
-}
-
 // Makes the names in the folder of `path` durable (a rename or link in it is
 // only in the folder's cache until then): "" or what failed.
 std::string SyncFolderOf(const std::string& path) {
@@ -280,7 +272,7 @@ void ResultWriter::MarkChunkDone(int64_t id) {
     throw OutputError(partial_path_ + ": flushing chunk " + std::to_string(id) + " failed: " + Hdf5Message());
   if (!sync_thread_.joinable()) {
     MPSBATCH_ASSERT(!sync_stop_);
-    data_fd_ = FileDescriptorOf(file_.get());
+    data_fd_ = Sec2DescriptorOf(file_.get());
     try {
       sync_thread_ = std::thread([this] { SyncLoop(); });
     } catch (const std::system_error& e) {

@@ -17,49 +17,6 @@ namespace fs = std::filesystem;
 
 namespace mpsbatch {
 
-const char* DeviceRequestName(DeviceRequest d) {
-  switch (d) {
-    case DeviceRequest::kAuto: return "auto";
-    case DeviceRequest::kCpu: return "cpu";
-    case DeviceRequest::kCuda: return "cuda";
-    case DeviceRequest::kMps: return "mps";
-  }
-  return "?";
-}
-
-const char* PrecisionName(Precision p) {
-  switch (p) {
-    case Precision::kFp32: return "fp32";
-    case Precision::kFp16: return "fp16";
-    case Precision::kBf16: return "bf16";
-  }
-  return "?";
-}
-
-const char* ScheduleName(Schedule s) { return s == Schedule::kDynamic ? "dynamic" : "static"; }
-
-const char* PathRequestName(PathRequest p) {
-  switch (p) {
-    case PathRequest::kAuto: return "auto";
-    case PathRequest::kEager: return "eager";
-    case PathRequest::kFrozen: return "frozen";
-    case PathRequest::kCudaGraph: return "cudagraph";
-    case PathRequest::kAoti: return "aoti";
-  }
-  return "?";
-}
-
-const char* InputLayoutName(InputLayout l) { return l == InputLayout::kNchw ? "nchw" : "nhwc"; }
-
-const char* InputModeName(InputMode m) {
-  switch (m) {
-    case InputMode::kAuto: return "auto";
-    case InputMode::kShared: return "shared";
-    case InputMode::kScatter: return "scatter";
-  }
-  return "?";
-}
-
 DType PrecisionDType(Precision p) {
   switch (p) {
     case Precision::kFp32: return DType::kFloat32;
@@ -70,6 +27,11 @@ DType PrecisionDType(Precision p) {
 }
 
 namespace {
+
+// log_level's names are spdlog's; input.read: auto = straight from the file where it can.
+constexpr EnumName<const char*> kLogLevelNames[] = {{"trace", "trace"}, {"debug", "debug"}, {"info", "info"},
+                                                    {"warn", "warn"},   {"error", "error"}, {"off", "off"}};
+constexpr EnumName<bool> kReadNames[] = {{true, "auto"}, {false, "hdf5"}};
 
 // The schema: every key the job file may hold, by its dotted path.
 const std::map<std::string, std::set<std::string>> kSchema = {
@@ -189,14 +151,10 @@ class JobReader {
   }
 
   template <typename E>
-  E Choice(const YAML::Node& n, const std::string& key, const std::vector<std::pair<const char*, E>>& options) const {
+  E Choice(const YAML::Node& n, const std::string& key, std::span<const EnumName<E>> table) const {
     std::string s = String(n, key);
-    std::string names;
-    for (const auto& [name, value] : options) {
-      if (s == name) return value;
-      names += names.empty() ? name : std::string(" | ") + name;
-    }
-    Fail(key, n, "'" + s + "' is not one of " + names);
+    if (auto value = ValueIn(table, s)) return *value;
+    Fail(key, n, "'" + s + "' is not one of " + NamesIn(table));
   }
 
   DType Dtype(const YAML::Node& n, const std::string& key, bool output) const {
@@ -316,15 +274,8 @@ JobConfig Build(YAML::Node root, JobReader& r) {
              "to a TorchScript model.path");
   }
 
-  if (auto n = root["device"])
-    c.device = r.Choice<DeviceRequest>(n, "device",
-                                       {{"auto", DeviceRequest::kAuto},
-                                        {"cpu", DeviceRequest::kCpu},
-                                        {"cuda", DeviceRequest::kCuda},
-                                        {"mps", DeviceRequest::kMps}});
-  if (auto n = root["precision"])
-    c.precision = r.Choice<Precision>(
-        n, "precision", {{"fp32", Precision::kFp32}, {"fp16", Precision::kFp16}, {"bf16", Precision::kBf16}});
+  if (auto n = root["device"]) c.device = r.Choice<DeviceRequest>(n, "device", kDeviceRequestNames);
+  if (auto n = root["precision"]) c.precision = r.Choice<Precision>(n, "precision", kPrecisionNames);
   if (auto n = root["batch_size"]) {
     if (n.IsScalar() && n.Scalar() == "auto") {
       c.batch_size_auto = true;
@@ -332,13 +283,7 @@ JobConfig Build(YAML::Node root, JobReader& r) {
       c.batch_size = r.Integer(n, "batch_size", 1);
     }
   }
-  if (auto n = root["path"])
-    c.path = r.Choice<PathRequest>(n, "path",
-                                   {{"auto", PathRequest::kAuto},
-                                    {"eager", PathRequest::kEager},
-                                    {"frozen", PathRequest::kFrozen},
-                                    {"cudagraph", PathRequest::kCudaGraph},
-                                    {"aoti", PathRequest::kAoti}});
+  if (auto n = root["path"]) c.path = r.Choice<PathRequest>(n, "path", kPathRequestNames);
   if (auto n = root["calibration_seconds"]) {
     c.calibration_seconds = r.Number(n, "calibration_seconds");
     if (!(c.calibration_seconds > 0 && c.calibration_seconds <= 3600))
@@ -357,8 +302,7 @@ JobConfig Build(YAML::Node root, JobReader& r) {
     r.Fail("path", root["path"],
            std::string(PathRequestName(c.path)) + " runs TorchScript, but model.path is an AOTInductor package");
   if (auto n = root["chunk_size"]) c.chunk_size = r.Integer(n, "chunk_size", 0);
-  if (auto n = root["schedule"])
-    c.schedule = r.Choice<Schedule>(n, "schedule", {{"dynamic", Schedule::kDynamic}, {"static", Schedule::kStatic}});
+  if (auto n = root["schedule"]) c.schedule = r.Choice<Schedule>(n, "schedule", kScheduleNames);
   if (auto n = root["fail_on_nonfinite"]) c.fail_on_nonfinite = r.Bool(n, "fail_on_nonfinite");
   if (auto n = root["resume"]) c.resume = r.Bool(n, "resume");
   if (auto n = root["stall_timeout"]) {
@@ -381,14 +325,7 @@ JobConfig Build(YAML::Node root, JobReader& r) {
     if (threads > 1024) r.Fail("threads", n, "must be <= 1024 (or 0: automatic), got " + std::to_string(threads));
     c.threads = static_cast<int>(threads);
   }
-  if (auto n = root["log_level"])
-    c.log_level = r.Choice<std::string>(n, "log_level",
-                                        {{"trace", "trace"},
-                                         {"debug", "debug"},
-                                         {"info", "info"},
-                                         {"warn", "warn"},
-                                         {"error", "error"},
-                                         {"off", "off"}});
+  if (auto n = root["log_level"]) c.log_level = r.Choice<const char*>(n, "log_level", kLogLevelNames);
 
   YAML::Node in = r.Required(root, "", "input");
   r.CheckKeys(in, "input");
@@ -403,10 +340,7 @@ JobConfig Build(YAML::Node root, JobReader& r) {
   } else {
     r.Fail("input.dataset", in, "required key is missing (or give input.datasets)");
   }
-  if (auto n = in["mode"])
-    c.input.mode = r.Choice<InputMode>(
-        n, "input.mode",
-        {{"auto", InputMode::kAuto}, {"shared", InputMode::kShared}, {"scatter", InputMode::kScatter}});
+  if (auto n = in["mode"]) c.input.mode = r.Choice<InputMode>(n, "input.mode", kInputModeNames);
   if (auto n = in["dtype"]) c.input.dtype = r.Dtype(n, "input.dtype", false);
   if (auto n = in["scale"]) c.input.scale = r.Number(n, "input.scale");
   if (auto n = in["mean"]) c.input.mean = r.NumberList(n, "input.mean");
@@ -424,10 +358,8 @@ JobConfig Build(YAML::Node root, JobReader& r) {
            std::string(DTypeName(*c.input.dtype)) +
                " is an integer type; input.scale, input.mean and input.std need a floating one (or leave "
                "input.dtype out: they make integer inputs floating)");
-  if (auto n = in["layout"])
-    c.input.layout =
-        r.Choice<InputLayout>(n, "input.layout", {{"nchw", InputLayout::kNchw}, {"nhwc", InputLayout::kNhwc}});
-  if (auto n = in["read"]) c.input.read_direct = r.Choice<bool>(n, "input.read", {{"auto", true}, {"hdf5", false}});
+  if (auto n = in["layout"]) c.input.layout = r.Choice<InputLayout>(n, "input.layout", kInputLayoutNames);
+  if (auto n = in["read"]) c.input.read_direct = r.Choice<bool>(n, "input.read", kReadNames);
   if (auto n = in["read_threads"]; n && !(n.IsScalar() && n.Scalar() == "auto")) {
     const int64_t threads = r.Integer(n, "input.read_threads", 1);
     if (threads > 64) r.Fail("input.read_threads", n, "must be <= 64 (or auto), got " + std::to_string(threads));

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/dtype.h"
+#include "common/enum_table.h"
 
 namespace mpsbatch {
 
@@ -32,12 +33,30 @@ struct StallTimeout {
   double seconds = 0;  // kSeconds only
 };
 
-const char* DeviceRequestName(DeviceRequest d);
-const char* PrecisionName(Precision p);
-const char* InputModeName(InputMode m);
-const char* ScheduleName(Schedule s);
-const char* PathRequestName(PathRequest p);
-const char* InputLayoutName(InputLayout l);
+// Each enum's names, as the job file spells them (common/enum_table.h).
+inline constexpr EnumName<DeviceRequest> kDeviceRequestNames[] = {{DeviceRequest::kAuto, "auto"},
+                                                                  {DeviceRequest::kCpu, "cpu"},
+                                                                  {DeviceRequest::kCuda, "cuda"},
+                                                                  {DeviceRequest::kMps, "mps"}};
+inline constexpr EnumName<Precision> kPrecisionNames[] = {
+    {Precision::kFp32, "fp32"}, {Precision::kFp16, "fp16"}, {Precision::kBf16, "bf16"}};
+inline constexpr EnumName<InputMode> kInputModeNames[] = {
+    {InputMode::kAuto, "auto"}, {InputMode::kShared, "shared"}, {InputMode::kScatter, "scatter"}};
+inline constexpr EnumName<Schedule> kScheduleNames[] = {{Schedule::kDynamic, "dynamic"}, {Schedule::kStatic, "static"}};
+inline constexpr EnumName<PathRequest> kPathRequestNames[] = {{PathRequest::kAuto, "auto"},
+                                                              {PathRequest::kEager, "eager"},
+                                                              {PathRequest::kFrozen, "frozen"},
+                                                              {PathRequest::kCudaGraph, "cudagraph"},
+                                                              {PathRequest::kAoti, "aoti"}};
+inline constexpr EnumName<InputLayout> kInputLayoutNames[] = {{InputLayout::kNchw, "nchw"},
+                                                              {InputLayout::kNhwc, "nhwc"}};
+
+inline const char* DeviceRequestName(DeviceRequest d) { return NameIn<DeviceRequest>(kDeviceRequestNames, d); }
+inline const char* PrecisionName(Precision p) { return NameIn<Precision>(kPrecisionNames, p); }
+inline const char* InputModeName(InputMode m) { return NameIn<InputMode>(kInputModeNames, m); }
+inline const char* ScheduleName(Schedule s) { return NameIn<Schedule>(kScheduleNames, s); }
+inline const char* PathRequestName(PathRequest p) { return NameIn<PathRequest>(kPathRequestNames, p); }
+inline const char* InputLayoutName(InputLayout l) { return NameIn<InputLayout>(kInputLayoutNames, l); }
 // The dtype that floating inputs and model parameters take under `p`.
 DType PrecisionDType(Precision p);
 

@@ -121,7 +121,7 @@ class ComputeWorker {
   BoundedQueue<WorkItem> todo_;
   BoundedQueue<ResultItem> done_;
   std::atomic<int64_t> compute_ns_{0};
-  std::thread thread_;
+  std::jthread thread_;  // last: started once the queues exist, joined before they go
 };
 
 }  // namespace mpsbatch

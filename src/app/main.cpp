@@ -52,8 +52,8 @@ int Main(int argc, char** argv) {
 
 // Ends the process once Main is done: its files are closed, MPI finalised.
 // What static destructors would still do (libtorch's and CUDA's teardown)
-// the operating system does faster: skipping them saved 0.15 s of every run
-// on the H100 (docs/performance.md). MPSBATCH_FULL_EXIT=1 runs them, for
+// the operating system does faster, so skipping them shortens every run's
+// exit (docs/performance.md). MPSBATCH_FULL_EXIT=1 runs them, for
 // leak checkers and for tools that write their data at exit (gcov, nsys).
 [[noreturn]] void Exit(int code) {
   spdlog::shutdown();

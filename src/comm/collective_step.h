@@ -35,7 +35,7 @@ class JobFailed : public std::exception {
 // Every collective step of a job, in the order RunJob takes them. Agree and
 // Collective accept only these names, and each has a failure point
 // (common/fault.h) under the same name: the test that walks this table
-// (tests/e2e_collective_test.cpp) covers a new step without being told.
+// (tests/e2e/e2e_collective_test.cpp) covers a new step without being told.
 inline constexpr std::array<std::string_view, 15> kCollectiveSteps = {
     "read-job",           // rank 0 reads and validates the job file   (agreed)
     "share-job",          // the job's text to every rank              (aborts)

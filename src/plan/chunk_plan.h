@@ -74,7 +74,7 @@ int64_t ChooseChunkRows(int64_t rows, int64_t batch_size, int ranks, size_t row_
 // Chunks a rank may hold at once (read or received, computing, results not
 // yet written): 2, or more (up to 4) when chunks hold fewer than 2 batches,
 // so that 4 batches are: a rank then reads its next batches while the device
-// runs two. (With ResNet-50's 256-image chunks, 2 left the H100 waiting
+// runs two. (With chunks of one batch each, 2 would leave the device waiting
 // between chunks.) The extra chunks are added only while all of them,
 // `chunk_bytes` (input and output) each, stay within 256 MiB.
 size_t ChunksInFlight(int64_t chunk_rows, int64_t batch_size, size_t chunk_bytes);

@@ -73,6 +73,7 @@ class Reader {
 
 std::string SerializePlan(const JobPlan& p) {
   Writer w;
+  w.Int(kPlanFormatVersion);
   w.Int(p.rows);
   w.Int(p.chunk_rows);
   w.Int(static_cast<int64_t>(p.mode));
@@ -105,6 +106,9 @@ std::string SerializePlan(const JobPlan& p) {
 
 JobPlan DeserializePlan(const std::string& data) {
   Reader r(data);
+  if (const int64_t version = r.Int(); version != kPlanFormatVersion)
+    throw InternalError("the plan is in format version " + std::to_string(version) + ", this build reads version " +
+                        std::to_string(kPlanFormatVersion) + " (every rank must run the same build of mpsbatch)");
   JobPlan p;
   p.rows = r.Int();
   p.chunk_rows = r.Int();

@@ -4,6 +4,7 @@
 // then broadcasts it (SerializePlan / DeserializePlan).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -31,8 +32,13 @@ struct JobPlan {
   size_t output_row_bytes() const;
 };
 
+// The plan's wire format (native byte order; every rank runs the same build)
+// opens with kPlanFormatVersion, which changes with the format.
+inline constexpr int64_t kPlanFormatVersion = 1;
+
 std::string SerializePlan(const JobPlan& plan);
-// Throws InternalError on a malformed buffer.
+// Throws InternalError on a malformed buffer, and on a plan of another format
+// version (naming both versions).
 JobPlan DeserializePlan(const std::string& data);
 
 // Describes the job's input datasets. Throws InputError naming the file and

@@ -2,11 +2,10 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstring>
 #include <exception>
-#include <map>
 #include <sstream>
 
+#include "comm/calibration_exchange.h"
 #include "common/error.h"
 #include "mpsbatch/version.h"
 #include "run/calibration_cache.h"
@@ -15,34 +14,19 @@ namespace mpsbatch {
 
 namespace {
 
-// Rank 0's first `rows` rows of every input, sent to every rank. Every rank
-// takes part in every broadcast even when rank 0 cannot read: then each
-// array arrives empty and rank 0 keeps the error in `*failed`.
+// Rank 0's first `rows` rows of every input, sent to every rank (see
+// ShareArrays): none where rank 0 cannot read, which keeps the error in
+// `*failed`.
 std::vector<HostArray> ShareRows(Communicator& comm, const JobPlan& plan, InputFile* input, int64_t rows,
                                  std::exception_ptr* failed) {
-  std::vector<HostArray> arrays;
+  std::vector<std::pair<DType, Shape>> layouts;
   for (const auto& info : plan.inputs) {
     Shape shape = info.shape;
     shape[0] = rows;
-    HostArray a(info.dtype, shape);
-    std::string bytes;
-    if (comm.rank() == 0 && !*failed) {
-      try {
-        a = input->ReadRows(info, 0, rows);
-        bytes.assign(reinterpret_cast<const char*>(a.bytes.data()), a.bytes.size());
-      } catch (...) {
-        *failed = std::current_exception();
-      }
-    }
-    comm.Broadcast(bytes, 0);
-    if (bytes.size() == a.bytes.size() && comm.rank() != 0 && !bytes.empty())
-      std::memcpy(a.bytes.data(), bytes.data(), bytes.size());
-    if (bytes.size() != a.bytes.size())
-      arrays.clear();  // rank 0 failed: nothing to calibrate on
-    else
-      arrays.push_back(std::move(a));
+    layouts.emplace_back(info.dtype, std::move(shape));
   }
-  return arrays;
+  return ShareArrays(
+      comm, layouts, [&](size_t i) { return input->ReadRows(plan.inputs[i], 0, rows); }, failed);
 }
 
 std::vector<ArrayView> Views(const std::vector<HostArray>& arrays, int64_t rows) {
@@ -121,22 +105,8 @@ CalibrationReport Measure(Engine& engine, const JobConfig& job, const JobPlan& p
 
 RankCalibration CalibrateRanks(Communicator& comm, Engine& engine, const JobConfig& job, const JobPlan& plan,
                                InputFile* input, int64_t batch_bound, int threads) {
-  // Device groups: the lowest rank with the same host and device leads.
-  const auto keys = comm.Gather(comm.host() + "\n" + engine.device_name(), 0);
-  std::string leaders;
-  if (comm.rank() == 0) {
-    std::map<std::string, int> first;
-    for (size_t r = 0; r < keys.size(); ++r) {
-      const int leader = first.emplace(keys[r], static_cast<int>(r)).first->second;
-      leaders += std::to_string(leader) + " ";
-    }
-  }
-  comm.Broadcast(leaders, 0);
-  std::vector<int> leader_of;
-  std::istringstream in(leaders);
-  for (int l; in >> l;) leader_of.push_back(l);
   RankCalibration out;
-  out.leader = leader_of.at(static_cast<size_t>(comm.rank()));
+  out.leader = ElectDeviceLeader(comm, engine.device_name());
 
   // Every collective below runs on every rank whatever fails; a rank that
   // failed throws at the end (the caller's Phase then ends the job).
@@ -158,18 +128,11 @@ RankCalibration CalibrateRanks(Communicator& comm, Engine& engine, const JobConf
       failed = std::current_exception();
     }
   }
-  const auto choices = comm.Gather(mine, 0);
-  std::string all;
-  if (comm.rank() == 0)
-    for (const auto& c : choices) all += c + "\t";
-  comm.Broadcast(all, 0);
+  const std::vector<std::string> fields = ShareChoices(comm, mine);
 
   // The others build their leader's choice ("-": the leader failed, and
   // reports it).
   if (failed) std::rethrow_exception(failed);
-  std::vector<std::string> fields;
-  std::istringstream split(all);
-  for (std::string f; std::getline(split, f, '\t');) fields.push_back(f);
   const std::string& theirs = fields.at(static_cast<size_t>(out.leader));
   const size_t newline = theirs.find('\n');
   if (out.leader != comm.rank() && newline != std::string::npos) {

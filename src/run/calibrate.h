@@ -3,13 +3,14 @@
 //
 // Ranks sharing a GPU would otherwise calibrate at the same time, each timing
 // its paths while the others load the device, and each paying for every
-// path's build: on the H100 eight ResNet-50 ranks spent 6 s doing so where one
-// spends 2.5 s (docs/performance.md). Here the lowest rank of each device
+// path's build, which takes several times longer than one rank measuring
+// (docs/performance.md). Here the lowest rank of each device
 // group (same host, same device) searches the batch size (batch_size: auto)
 // and times the paths on a batch of real rows that rank 0 reads and sends to
 // all; then every rank builds its group's choice, checked against eager. A
 // leader that finds its measurement in the calibration cache (a file on its
-// host, calibration_cache.h) builds that choice instead of measuring.
+// host, calibration_cache.h) builds that choice instead of measuring. The
+// messages between ranks are comm/calibration_exchange.h's.
 #pragma once
 
 #include <string>

@@ -1,7 +1,7 @@
 // Calibration results kept on disk between jobs, per host.
 //
-// Calibration builds and times every execution path: about 2 s for ResNet-50
-// and 4 s for BERT on the H100, most of a short job (docs/performance.md).
+// Calibration builds and times every execution path, which can be most of a
+// short job (docs/performance.md has the figures).
 // The outcome depends only on the model, the device, the software and the
 // batch's shape, so a job that repeats all of them (the same model on the next
 // dataset) takes the earlier choice and builds only that path. Engine::Adopt

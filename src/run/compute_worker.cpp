@@ -187,9 +187,9 @@ ComputeWorker::ComputeWorker(Engine& engine, const JobPlan& plan, ComputeSetting
     : engine_(engine), plan_(plan), settings_(settings), todo_(depth), done_(depth + 1), thread_([this] { Loop(); }) {}
 
 ComputeWorker::~ComputeWorker() {
+  // The thread ends once the queues are closed; thread_ then joins it.
   todo_.Close();
   done_.Close();
-  if (thread_.joinable()) thread_.join();
 }
 
 void ComputeWorker::Submit(WorkItem item) {

@@ -55,7 +55,7 @@ int64_t SearchBatchSize(Engine& engine, const std::vector<HostArray>& inputs, in
 // Chunks' batches through the engine, up to engine.max_in_flight() at once,
 // across chunk boundaries: the next chunk's first batch starts while the last
 // ones of this chunk still run, so the device does not drain between chunks
-// (ResNet-50's chunks hold one or two batches). Checks every batch's outputs
+// (a chunk may hold only one or two batches). Checks every batch's outputs
 // against the plan and counts non-finite values. A failure (ModelError on a
 // mismatch, or on the first non-finite value when fail_on_nonfinite is set;
 // what the engine throws) becomes the error of its chunk's result; the
@@ -121,7 +121,7 @@ class ComputeWorker {
   BoundedQueue<WorkItem> todo_;
   BoundedQueue<ResultItem> done_;
   std::atomic<int64_t> compute_ns_{0};
-  std::thread thread_;
+  std::jthread thread_;  // last: started once the queues exist, joined before they go
 };
 
 }  // namespace mpsbatch

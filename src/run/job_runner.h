@@ -1,7 +1,11 @@
 // A whole job on every rank, in phases: read the job (rank 0), plan it (rank 0:
 // input metadata, model, probe batch), hand the plan and the model to every
 // rank, choose shared or scatter input, load every rank's engine, run the rank
-// loops, then commit the output file (rank 0).
+// loops, then commit the output file (rank 0). RunJob holds only the order
+// of the steps; their work is elsewhere: planning in plan/plan_job.h, the
+// exchanges between ranks in comm/, calibration in run/calibrate.h, the rank
+// loops in run/rank_loop.h, rank 0's output in run/output_file.h, and what the
+// user is told in run/report.h.
 //
 // Failure policy: every step is one of kCollectiveSteps, taken through Agree
 // or Collective (comm/collective_step.h). A failure in an agreed step is

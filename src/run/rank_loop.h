@@ -5,6 +5,10 @@
 // tracking that each chunk is written exactly once. At most `depth` chunks per
 // rank are in flight, which bounds memory; a rank gets its next chunk when a
 // result comes back, so faster ranks get more under the dynamic schedule.
+// The chunk messages (tags 101-103, through Communicator) are sent and
+// received here rather than in comm/ with the job's other protocols: they are
+// the loop's hot path, interleaved turn by turn with its credit, dispenser and
+// stall watch.
 #pragma once
 
 #include "comm/communicator.h"

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+#include <string>
+
 #include "common/error.h"
 
 namespace mpsbatch {
@@ -33,6 +36,29 @@ TEST(JobPlan, SerializeRoundTrip) {
   EXPECT_EQ(q.input_row_bytes(), 16u * 8 + 16u * 4);
   EXPECT_EQ(q.output_row_bytes(), 10u * 4 + 8);
   EXPECT_THROW(DeserializePlan("short"), InternalError);
+}
+
+// The plan opens with its format version; a rank of another build refuses it
+// rather than read its fields as something else.
+TEST(JobPlan, RefusesAPlanOfAnotherFormatVersion) {
+  JobPlan p;
+  p.rows = 10;
+  p.chunk_rows = 5;
+  p.inputs = {{"x", DType::kFloat32, {10, 4}}};
+  std::string bytes = SerializePlan(p);
+  int64_t version = 0;
+  ASSERT_GE(bytes.size(), sizeof version);
+  std::memcpy(&version, bytes.data(), sizeof version);
+  const int64_t other = version + 1;
+  std::memcpy(bytes.data(), &other, sizeof other);
+  try {
+    DeserializePlan(bytes);
+    FAIL() << "a plan of format version " << other << " was read";
+  } catch (const InternalError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("version " + std::to_string(other)), std::string::npos) << message;
+    EXPECT_NE(message.find("version " + std::to_string(version)), std::string::npos) << message;
+  }
 }
 
 TEST(JobPlan, OutputSpecsFollowTheProbe) {

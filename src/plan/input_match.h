@@ -1,0 +1,19 @@
+// Whether a rank other than 0 sees the input rank 0 planned on: the same file
+// size at the same path, the same dataset shapes, the same source files. What
+// the input-mode negotiation (comm/input_mode.h) asks of each rank.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "config/job.h"
+#include "plan/job_plan.h"
+#include "read/input_file.h"
+
+namespace mpsbatch {
+
+// "" if this rank can read the input at rank 0's path, with rank 0's shapes
+// (`input` then holds it open); else what stands in the way. Never throws.
+std::string InputProblem(const JobConfig& job, const JobPlan& plan, std::unique_ptr<InputFile>& input);
+
+}  // namespace mpsbatch

@@ -1,0 +1,164 @@
+#include "plan/plan_job.h"
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <future>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "common/error.h"
+#include "common/sha256.h"
+#include "plan/chunk_plan.h"
+#include "plan/job_options.h"
+#include "plan/model_file.h"
+#include "read/input_sources.h"
+#include "write/journal.h"
+#include "write/output_lock.h"
+#include "write/result_writer.h"
+
+namespace mpsbatch {
+
+namespace {
+
+// Rows per batch while planning (the probe, chunk rounding) and the bound for
+// batch_size: auto, whose search stays under kAutoBatchBytes of input and
+// output per batch.
+constexpr int64_t kAutoBatchPlanning = 256;
+constexpr int64_t kAutoBatchMax = 4096;
+constexpr int64_t kAutoBatchBytes = int64_t{64} << 20;  // rank 0 sends these rows to every rank
+
+}  // namespace
+
+int64_t PlanningBatch(const JobConfig& job) { return job.batch_size_auto ? kAutoBatchPlanning : job.batch_size; }
+
+int64_t AutoBatchBound(const JobPlan& plan) {
+  const int64_t row = std::max<int64_t>(1, static_cast<int64_t>(plan.input_row_bytes() + plan.output_row_bytes()));
+  return std::clamp<int64_t>(kAutoBatchBytes / row, 1, kAutoBatchMax);
+}
+
+void CheckNormalisation(const JobConfig& job, const JobPlan& plan) {
+  for (const auto& in : plan.inputs) {
+    const Shape& shape = in.shape;  // [rows, ...]
+    if (job.input.layout == InputLayout::kNhwc && shape.size() != 4)
+      throw ConfigError("input.layout: nhwc needs 4-d datasets (rows, height, width, channels); '" + in.name + "' in " +
+                        job.input.path + " is " + ShapeString(shape));
+    for (const auto& [key, values] : {std::pair<const char*, const std::vector<double>&>{"input.mean", job.input.mean},
+                                      {"input.std", job.input.std}}) {
+      if (values.size() <= 1) continue;
+      if (shape.size() < 2)
+        throw ConfigError(std::string(key) + ": " + std::to_string(values.size()) + " per-channel values, but '" +
+                          in.name + "' is " + ShapeString(shape) + " and has no channel dimension");
+      const int64_t channels = job.input.layout == InputLayout::kNhwc ? shape[3] : shape[1];
+      if (channels != static_cast<int64_t>(values.size()))
+        throw ConfigError(std::string(key) + ": " + std::to_string(values.size()) + " values for '" + in.name + "' " +
+                          ShapeString(shape) + ", which has " + std::to_string(channels) + " channels" +
+                          (job.input.layout == InputLayout::kNchw && shape.size() == 4 &&
+                                   shape[3] == static_cast<int64_t>(values.size())
+                               ? " (stored channels-last? set input.layout: nhwc)"
+                               : ""));
+    }
+  }
+}
+
+std::unique_ptr<Engine> CreateEngine(const PlannedJob& p, const Communicator& comm) {
+  std::optional<ModelSource> compiled;
+  if (p.compiled_bytes) compiled = ModelSource{p.job.model_compiled, p.compiled_bytes, p.compiled_identity};
+  return Engine::Create({p.job.model_path, p.model_bytes, p.model_identity}, MakeEngineOptions(p.job, comm), compiled);
+}
+
+BatchSizes FedBatches(const JobConfig& job, const JobPlan& plan) {
+  BatchSizes b;
+  b.searched = job.batch_size_auto;
+  b.largest = std::min(job.batch_size_auto ? AutoBatchBound(plan) : job.batch_size, plan.rows);
+  b.uniform = !job.batch_size_auto && plan.rows % job.batch_size == 0 &&
+              (job.chunk_size == 0 || job.chunk_size % job.batch_size == 0);
+  return b;
+}
+
+void PlanOnRankZero(Communicator& comm, PlannedJob& p) {
+  auto& job = p.job;
+  p.input = std::make_unique<InputFile>(job.input.path, MakeReadOptions(job));
+  p.plan.inputs = InspectInputs(*p.input, job.input.datasets);
+  p.plan.rows = p.plan.inputs.front().shape[0];
+  p.plan.input_file_size = static_cast<int64_t>(std::filesystem::file_size(job.input.path));
+  p.plan.input_sources = InputSourceFiles(*p.input, p.plan.inputs);
+  p.plan.mode = job.input.mode;
+  if (job.resume && p.restart)
+    throw UsageError(
+        "--restart discards the chunks an earlier run saved, --resume (resume: true) keeps them: give one");
+  std::vector<KeyedPath> reads{{"input.path", job.input.path}, {"model.path", job.model_path}};
+  if (!job.model_compiled.empty()) reads.emplace_back("model.compiled", job.model_compiled);
+  for (const auto& src : p.plan.input_sources) reads.emplace_back("input.path's " + src.role, src.path);
+  CheckOutputFiles(job.output.path, reads);
+  CheckOutputPath(job.output.path, job.output.overwrite);
+  // Before anything is truncated; a dry run writes nothing and takes none.
+  if (!p.dry_run) p.output_lock = std::make_unique<OutputLock>(job.output.path);
+  CheckSavedChunksKept(job.output.path, job.resume, p.restart);
+  if (job.resume) p.resume = ReadPartial(job.output.path);
+
+  p.model_bytes = ReadModelFile(job.model_path, "model.path", &p.model_identity);
+  p.plan.model_size = static_cast<int64_t>(p.model_bytes->size());
+  if (!job.model_compiled.empty()) {
+    p.compiled_bytes = ReadModelFile(job.model_compiled, "model.compiled", &p.compiled_identity);
+    p.plan.compiled_size = static_cast<int64_t>(p.compiled_bytes->size());
+  }
+  // Hashing a large model takes a noticeable share of planning, and the hashes
+  // are needed only once the plan is complete: compute them beside the
+  // engine's creation and the probe. (On a throw below, the future waits for
+  // them.)
+  auto hashes = std::async(std::launch::async, [model = p.model_bytes, compiled = p.compiled_bytes] {
+    return std::make_pair(Sha256Hex(*model), compiled ? Sha256Hex(*compiled) : std::string());
+  });
+  CheckNormalisation(job, p.plan);
+  const auto t_engine = std::chrono::steady_clock::now();
+  p.engine = CreateEngine(p, comm);
+  const auto t_probe = std::chrono::steady_clock::now();
+  p.engine_seconds = std::chrono::duration<double>(t_probe - t_engine).count();
+
+  // Under batch_size: auto the probe stays small: the search finds the limit.
+  const int64_t probe_rows = std::min(job.batch_size_auto ? int64_t{16} : job.batch_size, p.plan.rows);
+  std::vector<HostArray> probe_in;
+  std::vector<ArrayView> views;
+  for (const auto& info : p.plan.inputs) probe_in.push_back(p.input->ReadRows(info, 0, probe_rows));
+  for (const auto& a : probe_in) views.push_back(RowSlice(a, 0, probe_rows));
+  p.engine->CheckInputs(views, FedBatches(job, p.plan));
+  std::vector<HostArray> probe_out;
+  try {
+    probe_out = p.engine->Run(views);
+  } catch (const ModelError& e) {
+    throw ModelError(job.model_path + ": the model cannot run on the input (first " + std::to_string(probe_rows) +
+                     " rows of " + job.input.path + "): " + e.what());
+  }
+  p.plan.outputs = OutputSpecsFromProbe(job, probe_out, probe_rows);
+  p.probe_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_probe).count();
+  std::tie(p.plan.model_sha256, p.plan.compiled_sha256) = hashes.get();
+  const auto stamp = StampOf(job.input.path);
+  if (!stamp) throw InputError("input.path '" + job.input.path + "': cannot read its modification time");
+  p.input_stamp = *stamp;
+  p.identity = ResumeIdentity(job, p.plan, stamp->mtime_ns);
+  if (p.resume) {
+    const std::string difference = IdentityDifference(p.resume->identity, p.identity);
+    if (!difference.empty())
+      throw ConfigError("cannot resume " + PartialPath(job.output.path) + ": " + difference +
+                        "; run with --restart instead of --resume to discard its chunks and start again");
+    if (p.resume->chunk_rows > p.plan.rows)
+      throw OutputError(PartialPath(job.output.path) + ": records chunks of " + std::to_string(p.resume->chunk_rows) +
+                        " rows for " + std::to_string(p.plan.rows) + " rows");
+    p.plan.chunk_rows = p.resume->chunk_rows;  // the chunks the journal counts in
+    const int64_t chunks = ChunkPlan(p.plan.rows, p.plan.chunk_rows, 1).num_chunks();
+    for (int64_t id : p.resume->done)
+      if (id < 0 || id >= chunks)
+        throw OutputError("cannot resume: " + JournalPath(job.output.path) + " lists chunk " + std::to_string(id) +
+                          " of " + std::to_string(chunks) + "; " + StartOverAdvice());
+    return;
+  }
+  // On demand, smaller chunks let fast ranks take over more of a slow one's share.
+  const int chunks_per_rank = job.schedule == Schedule::kDynamic ? 16 : 4;
+  p.plan.chunk_rows =
+      ChooseChunkRows(p.plan.rows, PlanningBatch(job), comm.size(),
+                      p.plan.input_row_bytes() + p.plan.output_row_bytes(), job.chunk_size, chunks_per_rank);
+}
+
+}  // namespace mpsbatch

@@ -1,0 +1,44 @@
+// Rank 0's planning: inspect the input and the output path, read the model,
+// load it, push one probe batch through it and cut the rows into chunks; with
+// the checks planning makes on the way (normalisation against the input's
+// shape, the batches the model will be fed) and the batch-size bounds the rest
+// of the job shares.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "comm/communicator.h"
+#include "config/job.h"
+#include "infer/engine.h"
+#include "plan/job_plan.h"
+#include "plan/planned_job.h"
+
+namespace mpsbatch {
+
+// Rank 0: fills `p` (p.job, p.restart and p.dry_run set) for the job. Throws
+// the error of whatever stands in the job's way (input, output, model, config).
+// On a dry run takes no output lock.
+void PlanOnRankZero(Communicator& comm, PlannedJob& p);
+
+// This rank's engine for `p`'s model (p.model_bytes, and p.compiled_bytes if
+// any). Throws what Engine::Create throws.
+std::unique_ptr<Engine> CreateEngine(const PlannedJob& p, const Communicator& comm);
+
+// The largest batch batch_size: auto may choose for `plan`: a batch's input and
+// output stay under a fixed number of bytes, and a fixed row bound.
+int64_t AutoBatchBound(const JobPlan& plan);
+
+// Rows per batch while planning (the probe, chunk rounding).
+int64_t PlanningBatch(const JobConfig& job);
+
+// input.mean, input.std and input.layout against the datasets they apply to.
+// Throws ConfigError on a mismatch.
+void CheckNormalisation(const JobConfig& job, const JobPlan& plan);
+
+// The batches the job will feed the model (see BatchSizes): a fixed
+// batch_size cuts every chunk into full batches, but for the last, when the
+// chunks are multiples of it (the automatic chunk_size is).
+BatchSizes FedBatches(const JobConfig& job, const JobPlan& plan);
+
+}  // namespace mpsbatch

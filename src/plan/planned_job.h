@@ -1,0 +1,40 @@
+// Everything a rank holds about the job once it is planned: the job, the plan,
+// the model's bytes, the input and the engine, and on rank 0 what planning
+// learnt besides (the resume identity, the input's stamp, an earlier run's
+// partial output, the output's lock). Rank 0 fills it in PlanOnRankZero
+// (plan/plan_job.h); RunJob then completes it on every rank.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "config/job.h"
+#include "infer/engine.h"
+#include "plan/job_plan.h"
+#include "read/input_file.h"
+#include "read/input_sources.h"
+#include "write/output_lock.h"
+#include "write/result_writer.h"
+
+namespace mpsbatch {
+
+struct PlannedJob {
+  JobConfig job;
+  JobPlan plan;
+  std::shared_ptr<const std::string> model_bytes;
+  std::shared_ptr<const std::string> compiled_bytes;  // model.compiled, if any
+  std::string model_identity, compiled_identity;      // FileIdentity of the file the bytes came from ("" none)
+  std::unique_ptr<InputFile> input;
+  std::unique_ptr<Engine> engine;
+  double engine_seconds = 0;                // rank 0: creating its engine (device, model load)
+  double probe_seconds = 0;                 // rank 0: reading and running the probe batch
+  std::string identity;                     // rank 0: ResumeIdentity of this run
+  FileStamp input_stamp;                    // rank 0: input.path when planned
+  std::optional<PartialState> resume;       // rank 0: what an earlier run left, if resuming
+  bool restart = false;                     // --restart: discard what an earlier run left
+  bool dry_run = false;                     // --dry-run: check, write nothing
+  std::unique_ptr<OutputLock> output_lock;  // rank 0: held from planning to the end
+};
+
+}  // namespace mpsbatch

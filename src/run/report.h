@@ -1,0 +1,66 @@
+// What the job tells its user: the plan and start-up lines of the log, the
+// dry run's description, the header attributes of the output file, the
+// warning on non-finite outputs, the summary and the final "time:" line that
+// breaks the run into its stages. Rank 0 only; nothing here takes part in a
+// collective.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "comm/job_exchanges.h"
+#include "plan/planned_job.h"
+#include "run/calibrate.h"
+#include "write/result_writer.h"
+
+namespace mpsbatch {
+
+// When each stage of the job began, on this rank (steady clock).
+struct JobTimes {
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point start;           // RunJob entered
+  std::optional<double> before_job;  // seconds from the process's start to `start` (common/host.h)
+  Clock::time_point planned;         // the plan made
+  Clock::time_point engines_ready;   // the model and engines on every rank; calibration starts
+  double calibration_seconds = 0;    // calibrating, from engines_ready
+  Clock::time_point scoring;         // the rank loops start
+  Clock::time_point scored;          // the rank loops end
+
+  static double Seconds(Clock::time_point from, Clock::time_point to);
+};
+
+// "cpu x3, cuda:0 x1" from every rank's device name.
+std::string SummarizeDevices(const std::vector<std::string>& names);
+
+// What a resumed run takes over from the earlier one ("" when not resuming).
+std::string ResumeLine(const PlannedJob& p);
+
+// --dry-run's output on stdout: the plan, the resume line, the model's format
+// and device.
+void PrintDryRun(const PlannedJob& p, int ranks);
+
+// The output file's header attributes: the job, model, input, versions,
+// devices, ranks, rows and `start` (Timestamp of the job's start).
+void WriteHeaderAttributes(ResultWriter& w, const PlannedJob& p, int ranks, const std::string& start,
+                           const std::vector<std::string>& devices);
+
+// The log's account of the job before scoring: the plan, the engines (`threads`
+// intra-op threads per rank), how each input is read, ranks bound to one core,
+// the start-up and calibration times, rank 0's calibration and the resume line.
+void LogPlan(const PlannedJob& p, int ranks, const GatheredDevices& devices, int threads, const JobTimes& times,
+             const RankCalibration& calibration);
+
+// Warns of NaN and Inf in the outputs, if any.
+void LogNonFinite(int64_t values, int64_t first_row);
+
+// The "done:" line and one line per rank.
+void LogSummary(const PlannedJob& p, double total_seconds, double loop_seconds, const std::vector<double>& rows,
+                const std::vector<double>& compute, const std::vector<std::string>& paths);
+
+// The final "time:" line: the job's stages, finishing up to now.
+void LogTimes(const JobTimes& times);
+
+}  // namespace mpsbatch

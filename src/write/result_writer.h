@@ -30,18 +30,11 @@
 #include <vector>
 
 #include "common/dtype.h"
+#include "plan/output_spec.h"
 #include "read/hdf5_handle.h"
 #include "write/journal.h"
 
 namespace mpsbatch {
-
-struct OutputSpec {
-  std::string name;
-  DType dtype = DType::kFloat32;
-  Shape row_shape;  // per-row shape; the dataset is [rows] + row_shape
-
-  size_t row_bytes() const { return static_cast<size_t>(NumElements(row_shape)) * DTypeSize(dtype); }
-};
 
 // The name a run writes under before it renames to `final_path`.
 std::string PartialPath(const std::string& final_path);

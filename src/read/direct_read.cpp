@@ -10,7 +10,8 @@
 #include <thread>
 
 #include "common/error.h"
-#include "read/hdf5_handle.h"
+#include "hdf5/handle.h"
+#include "hdf5/types.h"
 
 namespace mpsbatch {
 

@@ -15,6 +15,7 @@
 
 #include "common/error.h"
 #include "common/fault.h"
+#include "hdf5/types.h"
 
 namespace fs = std::filesystem;
 

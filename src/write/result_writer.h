@@ -16,7 +16,7 @@
 // moment leaves a partial file that opens, and a journal that lists only
 // chunks whose rows are in it. The partial file also records the run's
 // identity (ResumeIdentity) and chunk size, which a resume must match.
-// Not thread-safe (see read/hdf5_handle.h): one thread calls its methods; its
+// Not thread-safe (see hdf5/handle.h): one thread calls its methods; its
 // own thread touches only file descriptors, never HDF5.
 #pragma once
 
@@ -30,8 +30,8 @@
 #include <vector>
 
 #include "common/dtype.h"
+#include "hdf5/handle.h"
 #include "plan/output_spec.h"
-#include "read/hdf5_handle.h"
 #include "write/journal.h"
 
 namespace mpsbatch {

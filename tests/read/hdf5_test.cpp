@@ -6,7 +6,7 @@
 #include <fstream>
 
 #include "common/error.h"
-#include "read/hdf5_handle.h"
+#include "hdf5/handle.h"
 #include "read/input_file.h"
 #include "test_util.h"
 #include "write/result_writer.h"

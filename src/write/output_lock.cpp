@@ -13,7 +13,7 @@
 #include "common/error.h"
 #include "common/file_identity.h"
 #include "common/log.h"
-#include "write/result_writer.h"
+#include "write/partial_file.h"
 
 namespace fs = std::filesystem;
 

@@ -6,7 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "comm/communicator.h"
-#include "read/hdf5_handle.h"
+#include "hdf5/handle.h"
 
 namespace mpsbatch::testing {
 

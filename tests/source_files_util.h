@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "read/hdf5_handle.h"
+#include "hdf5/handle.h"
 
 namespace mpsbatch::testing {
 

@@ -7,7 +7,7 @@
 #include <fstream>
 #include <string>
 
-#include "read/hdf5_handle.h"
+#include "hdf5/handle.h"
 
 namespace mpsbatch::testing {
 

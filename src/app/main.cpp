@@ -10,9 +10,9 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "config/cli.h"
+#include "hdf5/handle.h"
 #include "infer/engine.h"
 #include "mpsbatch/version.h"
-#include "read/hdf5_handle.h"
 #include "run/job_runner.h"
 
 namespace {

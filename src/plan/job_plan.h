@@ -10,8 +10,8 @@
 
 #include "common/dtype.h"
 #include "config/job.h"
+#include "plan/output_spec.h"
 #include "read/input_file.h"
-#include "write/result_writer.h"
 
 namespace mpsbatch {
 

@@ -10,7 +10,8 @@
 #include <thread>
 
 #include "common/error.h"
-#include "read/hdf5_handle.h"
+#include "hdf5/handle.h"
+#include "hdf5/types.h"
 
 namespace mpsbatch {
 
@@ -132,24 +133,18 @@ std::string RowLocator::Describe() const {
   return chunk_rows_ == 0 ? "contiguous" : "chunks of " + std::to_string(chunk_rows_) + " rows";
 }
 
-ReadOnlyFile::ReadOnlyFile(const std::string& path) : path_(path) {
-  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd_ < 0) throw InputError(path + ": cannot open for reading: " + std::strerror(errno));
+ReadOnlyFile::ReadOnlyFile(const std::string& path) : path_(path), fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {
+  if (!fd_) throw InputError(path + ": cannot open for reading: " + std::strerror(errno));
 }
 
-ReadOnlyFile::ReadOnlyFile(int fd, const std::string& path) : path_(path) {
-  fd_ = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
-  if (fd_ < 0) throw InputError(path + ": cannot open for reading: " + std::strerror(errno));
-}
-
-ReadOnlyFile::~ReadOnlyFile() {
-  if (fd_ >= 0) ::close(fd_);
+ReadOnlyFile::ReadOnlyFile(int fd, const std::string& path) : path_(path), fd_(::fcntl(fd, F_DUPFD_CLOEXEC, 0)) {
+  if (!fd_) throw InputError(path + ": cannot open for reading: " + std::strerror(errno));
 }
 
 void ReadOnlyFile::ReadAll(const FileRange& r, std::byte* dest) const {
   size_t done = 0;
   while (done < r.bytes) {
-    const ssize_t n = ::pread(fd_, dest + r.dest + done, r.bytes - done, static_cast<off_t>(r.offset + done));
+    const ssize_t n = ::pread(fd_.get(), dest + r.dest + done, r.bytes - done, static_cast<off_t>(r.offset + done));
     if (n < 0 && errno == EINTR) continue;
     const std::string where =
         path_ + ": reading bytes " + std::to_string(r.offset) + ".." + std::to_string(r.offset + r.bytes);
@@ -201,7 +196,7 @@ void ReadOnlyFile::ReadRanges(std::vector<FileRange> ranges, std::byte* dest, in
       errors[p] = std::current_exception();
     }
   };
-  std::vector<std::thread> helpers;
+  std::vector<std::jthread> helpers;
   helpers.reserve(parts - 1);  // emplace_back below then only fails to start a thread
   try {
     for (size_t p = 1; p < parts; ++p) helpers.emplace_back(run, p);

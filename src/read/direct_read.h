@@ -5,9 +5,9 @@
 // then out. Where a dataset's bytes on disk are exactly its rows in memory
 // (contiguous or chunked by whole rows, no filters, the native type and byte
 // order), RowLocator finds the byte ranges of a row range through HDF5's
-// metadata, and ReadRanges reads them with pread from several threads. On the
-// H100 machine the MLP benchmark's loop ran 2.0x as fast as through HDF5
-// (docs/performance.md). Every other layout is read through HDF5.
+// metadata, and ReadRanges reads them with pread from several threads, which
+// is faster than HDF5's single-threaded copies (docs/performance.md has the
+// figures). Every other layout is read through HDF5.
 #pragma once
 
 #include <hdf5.h>
@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "common/dtype.h"
+#include "common/unique_fd.h"
 
 namespace mpsbatch {
 
@@ -70,7 +71,6 @@ class ReadOnlyFile {
   ReadOnlyFile(int fd, const std::string& path);
   ReadOnlyFile(const ReadOnlyFile&) = delete;
   ReadOnlyFile& operator=(const ReadOnlyFile&) = delete;
-  ~ReadOnlyFile();
 
   // Reads every range into dest + range.dest, over up to `threads` threads
   // (the caller's included; reads under 8 MiB stay on the caller's). Throws
@@ -81,7 +81,7 @@ class ReadOnlyFile {
   void ReadAll(const FileRange& r, std::byte* dest) const;
 
   std::string path_;
-  int fd_ = -1;
+  UniqueFd fd_;
 };
 
 }  // namespace mpsbatch

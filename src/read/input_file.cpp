@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "common/error.h"
+#include "hdf5/types.h"
 
 namespace mpsbatch {
 

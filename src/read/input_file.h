@@ -2,7 +2,7 @@
 // (hyperslabs along the first dimension) for the chunks. Holds its datasets
 // open between reads. Rows of datasets stored as they lie in memory are read
 // straight from the file on several threads (direct_read.h), the rest through
-// HDF5. Not thread-safe (see hdf5_handle.h).
+// HDF5. Not thread-safe (see hdf5/handle.h).
 #pragma once
 
 #include <map>
@@ -11,8 +11,8 @@
 #include <string>
 
 #include "common/dtype.h"
+#include "hdf5/handle.h"
 #include "read/direct_read.h"
-#include "read/hdf5_handle.h"
 #include "read/input_sources.h"
 
 namespace mpsbatch {

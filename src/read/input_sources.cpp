@@ -8,7 +8,7 @@
 #include <sstream>
 
 #include "common/error.h"
-#include "read/hdf5_handle.h"
+#include "hdf5/handle.h"
 
 namespace fs = std::filesystem;
 

@@ -9,11 +9,13 @@
 #include <cstring>
 #include <filesystem>
 #include <string>
+#include <utility>
 
 #include "common/error.h"
 #include "common/file_identity.h"
 #include "common/log.h"
-#include "write/result_writer.h"
+#include "common/unique_fd.h"
+#include "write/partial_file.h"
 
 namespace fs = std::filesystem;
 
@@ -54,20 +56,20 @@ OutputLock::OutputLock(const std::string& final_path) : path_(LockPath(final_pat
   // The holder removes the file before it lets go: a lock won on a file no
   // longer at the path is no lock at all, so try again on the new one.
   for (int attempt = 0;; ++attempt) {
-    const int fd = open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-    if (fd < 0)
+    UniqueFd fd(open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644));
+    if (!fd)
       throw OutputError(where + "cannot create the lock file " + path_ + ": " + std::strerror(errno) +
                         (errno == ELOOP ? " (it is a symbolic link: remove it)" : ""));
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
       const int err = errno;
       if (err == EWOULDBLOCK) {
-        const std::string holder = Holder(fd);
-        close(fd);
+        const std::string holder = Holder(fd.get());
+        fd.Reset();
         throw OutputError(where + "another run is writing this output (" + (holder.empty() ? "a process" : holder) +
                           " holds the lock file " + path_ +
                           "): wait for it to end, or give this run another output.path");
       }
-      close(fd);
+      fd.Reset();
       if (err == ENOLCK || err == ENOSYS || err == EOPNOTSUPP) {
         spdlog::warn(
             "{}cannot lock {} ({}): this filesystem has no locks, so a second run on the same output "
@@ -77,22 +79,21 @@ OutputLock::OutputLock(const std::string& final_path) : path_(LockPath(final_pat
       }
       throw OutputError(where + "cannot lock " + path_ + ": " + std::strerror(err));
     }
-    if (SameInode(fd, path_)) {
-      fd_ = fd;
+    if (SameInode(fd.get(), path_)) {
+      fd_ = std::move(fd);
       break;
     }
-    close(fd);
+    fd.Reset();
     if (attempt >= 100) throw OutputError(where + "cannot lock " + path_ + ": it keeps being replaced");
   }
   const std::string me = ThisProcess() + "\n";
-  if (ftruncate(fd_, 0) != 0 || pwrite(fd_, me.data(), me.size(), 0) != static_cast<ssize_t>(me.size()))
+  if (ftruncate(fd_.get(), 0) != 0 || pwrite(fd_.get(), me.data(), me.size(), 0) != static_cast<ssize_t>(me.size()))
     spdlog::debug("{}: cannot record this process in it: {}", path_, std::strerror(errno));
 }
 
 OutputLock::~OutputLock() {
-  if (fd_ < 0) return;
-  unlink(path_.c_str());
-  close(fd_);
+  if (!fd_) return;
+  unlink(path_.c_str());  // before fd_ closes, which releases the lock
 }
 
 void CheckOutputFiles(const std::string& final_path, const std::vector<KeyedPath>& reads) {

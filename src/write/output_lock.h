@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/unique_fd.h"
+
 namespace mpsbatch {
 
 // The lock file beside the output: output.path + ".lock".
@@ -35,7 +37,7 @@ class OutputLock {
 
  private:
   std::string path_;
-  int fd_ = -1;
+  UniqueFd fd_;  // holds the lock; none on a filesystem without locks
 };
 
 // A file the run reads, with the key that names it: {"input.path", "in.h5"}.

@@ -1,100 +1,18 @@
 #include "write/result_writer.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <iterator>
-#include <mutex>
-#include <system_error>
-#include <thread>
+#include <string>
 
 #include "common/error.h"
-#include "common/fault.h"
-
-namespace fs = std::filesystem;
+#include "hdf5/types.h"
 
 namespace mpsbatch {
 
-std::string PartialPath(const std::string& final_path) { return final_path + ".partial"; }
-
-std::string JournalPath(const std::string& final_path) { return PartialPath(final_path) + ".chunks"; }
-
-namespace {
-
-constexpr const char* kIdentityAttribute = "resume_identity";
-constexpr const char* kChunkRowsAttribute = "chunk_rows";
-constexpr const char* kRunIdAttribute = "run_id";
-
-// Makes the names in the folder of `path` durable (a rename or link in it is
-// only in the folder's cache until then): "" or what failed.
-std::string SyncFolderOf(const std::string& path) {
-  const fs::path parent = fs::path(path).parent_path();
-  const std::string dir = parent.empty() ? "." : parent.string();
-  const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return "cannot open folder " + dir + " to sync it: " + std::strerror(errno);
-  const int rc = fsync(fd);
-  const int err = errno;
-  close(fd);
-  return rc == 0 ? "" : "syncing folder " + dir + " failed: " + std::strerror(err);
-}
-
-}  // namespace
-
-std::optional<PartialState> ReadPartial(const std::string& final_path) {
-  const std::string partial = PartialPath(final_path);
-  if (!fs::exists(partial)) return std::nullopt;
-  H5Handle file(H5Fopen(partial.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
-  if (!file.valid())
-    throw OutputError("cannot resume from " + partial + ": " + Hdf5Message() + "; " + StartOverAdvice());
-  PartialState state;
-  auto identity = ReadStringAttribute(file.get(), kIdentityAttribute);
-  auto chunk_rows = ReadIntAttribute(file.get(), kChunkRowsAttribute);
-  auto run_id = ReadStringAttribute(file.get(), kRunIdAttribute);
-  if (!identity || !chunk_rows || *chunk_rows < 1 || !run_id)
-    throw OutputError("cannot resume from " + partial + ": it does not record the run that wrote it (or an older " +
-                      "mpsbatch wrote it); " + StartOverAdvice());
-  state.identity = *identity;
-  state.chunk_rows = *chunk_rows;
-  // A tail torn by a crash is ignored: its chunks are scored again.
-  state.records = ReadJournal(JournalPath(final_path), *run_id).records;
-  for (const auto& r : state.records) state.done.push_back(r.chunk);
-  std::sort(state.done.begin(), state.done.end());
-  state.done.erase(std::unique(state.done.begin(), state.done.end()), state.done.end());
-  return state;
-}
-
-void CheckOutputPath(const std::string& final_path, bool overwrite) {
-  const fs::path p(final_path);
-  if (fs::exists(p) && !overwrite)
-    throw OutputError("output.path '" + final_path + "' exists; set output.overwrite: true to replace it");
-  if (fs::is_directory(p)) throw OutputError("output.path '" + final_path + "' is a folder");
-  const fs::path dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
-  if (!fs::is_directory(dir))
-    throw OutputError("output.path '" + final_path + "': folder " + dir.string() + " does not exist");
-  // Create and remove a file rather than ask access(): root passes access()
-  // on folders where nothing can be created (sysfs, some read-only mounts).
-  std::string probe = (dir / ".mpsbatch-probe-XXXXXX").string();
-  const int fd = mkstemp(probe.data());
-  if (fd < 0) {
-    const int err = errno;
-    const bool denied = err == EACCES || err == EPERM || err == EROFS;
-    throw OutputError("output.path '" + final_path + "': " +
-                      (denied ? "folder " + dir.string() + " is not writable: "
-                              : "cannot create a file in folder " + dir.string() + ": ") +
-                      std::strerror(err) +
-                      (err == EMFILE ? " (this process's limit of open files: raise it with ulimit -n)" : ""));
-  }
-  close(fd);
-  unlink(probe.c_str());
-}
-
 ResultWriter::ResultWriter(const std::string& final_path, const std::vector<OutputSpec>& outputs)
-    : final_path_(final_path), partial_path_(PartialPath(final_path)), outputs_(outputs) {}
+    : final_path_(final_path),
+      partial_path_(PartialPath(final_path)),
+      outputs_(outputs),
+      journal_(JournalPath(final_path), partial_path_) {}
 
 ResultWriter::ResultWriter(const std::string& final_path, const std::vector<OutputSpec>& outputs, int64_t rows,
                            const std::string& identity, int64_t chunk_rows)
@@ -111,7 +29,7 @@ ResultWriter::ResultWriter(const std::string& final_path, const std::vector<Outp
   try {
     // An old journal must never describe this new file, so empty it (durably)
     // before the file records an identity a resume could match.
-    OpenJournal(/*truncate=*/true);
+    journal_.Open(run_id_, /*truncate=*/true);
     CreateDatasets(rows);
     SetAttribute(kRunIdAttribute, run_id_);
     SetAttribute(kIdentityAttribute, identity);
@@ -119,7 +37,7 @@ ResultWriter::ResultWriter(const std::string& final_path, const std::vector<Outp
   } catch (...) {
     datasets_.clear();
     file_.Close();
-    RemoveFiles();
+    RemovePartialFiles(final_path_);
     throw;
   }
   keep_ = false;
@@ -140,25 +58,8 @@ std::unique_ptr<ResultWriter> ResultWriter::Reopen(const std::string& final_path
   w->chunk_rows_ = *chunk_rows;
   w->rows_ = rows;
   w->OpenDatasets(rows);
-  w->OpenJournal(/*truncate=*/false);
+  w->journal_.Open(w->run_id_, /*truncate=*/false);
   return w;
-}
-
-void ResultWriter::OpenJournal(bool truncate) {
-  const std::string path = JournalPath(final_path_);
-  // A torn tail (ReadJournal ignores it) would hide every record appended
-  // after it: cut it off first. No header (a new run, or none survived):
-  // start the journal afresh, durably, before any record can follow it.
-  const size_t keep = truncate ? 0 : ReadJournal(path, run_id_).valid_bytes;
-  journal_fd_ = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (journal_fd_ < 0) throw OutputError("cannot open " + path + ": " + std::strerror(errno));
-  if (ftruncate(journal_fd_, static_cast<off_t>(keep)) != 0)
-    throw OutputError(path + ": cannot drop a torn record: " + std::strerror(errno));
-  if (keep > 0) return;
-  const std::string header = EncodeJournalHeader(run_id_);
-  if (write(journal_fd_, header.data(), header.size()) != static_cast<ssize_t>(header.size()) ||
-      fdatasync(journal_fd_) != 0)
-    throw OutputError(path + ": cannot write its header: " + std::strerror(errno));
 }
 
 std::pair<H5Handle, H5Handle> ResultWriter::RowSpaces(size_t index, int64_t begin, int64_t count) {
@@ -218,12 +119,6 @@ void ResultWriter::OpenDatasets(int64_t rows) {
   }
 }
 
-void ResultWriter::RemoveFiles() {
-  std::error_code ec;
-  fs::remove(partial_path_, ec);
-  fs::remove(JournalPath(final_path_), ec);
-}
-
 void ResultWriter::CreateDatasets(int64_t rows) {
   for (const auto& out : outputs_) {
     std::vector<hsize_t> dims{static_cast<hsize_t>(rows)};
@@ -255,129 +150,28 @@ void ResultWriter::CreateDatasets(int64_t rows) {
 
 ResultWriter::~ResultWriter() {
   StopSyncing();  // records what waits: a failed run keeps those chunks
-  if (journal_fd_ >= 0) close(journal_fd_);
+  journal_.Close();
   if (committed_) return;
   datasets_.clear();
   file_.Close();
-  if (!keep_) RemoveFiles();
+  if (!keep_) RemovePartialFiles(final_path_);
 }
 
 void ResultWriter::MarkChunkDone(int64_t id) {
-  ThrowIfSyncFailed();
-  // The rows into the file (the operating system's cache); the syncing
-  // thread's next fsync then covers them, and only after it does the journal
-  // record the id.
+  journal_.ThrowIfFailed();
+  // The rows into the file (the operating system's cache); the journal's
+  // next fsync then covers them, and only after it does the journal record
+  // the id.
   const uint32_t rows_crc = ChunkChecksum(id);
   if (H5Fflush(file_.get(), H5F_SCOPE_LOCAL) < 0)
     throw OutputError(partial_path_ + ": flushing chunk " + std::to_string(id) + " failed: " + Hdf5Message());
-  if (!sync_thread_.joinable()) {
-    MPSBATCH_ASSERT(!sync_stop_);
-    data_fd_ = Sec2DescriptorOf(file_.get());
-    try {
-      sync_thread_ = std::thread([this] { SyncLoop(); });
-    } catch (const std::system_error& e) {
-      throw OutputError(partial_path_ + ": cannot start the thread that makes finished chunks durable: " + e.what());
-    }
-  }
-  {
-    std::lock_guard<std::mutex> lock(sync_mutex_);
-    sync_waiting_.push_back({id, rows_crc});
-    ++sync_marked_;
-  }
-  sync_wake_.notify_one();
+  if (!journal_.syncing()) journal_.StartSyncing(Sec2DescriptorOf(file_.get()));
+  journal_.Add({id, rows_crc});
 }
 
-void ResultWriter::Sync() {
-  {
-    std::unique_lock<std::mutex> lock(sync_mutex_);
-    sync_done_.wait(lock, [&] { return sync_ended_ || sync_recorded_ == sync_marked_; });
-  }
-  ThrowIfSyncFailed();
-}
+void ResultWriter::Sync() { journal_.Sync(); }
 
-void ResultWriter::ThrowIfSyncFailed() {
-  std::lock_guard<std::mutex> lock(sync_mutex_);
-  if (sync_error_.empty()) return;
-  sync_error_thrown_ = true;
-  throw OutputError(sync_error_);
-}
-
-void ResultWriter::SyncLoop() noexcept {
-  try {
-    SyncPasses();
-  } catch (...) {
-    std::string what = "an exception that is not a std::exception";
-    try {
-      throw;
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
-    }
-    std::lock_guard<std::mutex> lock(sync_mutex_);
-    if (sync_error_.empty())
-      sync_error_ = partial_path_ + ": the thread that makes finished chunks durable failed: " + what;
-    sync_ended_ = true;
-    sync_done_.notify_all();
-  }
-}
-
-void ResultWriter::SyncPasses() {
-  FaultPoint("sync-thread");
-  std::unique_lock<std::mutex> lock(sync_mutex_);
-  for (;;) {
-    sync_wake_.wait(lock, [&] { return sync_stop_ || !sync_waiting_.empty(); });
-    if (sync_waiting_.empty()) return;  // told to stop, and nothing waits
-    std::vector<JournalRecord> ids;
-    ids.swap(sync_waiting_);
-    const bool failed_before = !sync_error_.empty();
-    lock.unlock();
-    const std::string error = failed_before ? "" : RecordDurably(ids);
-    lock.lock();
-    if (!error.empty() && sync_error_.empty()) sync_error_ = error;
-    sync_recorded_ += static_cast<int64_t>(ids.size());
-    sync_done_.notify_all();
-  }
-}
-
-std::string ResultWriter::RecordDurably(const std::vector<JournalRecord>& ids) noexcept {
-  try {
-    auto which = [&] {
-      return "chunk " + std::to_string(ids.front().chunk) +
-             (ids.size() > 1 ? " and " + std::to_string(ids.size() - 1) + " more" : "");
-    };
-    auto text = [](int err) { return std::generic_category().message(err); };
-    if (data_fd_ >= 0 && fdatasync(data_fd_) != 0) {
-      const int err = errno;
-      return partial_path_ + ": flushing " + which() + " failed: " + text(err);
-    }
-    const std::string records = EncodeJournalRecords(ids);
-    const auto bytes = static_cast<ssize_t>(records.size());
-    const ssize_t n = write(journal_fd_, records.data(), records.size());
-    const int err = errno;
-    if (n != bytes)
-      return JournalPath(final_path_) + ": recording " + which() + " failed: " + (n < 0 ? text(err) : "a short write");
-    if (fdatasync(journal_fd_) != 0) {
-      const int sync_err = errno;
-      return JournalPath(final_path_) + ": recording " + which() + " failed: " + text(sync_err);
-    }
-    return "";
-  } catch (...) {  // out of memory for a message: still a failure, never a terminate
-    return partial_path_ + ": recording finished chunks failed";
-  }
-}
-
-std::string ResultWriter::StopSyncing() noexcept {
-  if (sync_thread_.joinable()) {
-    {
-      std::lock_guard<std::mutex> lock(sync_mutex_);
-      sync_stop_ = true;
-    }
-    sync_wake_.notify_one();
-    sync_thread_.join();
-  }
-  std::lock_guard<std::mutex> lock(sync_mutex_);
-  return sync_error_thrown_ ? "" : sync_error_;
-}
+std::string ResultWriter::StopSyncing() noexcept { return journal_.StopSyncing(); }
 
 void ResultWriter::Flush() {
   if (H5Fflush(file_.get(), H5F_SCOPE_LOCAL) < 0)
@@ -433,7 +227,7 @@ void ResultWriter::Seal() {
   // (perhaps with output.overwrite) only has to commit.
   keep_ = true;
   StopSyncing();
-  ThrowIfSyncFailed();
+  journal_.ThrowIfFailed();
   for (auto& ds : datasets_)
     if (ds.Close() < 0) throw OutputError(partial_path_ + ": closing a dataset failed: " + Hdf5Message());
   if (H5Fflush(file_.get(), H5F_SCOPE_GLOBAL) < 0 || file_.Close() < 0)
@@ -442,21 +236,10 @@ void ResultWriter::Seal() {
 
 void ResultWriter::Publish(bool overwrite) {
   MPSBATCH_ASSERT(!committed_ && !file_.valid());
-  if (overwrite) {
-    if (std::rename(partial_path_.c_str(), final_path_.c_str()) != 0)
-      throw OutputError("cannot rename " + partial_path_ + " to " + final_path_ + ": " + std::strerror(errno));
-  } else {
-    // link() refuses an existing target, so a file that appeared during the
-    // run is never replaced.
-    if (link(partial_path_.c_str(), final_path_.c_str()) != 0)
-      throw OutputError("cannot move " + partial_path_ + " to " + final_path_ + ": " + std::strerror(errno) +
-                        (errno == EEXIST ? " (it appeared during the run; set output.overwrite: true)" : ""));
-    std::remove(partial_path_.c_str());
-  }
+  MovePartialIntoPlace(final_path_, overwrite);
   // The journal goes last: without its partial file nothing reads it.
-  if (journal_fd_ >= 0) close(journal_fd_);
-  journal_fd_ = -1;
-  std::remove(JournalPath(final_path_).c_str());
+  journal_.Close();
+  RemoveJournal(final_path_);
   committed_ = true;
   // Until the folder is synced, a power loss may undo the rename.
   if (const std::string error = SyncFolderOf(final_path_); !error.empty())

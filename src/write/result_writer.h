@@ -1,69 +1,38 @@
 // Writes the results: one chunked dataset per model output in a file that
 // carries a temporary name until Commit() renames it into place, so a failed
-// run never leaves a file that looks complete. Rows may arrive in any order;
-// the caller (rank 0's loop) guarantees each row range is written once.
+// run never leaves a file that looks complete (write/partial_file.h). Rows may
+// arrive in any order; the caller (rank 0's loop) guarantees each row range is
+// written once.
 //
 // Resume: every chunk marked done is on disk (flushed and fsync'ed) before its
-// id is appended, fsync'ed, to a journal beside the partial file. The fsyncs
-// run on a thread of their own, one pair for all the chunks marked done while
-// the last pair ran: with small chunks (256 rows of images are one batch) and
-// a slow disk or a network filesystem, an fsync pair per chunk on rank 0's
-// loop would hold up the whole job. A crash loses the records of the chunks
-// marked done since the last completed pair began (the pair under way and
-// those waiting): a resume scores them again. The
-// datasets' storage is allocated when they are created and the file flushed,
-// so writing rows afterwards changes no HDF5 metadata: a process killed at any
-// moment leaves a partial file that opens, and a journal that lists only
-// chunks whose rows are in it. The partial file also records the run's
-// identity (ResumeIdentity) and chunk size, which a resume must match.
-// Not thread-safe (see read/hdf5_handle.h): one thread calls its methods; its
-// own thread touches only file descriptors, never HDF5.
+// id is appended, fsync'ed, to a journal beside the partial file, by a thread
+// of the journal's own (write/journal_writer.h). The datasets' storage is
+// allocated when they are created and the file flushed, so writing rows
+// afterwards changes no HDF5 metadata: a process killed at any moment leaves a
+// partial file that opens, and a journal that lists only chunks whose rows are
+// in it. The partial file also records the run's identity (ResumeIdentity)
+// and chunk size, which a resume must match.
+//
+// ResultWriter is the one class the run uses for all of it: the HDF5 writing
+// is here, the journal and the commit's file steps behind it; this header also
+// brings the partial file's names and checks (ReadPartial, CheckOutputPath).
+// Not thread-safe (see hdf5/handle.h): one thread calls its methods.
 #pragma once
 
-#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
 #include <memory>
-#include <mutex>
-#include <optional>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
-#include "common/dtype.h"
-#include "read/hdf5_handle.h"
+#include "hdf5/handle.h"
+#include "plan/output_spec.h"
 #include "write/journal.h"
+#include "write/journal_writer.h"
+#include "write/partial_file.h"
 
 namespace mpsbatch {
-
-struct OutputSpec {
-  std::string name;
-  DType dtype = DType::kFloat32;
-  Shape row_shape;  // per-row shape; the dataset is [rows] + row_shape
-
-  size_t row_bytes() const { return static_cast<size_t>(NumElements(row_shape)) * DTypeSize(dtype); }
-};
-
-// The name a run writes under before it renames to `final_path`.
-std::string PartialPath(const std::string& final_path);
-// The journal of done chunks beside it (write/journal.h).
-std::string JournalPath(const std::string& final_path);
-
-// What an earlier run left for a resume.
-struct PartialState {
-  std::string identity;                // as recorded when the file was created
-  int64_t chunk_rows = 0;              // the chunk size the run used
-  std::vector<int64_t> done;           // chunk ids recorded done, each once
-  std::vector<JournalRecord> records;  // the journal's records, as written
-};
-
-// The state of PartialPath(final_path), or nullopt if there is no partial
-// file. Throws OutputError if it exists but cannot be read as one, or its
-// journal is not its own or is damaged (see ReadJournal).
-std::optional<PartialState> ReadPartial(const std::string& final_path);
-
-// Throws OutputError if `final_path` exists and `overwrite` is false, or its
-// folder is missing or not writable. Touches nothing.
-void CheckOutputPath(const std::string& final_path, bool overwrite);
 
 class ResultWriter {
  public:
@@ -133,23 +102,13 @@ class ResultWriter {
   ResultWriter(const std::string& final_path, const std::vector<OutputSpec>& outputs);
   void CreateDatasets(int64_t rows);
   void OpenDatasets(int64_t rows);
-  void OpenJournal(bool truncate);
   // The file and memory dataspaces of rows [begin, begin + count) of output
   // `index`.
   std::pair<H5Handle, H5Handle> RowSpaces(size_t index, int64_t begin, int64_t count);
   // CRC-32 of chunk `id`'s rows as the file holds them, outputs in order.
   uint32_t ChunkChecksum(int64_t id);
-  void RemoveFiles();
   // Deletes attribute `name` if the file has it (SetAttribute writes anew).
   void ReplaceAttribute(const std::string& name);
-  // The syncing thread: fsyncs the file, appends the ids marked done before
-  // the fsync to the journal, fsyncs it; again while ids wait.
-  // Anything it throws becomes sync_error_ (never std::terminate).
-  void SyncLoop() noexcept;
-  void SyncPasses();
-  // One pass of it over `records`: "" or what failed.
-  std::string RecordDurably(const std::vector<JournalRecord>& records) noexcept;
-  void ThrowIfSyncFailed();  // under no lock
 
   std::string final_path_;
   std::string partial_path_;
@@ -159,23 +118,9 @@ class ResultWriter {
   int64_t rows_ = 0;
   int64_t chunk_rows_ = 1;
   std::string run_id_;  // binds the journal to this file (write/journal.h)
-  int journal_fd_ = -1;
+  JournalWriter journal_;
   bool committed_ = false;
   bool keep_ = false;
-
-  // Shared with the syncing thread, under sync_mutex_.
-  std::mutex sync_mutex_;
-  std::condition_variable sync_wake_;        // ids wait, or stop
-  std::condition_variable sync_done_;        // a pass ended
-  std::vector<JournalRecord> sync_waiting_;  // chunks marked done, not yet in a pass
-  int64_t sync_marked_ = 0;                  // ids marked done so far
-  int64_t sync_recorded_ = 0;                // of those, passed through a pass (recorded, or failed)
-  std::string sync_error_;                   // the first failure; no pass runs after it
-  bool sync_error_thrown_ = false;           // a call has thrown it
-  bool sync_stop_ = false;
-  bool sync_ended_ = false;  // the thread ended on a failure: nothing more is recorded
-  int data_fd_ = -1;         // the file's descriptor (sec2 driver), or -1
-  std::thread sync_thread_;
 };
 
 }  // namespace mpsbatch

@@ -22,7 +22,7 @@
 
 #include "common/sha256.h"
 #include "e2e_util.h"
-#include "read/hdf5_handle.h"
+#include "hdf5/handle.h"
 #include "read/input_file.h"
 #include "test_util.h"
 

@@ -11,7 +11,7 @@
 #include <functional>
 
 #include "common/error.h"
-#include "read/hdf5_handle.h"
+#include "hdf5/handle.h"
 #include "read/input_file.h"
 #include "source_files_util.h"
 #include "test_util.h"

@@ -13,8 +13,8 @@
 #include <thread>
 
 #include "common/error.h"
+#include "hdf5/handle.h"
 #include "mpi_test_util.h"
-#include "read/hdf5_handle.h"
 #include "test_util.h"
 
 namespace mpsbatch {

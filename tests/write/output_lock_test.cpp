@@ -12,7 +12,7 @@
 
 #include "common/error.h"
 #include "test_util.h"
-#include "write/result_writer.h"
+#include "write/partial_file.h"
 
 namespace mpsbatch {
 namespace {

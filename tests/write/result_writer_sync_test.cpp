@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "common/error.h"
-#include "read/hdf5_handle.h"
+#include "hdf5/handle.h"
 #include "test_util.h"
 #include "write/result_writer.h"
 

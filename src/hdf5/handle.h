@@ -1,16 +1,17 @@
-// RAII over HDF5's hid_t, and the bridge from HDF5's error stack to mpsbatch's
-// typed errors. HDF5 never prints its own error stack to the user: call
-// SilenceHdf5Errors() once per process, and use Hdf5Message() to read the
-// library's reason into an exception. All HDF5 calls of a process must come
-// from one thread (the library may be built without thread safety).
+// RAII over HDF5's hid_t, the bridge from HDF5's error stack to mpsbatch's
+// typed errors, and the questions both the reader (read/) and the writer
+// (write/) ask of an open file: its name, its descriptor, its attributes.
+// HDF5 never prints its own error stack to the user: call SilenceHdf5Errors()
+// once per process, and use Hdf5Message() to read the library's reason into
+// an exception. All HDF5 calls of a process must come from one thread (the
+// library may be built without thread safety).
 #pragma once
 
 #include <hdf5.h>
 
+#include <cstdint>
 #include <optional>
 #include <string>
-
-#include "common/dtype.h"
 
 namespace mpsbatch {
 
@@ -56,13 +57,6 @@ void SilenceHdf5Errors();
 // from ctime(), whose newline would split the error, errno's text included,
 // over two lines: it is left out). Empty if the stack is empty.
 std::string Hdf5Message();
-
-// HDF5 native memory type for `t` (owned by the library, do not close).
-hid_t NativeH5Type(DType t);
-// The DType a stored HDF5 type reads into, if mpsbatch supports it.
-std::optional<DType> DTypeOfH5Type(hid_t type);
-// Human description of a stored type, for messages ("uint16", "string", ...).
-std::string DescribeH5Type(hid_t type);
 
 std::string Hdf5LibraryVersion();
 

@@ -1,0 +1,107 @@
+#include "write/partial_file.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <system_error>
+
+#include "common/error.h"
+#include "common/unique_fd.h"
+#include "hdf5/handle.h"
+
+namespace fs = std::filesystem;
+
+namespace mpsbatch {
+
+std::string PartialPath(const std::string& final_path) { return final_path + ".partial"; }
+
+std::string JournalPath(const std::string& final_path) { return PartialPath(final_path) + ".chunks"; }
+
+std::optional<PartialState> ReadPartial(const std::string& final_path) {
+  const std::string partial = PartialPath(final_path);
+  if (!fs::exists(partial)) return std::nullopt;
+  H5Handle file(H5Fopen(partial.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  if (!file.valid())
+    throw OutputError("cannot resume from " + partial + ": " + Hdf5Message() + "; " + StartOverAdvice());
+  PartialState state;
+  auto identity = ReadStringAttribute(file.get(), kIdentityAttribute);
+  auto chunk_rows = ReadIntAttribute(file.get(), kChunkRowsAttribute);
+  auto run_id = ReadStringAttribute(file.get(), kRunIdAttribute);
+  if (!identity || !chunk_rows || *chunk_rows < 1 || !run_id)
+    throw OutputError("cannot resume from " + partial + ": it does not record the run that wrote it (or an older " +
+                      "mpsbatch wrote it); " + StartOverAdvice());
+  state.identity = *identity;
+  state.chunk_rows = *chunk_rows;
+  // A tail torn by a crash is ignored: its chunks are scored again.
+  state.records = ReadJournal(JournalPath(final_path), *run_id).records;
+  for (const auto& r : state.records) state.done.push_back(r.chunk);
+  std::sort(state.done.begin(), state.done.end());
+  state.done.erase(std::unique(state.done.begin(), state.done.end()), state.done.end());
+  return state;
+}
+
+void CheckOutputPath(const std::string& final_path, bool overwrite) {
+  const fs::path p(final_path);
+  if (fs::exists(p) && !overwrite)
+    throw OutputError("output.path '" + final_path + "' exists; set output.overwrite: true to replace it");
+  if (fs::is_directory(p)) throw OutputError("output.path '" + final_path + "' is a folder");
+  const fs::path dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
+  if (!fs::is_directory(dir))
+    throw OutputError("output.path '" + final_path + "': folder " + dir.string() + " does not exist");
+  // Create and remove a file rather than ask access(): root passes access()
+  // on folders where nothing can be created (sysfs, some read-only mounts).
+  std::string probe = (dir / ".mpsbatch-probe-XXXXXX").string();
+  UniqueFd fd(mkstemp(probe.data()));
+  if (!fd) {
+    const int err = errno;
+    const bool denied = err == EACCES || err == EPERM || err == EROFS;
+    throw OutputError("output.path '" + final_path + "': " +
+                      (denied ? "folder " + dir.string() + " is not writable: "
+                              : "cannot create a file in folder " + dir.string() + ": ") +
+                      std::strerror(err) +
+                      (err == EMFILE ? " (this process's limit of open files: raise it with ulimit -n)" : ""));
+  }
+  fd.Reset();
+  unlink(probe.c_str());
+}
+
+void MovePartialIntoPlace(const std::string& final_path, bool overwrite) {
+  const std::string partial = PartialPath(final_path);
+  if (overwrite) {
+    if (std::rename(partial.c_str(), final_path.c_str()) != 0)
+      throw OutputError("cannot rename " + partial + " to " + final_path + ": " + std::strerror(errno));
+  } else {
+    // link() refuses an existing target, so a file that appeared during the
+    // run is never replaced.
+    if (link(partial.c_str(), final_path.c_str()) != 0)
+      throw OutputError("cannot move " + partial + " to " + final_path + ": " + std::strerror(errno) +
+                        (errno == EEXIST ? " (it appeared during the run; set output.overwrite: true)" : ""));
+    std::remove(partial.c_str());
+  }
+}
+
+void RemoveJournal(const std::string& final_path) { std::remove(JournalPath(final_path).c_str()); }
+
+void RemovePartialFiles(const std::string& final_path) {
+  std::error_code ec;
+  fs::remove(PartialPath(final_path), ec);
+  fs::remove(JournalPath(final_path), ec);
+}
+
+std::string SyncFolderOf(const std::string& path) {
+  const fs::path parent = fs::path(path).parent_path();
+  const std::string dir = parent.empty() ? "." : parent.string();
+  UniqueFd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) return "cannot open folder " + dir + " to sync it: " + std::strerror(errno);
+  const int rc = fsync(fd.get());
+  const int err = errno;
+  fd.Reset();
+  return rc == 0 ? "" : "syncing folder " + dir + " failed: " + std::strerror(err);
+}
+
+}  // namespace mpsbatch

@@ -21,7 +21,7 @@ struct Cache {
   std::mutex mutex;
   std::multimap<size_t, void*> free;  // rounded size -> block
   size_t bytes = 0;
-  BlockSource source;
+  BlockSource* source = nullptr;
   std::map<uintptr_t, size_t> sourced;  // blocks the source gave: start -> size
   size_t sourced_bytes = 0;
 };
@@ -39,7 +39,7 @@ void* AcquireBlock(size_t bytes) {
   const size_t size = Rounded(bytes);
   if (size >= kCachedFrom) {
     Cache& c = TheCache();
-    BlockSource source;
+    BlockSource* source = nullptr;
     {
       std::lock_guard<std::mutex> lock(c.mutex);
       if (auto it = c.free.find(size); it != c.free.end()) {
@@ -48,15 +48,15 @@ void* AcquireBlock(size_t bytes) {
         c.bytes -= size;
         return block;
       }
-      if (c.source.allocate && c.sourced_bytes + size <= kSourcedBytesMax) {
+      if (c.source && c.sourced_bytes + size <= kSourcedBytesMax) {
         source = c.source;
         c.sourced_bytes += size;  // reserved; given back if the source fails
       }
     }
-    if (source.allocate) {
+    if (source) {
       // Outside the lock: pinning tens of MiB takes milliseconds, while other
       // threads release blocks and ask FromBlockSource.
-      void* block = source.allocate(size);
+      void* block = source->Allocate(size);
       std::lock_guard<std::mutex> lock(c.mutex);
       if (block) {
         c.sourced.emplace(reinterpret_cast<uintptr_t>(block), size);
@@ -73,7 +73,7 @@ void* AcquireBlock(size_t bytes) {
 void ReleaseBlock(void* block, size_t bytes) noexcept {
   if (!block) return;
   const size_t size = Rounded(bytes);
-  void (*source_free)(void*) = nullptr;
+  BlockSource* source = nullptr;
   if (size >= kCachedFrom) {
     Cache& c = TheCache();
     std::lock_guard<std::mutex> lock(c.mutex);
@@ -84,22 +84,22 @@ void ReleaseBlock(void* block, size_t bytes) noexcept {
     }
     if (c.sourced.erase(reinterpret_cast<uintptr_t>(block)) > 0) {
       c.sourced_bytes -= size;
-      source_free = c.source.free;
+      source = c.source;
     }
   }
   // Outside the lock: cudaFreeHost may wait for the device.
-  if (source_free) {
-    source_free(block);
+  if (source) {
+    source->Free(block);
   } else {
     std::free(block);
   }
 }
 
-void SetBlockSource(const BlockSource& source) {
+void SetBlockSource(BlockSource& source) {
   Cache& c = TheCache();
   std::lock_guard<std::mutex> lock(c.mutex);
-  if (c.source.allocate) return;
-  c.source = source;
+  if (c.source) return;
+  c.source = &source;
   // Blocks cached so far came from malloc: let the source serve those sizes.
   for (auto& [size, block] : c.free) std::free(block);
   c.free.clear();

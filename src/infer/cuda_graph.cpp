@@ -6,8 +6,6 @@
 #include <c10/cuda/CUDAStream.h>
 #include <cuda_runtime_api.h>
 
-#include <atomic>
-#include <mutex>
 #include <stdexcept>
 #include <string>
 
@@ -90,32 +88,36 @@ std::string CudaDeviceModel(int index) {
 
 namespace {
 
-std::atomic<int> g_pinned_device{0};
+class PinnedHostMemory final : public BlockSource {
+ public:
+  explicit PinnedHostMemory(int device) : device_(device) {}
 
-void* PinnedAllocate(size_t bytes) {
-  void* p = nullptr;
-  // The calling thread (a reader) may have no current device yet; CUDA would
-  // take device 0 and open a context there for every rank of the host.
-  if (cudaSetDevice(g_pinned_device.load()) != cudaSuccess ||
-      cudaHostAlloc(&p, bytes, cudaHostAllocPortable) != cudaSuccess) {
-    (void)cudaGetLastError();
-    return nullptr;  // malloc serves instead
+  void* Allocate(size_t bytes) override {
+    void* p = nullptr;
+    // The calling thread (a reader) may have no current device yet; CUDA would
+    // take device 0 and open a context there for every rank of the host.
+    if (cudaSetDevice(device_) != cudaSuccess || cudaHostAlloc(&p, bytes, cudaHostAllocPortable) != cudaSuccess) {
+      (void)cudaGetLastError();
+      return nullptr;  // malloc serves instead
+    }
+    return p;
   }
-  return p;
-}
 
-void PinnedFree(void* p) {
-  if (cudaSetDevice(g_pinned_device.load()) != cudaSuccess || cudaFreeHost(p) != cudaSuccess) (void)cudaGetLastError();
-}
+  void Free(void* block) override {
+    if (cudaSetDevice(device_) != cudaSuccess || cudaFreeHost(block) != cudaSuccess) (void)cudaGetLastError();
+  }
+
+ private:
+  const int device_;
+};
 
 }  // namespace
 
-void UsePinnedHostBlocks(int index) {
-  static std::once_flag once;  // the first CUDA engine's device serves the process
-  std::call_once(once, [index] {
-    g_pinned_device = index;
-    SetBlockSource({PinnedAllocate, PinnedFree});
-  });
+BlockSource* PinnedHostBlocks(int index) {
+  // The first CUDA engine's device serves the process. Never destroyed:
+  // blocks are released during exit too.
+  static PinnedHostMemory* const pinned = new PinnedHostMemory(index);
+  return pinned;
 }
 
 std::unique_ptr<CapturedStep> CaptureCudaGraph(const StepFn& step, const TensorList& example) {

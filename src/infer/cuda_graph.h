@@ -5,16 +5,16 @@
 // elsewhere (it then reports graphs unavailable).
 #pragma once
 
-#include <torch/types.h>
-
 #include <functional>
 #include <memory>
 #include <string>
-#include <vector>
+
+#include "infer/torch_types.h"
 
 namespace mpsbatch {
 
-using TensorList = std::vector<torch::Tensor>;
+class BlockSource;
+
 using StepFn = std::function<TensorList(const TensorList&)>;
 
 // One step (device inputs -> device outputs) recorded for a fixed input shape.
@@ -35,11 +35,12 @@ bool CudaGraphsAvailable();
 // this build has no CUDA or the device cannot be asked.
 std::string CudaDeviceModel(int index);
 
-// Makes the process's host blocks of 1 MiB and up (buffer.h) page-locked,
-// allocated with device `index` current (so no other GPU gets a context): the
-// rows read into them then reach the device by DMA. Once per process; does
-// nothing where this build has no CUDA.
-void UsePinnedHostBlocks(int index);
+// Page-locked host memory as a source of the process's host blocks of 1 MiB
+// and up (common/buffer.h), allocated with device `index` current (so no
+// other GPU gets a context): rows read into them reach the device by DMA. One
+// per process, made for the first call's device and never destroyed;
+// nullptr where this build has no CUDA.
+BlockSource* PinnedHostBlocks(int index);
 
 // Warms `step` up on `example` (device tensors) and captures it on the current
 // stream, which must not be the default stream. Throws c10::Error or

@@ -1,7 +1,8 @@
 // The engine: one rank's model on one device. This header is the only door to
 // libtorch; it includes no torch header, so the rest of mpsbatch compiles
 // without torch's include path (and without its fmt, which clashes with
-// spdlog's). torch_engine.cpp implements it.
+// spdlog's). engine.cpp implements what needs no torch (mpsbatch_engine, no
+// libtorch); torch_engine.h the rest (mpsbatch_torch).
 #pragma once
 
 #include <memory>

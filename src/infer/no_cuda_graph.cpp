@@ -9,7 +9,7 @@ bool CudaGraphsAvailable() { return false; }
 
 std::string CudaDeviceModel(int) { return ""; }
 
-void UsePinnedHostBlocks(int) {}
+BlockSource* PinnedHostBlocks(int) { return nullptr; }
 
 std::unique_ptr<CapturedStep> CaptureCudaGraph(const StepFn&, const TensorList&) {
   throw std::runtime_error("this libtorch was built without CUDA");

@@ -1,5 +1,7 @@
 #include "infer/torch_types.h"
 
+#include <cstring>
+
 #include "common/error.h"
 
 namespace mpsbatch {
@@ -41,6 +43,13 @@ DType StoredDType(c10::ScalarType model_type, std::optional<DType> requested, co
   throw ModelError(output + " is " + type +
                    ", which mpsbatch cannot store as it is; set output.dtype (float32, float64, int32 or int64) to "
                    "convert it");
+}
+
+HostArray ToHostArray(const torch::Tensor& host) {
+  auto c = host.contiguous();
+  HostArray a(*DTypeOf(c.scalar_type()), Shape(c.sizes().begin(), c.sizes().end()));
+  if (!a.bytes.empty()) std::memcpy(a.bytes.data(), c.data_ptr(), a.bytes.size());
+  return a;
 }
 
 }  // namespace mpsbatch

@@ -1,15 +1,18 @@
-// mpsbatch's element types in torch's terms, and the rule that picks the type
-// each model output is stored in. Sees torch headers (no spdlog; see engine.h).
+// mpsbatch's element types and arrays in torch's terms, and the rule that
+// picks the type each model output is stored in. Sees torch headers (no spdlog; see engine.h).
 #pragma once
 
 #include <torch/types.h>
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/dtype.h"
 
 namespace mpsbatch {
+
+using TensorList = std::vector<torch::Tensor>;
 
 c10::ScalarType ScalarTypeOf(DType t);
 // The DType that is `t`, if mpsbatch has one.
@@ -26,5 +29,8 @@ std::optional<DType> DTypeOf(c10::ScalarType t);
 // `requested`, and for a type no HDF5 dataset of mpsbatch's holds (unsigned
 // integers wider than 8 bits, quantized types) unless output.dtype asks for one.
 DType StoredDType(c10::ScalarType model_type, std::optional<DType> requested, const std::string& output);
+
+// A host tensor of a type StoredDType returns, as mpsbatch's array.
+HostArray ToHostArray(const torch::Tensor& host);
 
 }  // namespace mpsbatch

@@ -17,23 +17,26 @@ std::set<void*>& Given() {
 }
 int frees = 0;
 
-void* FakeAllocate(size_t bytes) {
-  void* p = std::malloc(bytes);
-  Given().insert(p);
-  return p;
-}
-void FakeFree(void* p) {
-  Given().erase(p);
-  ++frees;
-  std::free(p);
-}
+struct FakeSource : BlockSource {
+  void* Allocate(size_t bytes) override {
+    void* p = std::malloc(bytes);
+    Given().insert(p);
+    return p;
+  }
+  void Free(void* p) override {
+    Given().erase(p);
+    ++frees;
+    std::free(p);
+  }
+};
+FakeSource fake_source;
 
 TEST(Buffer, BlocksOfAMebibyteAndUpComeFromTheSourceOnceSet) {
   const size_t big = size_t{3} << 20;
   HostArray before(DType::kUInt8, {static_cast<int64_t>(big)});
   EXPECT_FALSE(FromBlockSource(before.bytes.data(), 1));
 
-  SetBlockSource({FakeAllocate, FakeFree});
+  SetBlockSource(fake_source);
   HostArray small(DType::kUInt8, {1000});
   HostArray rows(DType::kFloat32, {1024, 256});  // 1 MiB
   EXPECT_FALSE(FromBlockSource(small.bytes.data(), small.bytes.size()));
@@ -49,7 +52,7 @@ TEST(Buffer, BlocksOfAMebibyteAndUpComeFromTheSourceOnceSet) {
 }
 
 TEST(Buffer, ReleasedSourceBlocksAreReusedNotFreed) {
-  SetBlockSource({FakeAllocate, FakeFree});
+  SetBlockSource(fake_source);
   const void* first = nullptr;
   {
     HostArray a(DType::kUInt8, {int64_t{2} << 20});
@@ -62,7 +65,7 @@ TEST(Buffer, ReleasedSourceBlocksAreReusedNotFreed) {
 }
 
 TEST(Buffer, PinnedBytesAreCappedPerProcess) {
-  SetBlockSource({FakeAllocate, FakeFree});
+  SetBlockSource(fake_source);
   const int64_t gib = int64_t{1} << 30;  // malloc'd, never touched: address space only
   HostArray a(DType::kUInt8, {gib}), b(DType::kUInt8, {gib}), c(DType::kUInt8, {gib});
   EXPECT_TRUE(FromBlockSource(a.bytes.data(), 1));

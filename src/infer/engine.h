@@ -15,6 +15,8 @@
 
 namespace mpsbatch {
 
+class DevicePrewarm;  // infer/prewarm.h
+
 enum class DeviceKind { kCpu, kCuda, kMps };
 const char* DeviceKindName(DeviceKind k);
 
@@ -88,8 +90,12 @@ class Engine {
   // libtorch without AOTInductor) or DeviceError (asked-for device missing).
   // `compiled`, when given, is an AOTInductor package of the same model that
   // calibration may choose (it is loaded then, not here).
+  // `prewarm`, when given, is the device's prewarm (infer/prewarm.h), which
+  // the engine waits for before it picks the device and before its first
+  // batch; it must outlive the engine.
   static std::unique_ptr<Engine> Create(const ModelSource& model, const EngineOptions& options,
-                                        std::optional<ModelSource> compiled = std::nullopt);
+                                        std::optional<ModelSource> compiled = std::nullopt,
+                                        DevicePrewarm* prewarm = nullptr);
 
   virtual ~Engine() = default;
 
@@ -151,14 +157,6 @@ class Engine {
   // "torchscript" or "aoti".
   virtual std::string format() const = 0;
 };
-
-// Starts bringing up the device that `options` ask for (context, allocator)
-// on a background thread, so that it overlaps reading the job and planning;
-// Engine::Create waits for it. Problems surface in Create. Once per process.
-void PrewarmDevice(const EngineOptions& options);
-// Waits for PrewarmDevice's thread, if one was started. A process must not
-// exit while that thread is inside libtorch: RunJob waits on every path out.
-void WaitForDevicePrewarm();
 
 // Rows per second of `batch` through `engine`'s current path, the pipeline
 // kept full, after one warm-up batch: at least 3 batches, then more until

@@ -61,13 +61,4 @@ void DevicePrewarm::Wait() const {
   if (auto f = Future(false); f.valid()) f.wait();
 }
 
-DevicePrewarm& ProcessPrewarm() {
-  static DevicePrewarm prewarm;
-  return prewarm;
-}
-
-void PrewarmDevice(const EngineOptions& options) { ProcessPrewarm().Start(options); }
-
-void WaitForDevicePrewarm() { ProcessPrewarm().Wait(); }
-
 }  // namespace mpsbatch

@@ -39,9 +39,4 @@ class DevicePrewarm {
   std::jthread thread_;
 };
 
-// The process's one prewarm, which PrewarmDevice and WaitForDevicePrewarm
-// (engine.h) start and wait for, and which Engine::Create hands to the engines
-// it makes.
-DevicePrewarm& ProcessPrewarm();
-
 }  // namespace mpsbatch

@@ -127,9 +127,10 @@ void TorchEngine::Guarded(const std::string& shapes, Fn&& fn) {
 }
 
 std::unique_ptr<Engine> Engine::Create(const ModelSource& model, const EngineOptions& options,
-                                       std::optional<ModelSource> compiled) {
+                                       std::optional<ModelSource> compiled, DevicePrewarm* prewarm) {
+  static DevicePrewarm none;  // never started: waiting for it returns at once
   try {
-    return std::make_unique<TorchEngine>(model, options, std::move(compiled), ProcessPrewarm());
+    return std::make_unique<TorchEngine>(model, options, std::move(compiled), prewarm ? *prewarm : none);
   } catch (const c10::Error& e) {
     throw DeviceError("cannot set up the device for " + model.path + ": " + Brief(e));
   }

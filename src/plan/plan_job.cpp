@@ -65,7 +65,8 @@ void CheckNormalisation(const JobConfig& job, const JobPlan& plan) {
 std::unique_ptr<Engine> CreateEngine(const PlannedJob& p, const Communicator& comm) {
   std::optional<ModelSource> compiled;
   if (p.compiled_bytes) compiled = ModelSource{p.job.model_compiled, p.compiled_bytes, p.compiled_identity};
-  return Engine::Create({p.job.model_path, p.model_bytes, p.model_identity}, MakeEngineOptions(p.job, comm), compiled);
+  return Engine::Create({p.job.model_path, p.model_bytes, p.model_identity}, MakeEngineOptions(p.job, comm), compiled,
+                        p.prewarm);
 }
 
 BatchSizes FedBatches(const JobConfig& job, const JobPlan& plan) {

@@ -26,6 +26,7 @@ struct PlannedJob {
   std::shared_ptr<const std::string> compiled_bytes;  // model.compiled, if any
   std::string model_identity, compiled_identity;      // FileIdentity of the file the bytes came from ("" none)
   std::unique_ptr<InputFile> input;
+  DevicePrewarm* prewarm = nullptr;  // the device's prewarm, started by RunJob, which outlives the engine
   std::unique_ptr<Engine> engine;
   double engine_seconds = 0;                // rank 0: creating its engine (device, model load)
   double probe_seconds = 0;                 // rank 0: reading and running the probe batch

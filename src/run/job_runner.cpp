@@ -15,6 +15,7 @@
 #include "common/stop_signal.h"
 #include "config/job.h"
 #include "infer/engine.h"
+#include "infer/prewarm.h"
 #include "plan/chunk_plan.h"
 #include "plan/input_match.h"
 #include "plan/job_options.h"
@@ -81,15 +82,17 @@ RankStats Score(Communicator& comm, PlannedJob& p, const ChunkPlan& chunks, int6
 // into MPI_Finalize while others wait in a collective would hang the job).
 void RunJob(Communicator& comm, const CliOptions& cli) try {
   AbortJobOnTerminate(comm);
-  struct JoinPrewarm {
-    ~JoinPrewarm() { WaitForDevicePrewarm(); }
-  } join_prewarm;
+  // Brings the device up beside reading and planning the job; declared
+  // before the job, so that its thread is joined after the engine is gone,
+  // on every way out (a process must not exit while it is inside libtorch).
+  DevicePrewarm prewarm;
   const auto now = [] { return JobTimes::Clock::now(); };
   JobTimes times;
   times.start = now();
   times.before_job = SecondsSinceProcessStart();
   const std::string start_time = Timestamp();
   PlannedJob p;
+  p.prewarm = &prewarm;
   p.restart = cli.restart;
   p.dry_run = cli.dry_run;
 
@@ -102,7 +105,7 @@ void RunJob(Communicator& comm, const CliOptions& cli) try {
   Agree(comm, "parse-job", [&] {
     p.job = ParseJobText(effective, source, "/");
     SetLogLevel(EffectiveLogLevel(p.job.log_level, cli.verbosity));
-    if (!cli.dry_run || comm.rank() == 0) PrewarmDevice(MakeEngineOptions(p.job, comm));
+    if (!cli.dry_run || comm.rank() == 0) prewarm.Start(MakeEngineOptions(p.job, comm));
   });
 
   // 2. The plan, on rank 0, then on every rank.

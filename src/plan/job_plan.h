@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "common/dtype.h"
+#include "common/output_spec.h"
 #include "config/job.h"
-#include "plan/output_spec.h"
 #include "read/input_file.h"
 
 namespace mpsbatch {

@@ -26,8 +26,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/output_spec.h"
 #include "hdf5/handle.h"
-#include "plan/output_spec.h"
 #include "write/journal.h"
 #include "write/journal_writer.h"
 #include "write/partial_file.h"

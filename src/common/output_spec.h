@@ -1,7 +1,8 @@
-// One output dataset of a job, as the plan describes it: its name, its dtype
-// and the shape of one row. The plan derives it from the model's probe batch
-// (plan/job_plan.h); the result writer (write/result_writer.h) creates, or on
-// a resume checks, one dataset per spec.
+// One output dataset of a job: its name, its dtype and the shape of one row.
+// The plan derives it from the model's probe batch (plan/job_plan.h); the
+// result writer (write/result_writer.h) creates, or on a resume checks, one
+// dataset per spec. Here, below both, so that neither includes the other's
+// folder for it.
 #pragma once
 
 #include <string>

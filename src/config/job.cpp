@@ -37,7 +37,8 @@ constexpr EnumName<bool> kReadNames[] = {{true, "auto"}, {false, "hdf5"}};
 const std::map<std::string, std::set<std::string>> kSchema = {
     {"",
      {"model", "device", "precision", "batch_size", "chunk_size", "schedule", "fail_on_nonfinite", "resume", "threads",
-      "log_level", "stall_timeout", "path", "calibration_seconds", "calibration_cache", "input", "output"}},
+      "log_level", "stall_timeout", "progress_interval", "path", "calibration_seconds", "calibration_cache", "input",
+      "output"}},
     {"model", {"path", "compiled"}},
     {"input",
      {"path", "dataset", "datasets", "mode", "dtype", "scale", "mean", "std", "layout", "read", "read_threads"}},
@@ -317,6 +318,19 @@ JobConfig Build(YAML::Node root, JobReader& r) {
     } else {
       r.Fail("stall_timeout", n,
              "expected auto, off or a number of seconds > 0 and <= 604800, got " +
+                 (n.IsScalar() ? "'" + value + "'" : std::string("a list or mapping")));
+    }
+  }
+  if (auto n = root["progress_interval"]) {
+    const std::string value = n.IsScalar() ? n.Scalar() : "";
+    double seconds = 0;
+    if (value == "off") {
+      c.progress_interval = 0;
+    } else if (n.IsScalar() && YAML::convert<double>::decode(n, seconds) && seconds > 0 && seconds <= 86400) {
+      c.progress_interval = seconds;
+    } else {
+      r.Fail("progress_interval", n,
+             "expected off or a number of seconds > 0 and <= 86400, got " +
                  (n.IsScalar() ? "'" + value + "'" : std::string("a list or mapping")));
     }
   }

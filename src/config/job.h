@@ -82,7 +82,8 @@ struct JobConfig {
   bool fail_on_nonfinite = false;  // a NaN or Inf in an output ends the job
   bool resume = false;             // continue the partial output an earlier run left
   StallTimeout stall_timeout;
-  int threads = 0;  // intra-op threads per rank; 0 = host cores / ranks on the host
+  double progress_interval = 10;  // seconds between rank 0's progress lines while scoring; 0: none
+  int threads = 0;                // intra-op threads per rank; 0 = host cores / ranks on the host
   std::string log_level = "info";
 
   struct Input {

@@ -68,7 +68,7 @@ RankStats Score(Communicator& comm, PlannedJob& p, const ChunkPlan& chunks, int6
   compute.fail_on_nonfinite = p.job.fail_on_nonfinite;
   try {
     RankStats stats = RunRankLoop({comm, *p.engine, p.plan, chunks, compute, p.input.get(), writer.get(), depth,
-                                   p.job.schedule, std::move(done), p.job.stall_timeout});
+                                   p.job.schedule, std::move(done), p.job.stall_timeout, p.job.progress_interval});
     if (comm.rank() == 0) ThrowIfStopSignalled();
     return stats;
   } catch (const StopRequested& s) {

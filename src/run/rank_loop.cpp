@@ -1,12 +1,15 @@
 #include "run/rank_loop.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <memory>
 
 #include "common/error.h"
+#include "common/log.h"
 #include "common/stop_signal.h"
 #include "run/compute_worker.h"
+#include "run/progress.h"
 
 namespace mpsbatch {
 
@@ -143,7 +146,9 @@ class Gatherer {
         in_flight_(static_cast<size_t>(ctx.comm.size()), 0),
         told_end_(static_cast<size_t>(ctx.comm.size()), false),
         layouts_(OutputLayouts(ctx.plan)),
-        watch_(ctx.comm.size(), ctx.stall_timeout) {
+        watch_(ctx.comm.size(), ctx.stall_timeout),
+        progress_(ctx.plan.rows, ctx.chunks.num_chunks(), RowsIn(ctx.chunks, ctx.done),
+                  std::count(ctx.done.begin(), ctx.done.end(), true), ctx.progress_interval, Progress::Clock::now()) {
     for (size_t id = 0; id < ctx.done.size() && id < holder_.size(); ++id) {
       if (!ctx.done[id]) continue;
       holder_[id] = kWritten;
@@ -175,7 +180,9 @@ class Gatherer {
         if (auto r = worker_.NextFor(std::chrono::microseconds(200))) OwnResult(std::move(*r));
       }
       ThrowIfStopSignalled();
-      watch_.Check(StallWatch::Clock::now());
+      const auto now = StallWatch::Clock::now();
+      watch_.Check(now);
+      if (auto line = progress_.Due(now, BusyRanks(), ctx_.comm.size())) spdlog::info("{}", *line);
     }
     for (int r = 1; r < ctx_.comm.size(); ++r) FeedRemote(r);  // the end markers not yet sent
     ctx_.comm.WaitSends();
@@ -183,6 +190,20 @@ class Gatherer {
   }
 
  private:
+  // The rows of the chunks marked in `done`.
+  static int64_t RowsIn(const ChunkPlan& chunks, const std::vector<bool>& done) {
+    int64_t rows = 0;
+    for (size_t id = 0; id < done.size(); ++id)
+      if (done[id]) rows += chunks.chunk(static_cast<int64_t>(id)).rows();
+    return rows;
+  }
+
+  int BusyRanks() const {
+    int busy = 0;
+    for (int64_t n : in_flight_) busy += n > 0 ? 1 : 0;
+    return busy;
+  }
+
   bool HasRoom(int r) const { return in_flight_[static_cast<size_t>(r)] < static_cast<int64_t>(ctx_.depth); }
 
   std::optional<Chunk> Take(int r) {
@@ -236,6 +257,7 @@ class Gatherer {
     holder = kWritten;
     --in_flight_[static_cast<size_t>(rank)];
     ++written_;
+    progress_.ChunkWritten(c.rows());
   }
 
   static constexpr int kWritten = -2;
@@ -249,6 +271,7 @@ class Gatherer {
   int64_t written_ = 0;
   std::vector<RowLayout> layouts_;
   StallWatch watch_;
+  Progress progress_;
   RankStats stats_;
 };
 

@@ -151,6 +151,24 @@ class JobReader {
     return v;
   }
 
+  // One of `words` (returned), or a number of seconds in (0, max] (returned
+  // in `seconds`, with "").
+  std::string WordOrSeconds(const YAML::Node& n, const std::string& key, std::initializer_list<const char*> words,
+                            int64_t max, double& seconds) const {
+    const std::string value = n.IsScalar() ? n.Scalar() : "";
+    std::string expected;
+    for (const char* word : words) {
+      if (value == word) return value;
+      expected += std::string(word) + ", ";
+    }
+    expected.replace(expected.size() - 2, 2, " or ");  // "auto, off or "
+    if (n.IsScalar() && YAML::convert<double>::decode(n, seconds) && seconds > 0 && seconds <= static_cast<double>(max))
+      return "";
+    Fail(key, n,
+         "expected " + expected + "a number of seconds > 0 and <= " + std::to_string(max) + ", got " +
+             (n.IsScalar() ? "'" + value + "'" : std::string("a list or mapping")));
+  }
+
   template <typename E>
   E Choice(const YAML::Node& n, const std::string& key, std::span<const EnumName<E>> table) const {
     std::string s = String(n, key);
@@ -307,32 +325,19 @@ JobConfig Build(YAML::Node root, JobReader& r) {
   if (auto n = root["fail_on_nonfinite"]) c.fail_on_nonfinite = r.Bool(n, "fail_on_nonfinite");
   if (auto n = root["resume"]) c.resume = r.Bool(n, "resume");
   if (auto n = root["stall_timeout"]) {
-    const std::string value = n.IsScalar() ? n.Scalar() : "";
     double seconds = 0;
-    if (value == "auto") {
+    const std::string word = r.WordOrSeconds(n, "stall_timeout", {"auto", "off"}, 7 * 86400, seconds);
+    if (word == "auto") {
       c.stall_timeout.mode = StallTimeout::Mode::kAuto;
-    } else if (value == "off") {
+    } else if (word == "off") {
       c.stall_timeout.mode = StallTimeout::Mode::kOff;
-    } else if (n.IsScalar() && YAML::convert<double>::decode(n, seconds) && seconds > 0 && seconds <= 7 * 86400) {
-      c.stall_timeout = {StallTimeout::Mode::kSeconds, seconds};
     } else {
-      r.Fail("stall_timeout", n,
-             "expected auto, off or a number of seconds > 0 and <= 604800, got " +
-                 (n.IsScalar() ? "'" + value + "'" : std::string("a list or mapping")));
+      c.stall_timeout = {StallTimeout::Mode::kSeconds, seconds};
     }
   }
   if (auto n = root["progress_interval"]) {
-    const std::string value = n.IsScalar() ? n.Scalar() : "";
     double seconds = 0;
-    if (value == "off") {
-      c.progress_interval = 0;
-    } else if (n.IsScalar() && YAML::convert<double>::decode(n, seconds) && seconds > 0 && seconds <= 86400) {
-      c.progress_interval = seconds;
-    } else {
-      r.Fail("progress_interval", n,
-             "expected off or a number of seconds > 0 and <= 86400, got " +
-                 (n.IsScalar() ? "'" + value + "'" : std::string("a list or mapping")));
-    }
+    c.progress_interval = r.WordOrSeconds(n, "progress_interval", {"off"}, 86400, seconds) == "off" ? 0 : seconds;
   }
   if (auto n = root["threads"]) {
     const int64_t threads = r.Integer(n, "threads", 0);

@@ -28,9 +28,12 @@ TEST(Progress, RankZeroLogsRowsChunksRateTimeLeftAndBusyRanks) {
   EXPECT_TRUE(std::regex_search(r.output, line)) << r.output;
 }
 
+// Over a job file that asks for lines every 0.02 s (which the test above
+// shows it logs), so that a line here means off was not honoured.
 TEST(Progress, OffMeansNoProgressLine) {
   const auto dir = testing::TestDir();
-  const RunResult r = RunMpsbatch(2, WriteSlowJob(dir, "progress_interval: off\n"));
+  const RunResult r =
+      RunMpsbatch(2, WriteSlowJob(dir, "progress_interval: 0.02\n"), {"--set", "progress_interval=off"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(r.output.find("progress:"), std::string::npos) << r.output;
 }

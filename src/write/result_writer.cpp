@@ -162,7 +162,13 @@ void ResultWriter::MarkChunkDone(int64_t id) {
   // The rows into the file (the operating system's cache); the journal's
   // next fsync then covers them, and only after it does the journal record
   // the id.
-  const uint32_t rows_crc = ChunkChecksum(id);
+  uint32_t rows_crc;
+  if (auto it = written_.find(id); it != written_.end() && it->second.outputs == outputs_.size()) {
+    rows_crc = it->second.crc;
+  } else {
+    rows_crc = ChunkChecksum(id);
+  }
+  written_.erase(id);
   if (H5Fflush(file_.get(), H5F_SCOPE_LOCAL) < 0)
     throw OutputError(partial_path_ + ": flushing chunk " + std::to_string(id) + " failed: " + Hdf5Message());
   if (!journal_.syncing()) journal_.StartSyncing(Sec2DescriptorOf(file_.get()));
@@ -187,6 +193,15 @@ void ResultWriter::WriteRows(size_t index, int64_t begin, int64_t count, const s
   if (H5Dwrite(ds, NativeH5Type(out.dtype), mem_space.get(), file_space.get(), H5P_DEFAULT, data) < 0)
     throw OutputError(partial_path_ + ": writing rows " + std::to_string(begin) + ".." + std::to_string(begin + count) +
                       " of '" + out.name + "' failed: " + Hdf5Message());
+  const int64_t id = begin / chunk_rows_;
+  if (begin % chunk_rows_ != 0 || count != std::min(begin + chunk_rows_, rows_) - begin) return;  // not one chunk
+  WrittenChunk& chunk = written_[id];
+  if (chunk.outputs != index) {  // out of order: MarkChunkDone reads the rows back
+    written_.erase(id);
+    return;
+  }
+  chunk.crc = Crc32(data, static_cast<size_t>(count) * out.row_bytes(), chunk.crc);
+  ++chunk.outputs;
 }
 
 void ResultWriter::SetAttribute(const std::string& name, const std::string& value) {

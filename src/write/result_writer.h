@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -107,6 +108,14 @@ class ResultWriter {
   std::pair<H5Handle, H5Handle> RowSpaces(size_t index, int64_t begin, int64_t count);
   // CRC-32 of chunk `id`'s rows as the file holds them, outputs in order.
   uint32_t ChunkChecksum(int64_t id);
+  // The same CRC-32, taken from the rows as WriteRows wrote them (in the
+  // type the file stores, so the same bytes): a chunk written whole, output
+  // after output, needs no read back in MarkChunkDone.
+  struct WrittenChunk {
+    size_t outputs = 0;  // outputs written so far, in order
+    uint32_t crc = 0;
+  };
+  std::unordered_map<int64_t, WrittenChunk> written_;
   // Deletes attribute `name` if the file has it (SetAttribute writes anew).
   void ReplaceAttribute(const std::string& name);
 

@@ -42,6 +42,7 @@ struct SimOptions {
   int64_t chunk = 4096;
   int64_t in_width = 16;   // float32 values per input row
   int64_t out_width = 10;  // float32 values per output row
+  int read_threads = 4;    // threads per direct read, as a job's rank gets on a host with cores to spare
   InputMode mode = InputMode::kShared;
   Schedule schedule = Schedule::kDynamic;
   std::string dir = "/tmp/hand_out_sim";
@@ -109,16 +110,28 @@ SimOptions Parse(int argc, char** argv) {
   SimOptions o;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string key = argv[i], value = argv[i + 1];
-    if (key == "--rate") o.rate = std::stod(value);
-    else if (key == "--seconds") o.seconds = std::stod(value);
-    else if (key == "--batch") o.batch = std::stoll(value);
-    else if (key == "--chunk") o.chunk = std::stoll(value);
-    else if (key == "--in-width") o.in_width = std::stoll(value);
-    else if (key == "--out-width") o.out_width = std::stoll(value);
-    else if (key == "--mode") o.mode = value == "scatter" ? InputMode::kScatter : InputMode::kShared;
-    else if (key == "--schedule") o.schedule = value == "static" ? Schedule::kStatic : Schedule::kDynamic;
-    else if (key == "--dir") o.dir = value;
-    else throw ConfigError("hand_out_sim: unknown option " + key);
+    if (key == "--rate")
+      o.rate = std::stod(value);
+    else if (key == "--seconds")
+      o.seconds = std::stod(value);
+    else if (key == "--batch")
+      o.batch = std::stoll(value);
+    else if (key == "--chunk")
+      o.chunk = std::stoll(value);
+    else if (key == "--in-width")
+      o.in_width = std::stoll(value);
+    else if (key == "--out-width")
+      o.out_width = std::stoll(value);
+    else if (key == "--mode")
+      o.mode = value == "scatter" ? InputMode::kScatter : InputMode::kShared;
+    else if (key == "--schedule")
+      o.schedule = value == "static" ? Schedule::kStatic : Schedule::kDynamic;
+    else if (key == "--read-threads")
+      o.read_threads = std::stoi(value);
+    else if (key == "--dir")
+      o.dir = value;
+    else
+      throw ConfigError("hand_out_sim: unknown option " + key);
   }
   return o;
 }
@@ -175,7 +188,8 @@ int Simulate(Communicator& comm, const SimOptions& o) {
   plan.outputs = {{"y", DType::kFloat32, {o.out_width}}};
   const ChunkPlan chunks(plan.rows, plan.chunk_rows, comm.size());
   std::unique_ptr<InputFile> input;
-  if (comm.rank() == 0 || o.mode == InputMode::kShared) input = std::make_unique<InputFile>(in_path);
+  if (comm.rank() == 0 || o.mode == InputMode::kShared)
+    input = std::make_unique<InputFile>(in_path, ReadOptions{.direct = true, .threads = o.read_threads});
   std::unique_ptr<ResultWriter> writer;
   if (comm.rank() == 0) writer = std::make_unique<ResultWriter>(out_path, plan.outputs, plan.rows);
   PacedEngine engine(o.rate, o.out_width);

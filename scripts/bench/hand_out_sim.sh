@@ -32,6 +32,8 @@ run() {  # ranks, ideal seconds, then hand_out_sim's options
     --dir "$dir" "$@" 2>&1 | grep '^ranks' | tee -a "$out" || echo "ranks $n $* failed or timed out" | tee -a "$out"
 }
 for n in "${ranks[@]}"; do run "$n" "$seconds" --out-width 10; done
+# One batch per chunk, as a job with big rows gets: the most hand-out turns.
+for n in "${ranks[@]}"; do run "$n" "$seconds" --out-width 10 --chunk 256 --batch 256; done
 # 4000 B rows: a fifth of the job, the output file grows by 4 KB a row.
 for n in "${ranks[@]}"; do run "$n" "$(awk "BEGIN{print $seconds / 5}")" --out-width 1000; done
 # Scatter of images: rank 0 reads every row and sends it. A tenth of a second

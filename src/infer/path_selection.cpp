@@ -119,6 +119,14 @@ Calibration TorchEngine::Select(const std::vector<ArrayView>& batch, double budg
       throw DeviceError("path: cudagraph needs a CUDA device and a CUDA libtorch; this rank runs on " + device_name());
   }
 
+  // AOTInductor's runner synchronises inside its run, which a CUDA graph's
+  // capture forbids: auto does not try to capture it (a forced path:
+  // cudagraph still tries, and says why it failed). With one candidate left,
+  // auto has nothing to choose between and times nothing.
+  const bool auto_choice = adopt.empty() && want == PathRequest::kAuto;
+  const bool only_aoti = names.size() == 1 && names.front() == "aoti";
+  if (auto_choice && only_aoti) want_graph = false;
+
   // What every path must agree with: the model as loaded.
   graph_.reset();
   active_ = paths_.front().second.get();
@@ -131,7 +139,7 @@ Calibration TorchEngine::Select(const std::vector<ArrayView>& batch, double budg
   auto share = [&](size_t left) { return std::clamp((budget_seconds - Seconds(t0)) / (3.0 * left), 0.02, 0.2); };
   // A forced path is built and checked, not timed, unless it has variants to
   // choose between (path: frozen, with and without channels-last).
-  const bool timed = adopt.empty() && (want == PathRequest::kAuto || names.size() > 1);
+  const bool timed = adopt.empty() && (names.size() > 1 || (want == PathRequest::kAuto && want_graph));
   const bool forced_graph = want == PathRequest::kCudaGraph || (want_graph && !adopt.empty());
   std::string best;
   double best_rate = -1;
@@ -183,6 +191,7 @@ Calibration TorchEngine::Select(const std::vector<ArrayView>& batch, double budg
   c.chosen = best;
   c.rows_per_second = std::max(0.0, best_rate);
 
+  if (auto_choice && best == "aoti") want_graph = false;
   if (want_graph) {
     PathTiming timing{"cudagraph", 0, ""};
     bool captured = false;

@@ -164,6 +164,16 @@ TEST_F(AotiPackage, PackageWithoutItsSourceIsCheckedByItsOwnRuntime) {
   EXPECT_RUN_OK(r);
 }
 
+// A package alone leaves path: auto one candidate: it is built and checked,
+// not timed, and the job scores as it would timed.
+TEST_F(AotiPackage, PackageAloneIsNotTimedUnderAuto) {
+  auto r = RunMpsbatch(2, WriteJob(dir_, "mlp_aoti.pt2", "[x_f32]", "[y]", "calibration_cache: off\n"));
+  EXPECT_RUN_OK(r);
+  EXPECT_NE(r.output.find("aoti (untimed; built and checked in"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("rows/s at batch"), std::string::npos) << r.output;
+  ExpectNear(ReadFloats(Out(), "y"), ReadFloats(Fixture("reference.h5"), "mlp_aoti_x_f32"), Tolerance());
+}
+
 // Beside a TorchScript model, a model.compiled that does not fit is a path
 // calibration rejects under path: auto (it aborted the job), and an error
 // when path: aoti forces it.

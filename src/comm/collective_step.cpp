@@ -74,6 +74,9 @@ void Agree(Communicator& comm, std::string_view step, const std::function<void()
   int first = comm.size();
   std::string payload;
   try {
+    // Ranks with nothing to do in the step (all but rank 0 while it plans)
+    // wait here without spinning.
+    comm.QuietBarrier();
     first = static_cast<int>(comm.AllreduceMin(failure ? comm.rank() : comm.size()));
     if (first == comm.size()) return;
     if (comm.rank() == first) payload = std::to_string(static_cast<int>(failure->kind)) + "\n" + failure->message;

@@ -1,6 +1,8 @@
 #include "comm/communicator.h"
 
+#include <chrono>
 #include <limits>
+#include <thread>
 
 #include "common/error.h"
 #include "common/fault.h"
@@ -74,6 +76,16 @@ Communicator::~Communicator() {
 }
 
 void Communicator::Barrier() { Check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier"); }
+
+void Communicator::QuietBarrier() {
+  MPI_Request request = MPI_REQUEST_NULL;
+  Check(MPI_Ibarrier(MPI_COMM_WORLD, &request), "MPI_Ibarrier");
+  for (int done = 0;;) {
+    Check(MPI_Test(&request, &done, MPI_STATUS_IGNORE), "MPI_Test");
+    if (done) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
 
 void Communicator::Broadcast(std::string& data, int root) {
   int64_t size = static_cast<int64_t>(data.size());

@@ -50,6 +50,12 @@ class Communicator {
 
   // --- Collectives ---
   void Barrier();
+  // A barrier that sleeps between polls instead of spinning, for a wait of
+  // seconds while another rank computes (rank 0's planning, a device leader's
+  // calibration): MPI's blocking calls spin, and on a host with more ranks
+  // than cores the spinning takes CPU from the rank everyone waits for.
+  // Adds up to a millisecond to the wait.
+  void QuietBarrier();
   void Broadcast(std::string& data, int root);
   int64_t AllreduceMin(int64_t value);
   int64_t AllreduceMax(int64_t value);

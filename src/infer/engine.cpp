@@ -31,7 +31,9 @@ double MeasureRowsPerSecond(Engine& engine, const std::vector<ArrayView>& batch,
   engine.Run(batch);  // warm-up: the JIT's profiling run, the allocator, cuDNN's choices
   const auto t0 = std::chrono::steady_clock::now();
   int n = 0;
-  while (n < 3 || (n < 50 && Seconds(t0) < seconds)) {
+  // A batch slower than `seconds` is timed once: calibrating a slow model
+  // must not cost a job more batches than its budget allows.
+  while (n < 1 || (n < 50 && Seconds(t0) < seconds)) {
     if (engine.in_flight() == engine.max_in_flight()) engine.Finish();
     engine.Start(batch);
     ++n;

@@ -159,8 +159,8 @@ class Engine {
 };
 
 // Rows per second of `batch` through `engine`'s current path, the pipeline
-// kept full, after one warm-up batch: at least 3 batches, then more until
-// `seconds` pass (at most 50). Nothing may be in flight before.
+// kept full, after one warm-up batch: batches until `seconds` pass (at least
+// one, at most 50). Nothing may be in flight before.
 double MeasureRowsPerSecond(Engine& engine, const std::vector<ArrayView>& batch, double seconds);
 
 std::string LibtorchVersion();

@@ -128,6 +128,7 @@ RankCalibration CalibrateRanks(Communicator& comm, Engine& engine, const JobConf
       failed = std::current_exception();
     }
   }
+  comm.QuietBarrier();  // the others wait for the leaders without taking their CPU
   const std::vector<std::string> fields = ShareChoices(comm, mine);
 
   // The others build their leader's choice ("-": the leader failed, and

@@ -5,8 +5,11 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdlib>
+#include <ctime>
 #include <stdexcept>
+#include <thread>
 
 #include "common/error.h"
 #include "common/fault.h"
@@ -34,6 +37,27 @@ TEST(Agree, ASuccessfulStepReturnsOnEveryRank) {
   int ran = 0;
   Agree(*g_comm, "plan", [&] { ++ran; });
   EXPECT_EQ(ran, 1);
+}
+
+double ProcessCpuSeconds() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+}
+
+// While rank 0 works through a step (planning: its engine and probe), the
+// others wait in the step's agreement. MPI's blocking collectives spin there,
+// taking the CPU rank 0 needs on a host with more ranks than cores.
+TEST(Agree, RanksWaitingForAStepTakeAlmostNoCpu) {
+  if (g_comm->size() < 2) GTEST_SKIP() << "needs a rank that waits";
+  const double before = ProcessCpuSeconds();
+  Agree(*g_comm, "plan", [&] {
+    if (g_comm->rank() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  });
+  const double used = ProcessCpuSeconds() - before;
+  if (g_comm->rank() != 0) {
+    EXPECT_LT(used, 0.3) << "CPU seconds spent waiting 1.5 s for rank 0";
+  }
 }
 
 // The last rank fails; every rank throws JobFailed with its kind.

@@ -40,6 +40,10 @@ std::string OutputPathProblem(const std::string& path) {
   const std::string lower = Lower(suffix);
   for (auto ok : kHdf5Suffixes)
     if (lower == ok) return "";
+  // The names of another output's side files: refused later, with a message
+  // of their own (write/output_lock.h).
+  for (auto side : {".partial", ".chunks", ".lock"})
+    if (suffix == side) return "";
   return "'" + path + "' ends in " + suffix +
          ", but mpsbatch writes an HDF5 file; name it with .h5 (or .hdf5, .hdf, .he5, or no suffix) and convert "
          "the datasets afterwards if you need " +

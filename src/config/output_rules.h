@@ -9,7 +9,8 @@
 namespace mpsbatch {
 
 // "" if `path`'s suffix suits an HDF5 file (.h5, .hdf5, .hdf, .he5, any
-// case, or none), else what is wrong and how to fix it.
+// case, or none) or is that of an output's side file (.partial, .chunks,
+// .lock: CheckOutputFiles refuses those), else what is wrong and how to fix it.
 std::string OutputPathProblem(const std::string& path);
 
 // "" if every name is a dataset path the writer can create: components

@@ -1,6 +1,6 @@
 #include "plan/feed_hint.h"
 
-#include <array>
+#include <initializer_list>
 #include <string_view>
 
 namespace mpsbatch {
@@ -26,8 +26,7 @@ std::string DtypeHint(const EngineOptions& options, const DatasetInfo& in) {
   const std::string stored(DTypeName(in.dtype));
   if (options.input_dtype)
     return "Input '" + in.name + "' reaches the model as " + std::string(DTypeName(fed)) +
-           " (input.dtype: " + std::string(DTypeName(fed)) +
-           "); if the model takes floats, set input.dtype: float32 or remove it.";
+           " (input.dtype: " + std::string(DTypeName(fed)) + "); if the model takes floats, set input.dtype: float32.";
   return "Input '" + in.name + "' is stored as " + stored + " and reaches the model as " + stored +
          " (without input.dtype, input.scale, input.mean or input.std, " + stored +
          " inputs keep their type); if the model takes floats, set input.dtype: float32" + ScaleFor(in.dtype) + ".";

@@ -269,7 +269,7 @@ TEST(Job, ShippedJobFilesParse) {
 // output.path is an HDF5 file: a suffix of another format is refused, with
 // the line and key, rather than silently written as HDF5.
 TEST(Job, OutputPathSuffixMustSayHdf5) {
-  for (const char* ok : {"out.h5", "out.hdf5", "out.HDF", "out.he5", "out", "dir.v2/out.H5"})
+  for (const char* ok : {"out.h5", "out.hdf5", "out.HDF", "out.he5", "out", "dir.v2/out.H5", "out.h5.partial"})
     EXPECT_NO_THROW(Parse(kMinimal, {std::string("output.path=/o/") + ok})) << ok;
   for (const char* bad : {"scores.parquet", "scores.npy", "scores.csv", "scores.pt"}) {
     const std::string e = ErrorOf(kMinimal, {std::string("output.path=/o/") + bad});

@@ -13,7 +13,7 @@ struct DTypeInfo {
   size_t size;
   bool floating;
 };
-constexpr std::array<DTypeInfo, 9> kTypes = {{
+constexpr std::array<DTypeInfo, 11> kTypes = {{
     {DType::kFloat32, "float32", 4, true},
     {DType::kFloat64, "float64", 8, true},
     {DType::kFloat16, "float16", 2, true},
@@ -23,6 +23,8 @@ constexpr std::array<DTypeInfo, 9> kTypes = {{
     {DType::kInt16, "int16", 2, false},
     {DType::kInt32, "int32", 4, false},
     {DType::kInt64, "int64", 8, false},
+    {DType::kBool, "bool", 1, false},
+    {DType::kUInt16, "uint16", 2, false},
 }};
 
 const DTypeInfo& Info(DType t) {

@@ -13,7 +13,8 @@
 
 namespace mpsbatch {
 
-enum class DType { kFloat32, kFloat64, kFloat16, kBFloat16, kUInt8, kInt8, kInt16, kInt32, kInt64 };
+// The plan's wire format sends a DType as its number: add new ones at the end.
+enum class DType { kFloat32, kFloat64, kFloat16, kBFloat16, kUInt8, kInt8, kInt16, kInt32, kInt64, kBool, kUInt16 };
 
 size_t DTypeSize(DType t);
 bool IsFloating(DType t);

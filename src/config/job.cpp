@@ -12,6 +12,8 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "common/nearest.h"
+#include "config/output_rules.h"
 
 namespace fs = std::filesystem;
 
@@ -44,18 +46,6 @@ const std::map<std::string, std::set<std::string>> kSchema = {
      {"path", "dataset", "datasets", "mode", "dtype", "scale", "mean", "std", "layout", "read", "read_threads"}},
     {"output", {"path", "datasets", "overwrite", "dtype"}},
 };
-
-size_t EditDistance(const std::string& a, const std::string& b) {
-  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j)
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1])});
-    std::swap(prev, cur);
-  }
-  return prev[b.size()];
-}
 
 std::string Join(const std::string& parent, const std::string& key) {
   return parent.empty() ? key : parent + "." + key;
@@ -102,16 +92,9 @@ class JobReader {
       // yaml-cpp keeps duplicates, and lookups see only the first.
       if (!seen.insert(key).second) FailInFile(Join(path, key), kv.first, "appears twice; give it once");
       if (allowed.count(key)) continue;
-      std::string hint;
-      size_t best = 3;  // suggest only close names
-      for (const auto& candidate : allowed) {
-        const size_t d = EditDistance(key, candidate);
-        if (d < best) {
-          best = d;
-          hint = " (did you mean '" + candidate + "'?)";
-        }
-      }
-      Fail(Join(path, key), kv.first, "unknown key" + hint);
+      // Suggest only close names.
+      const auto near = Nearest(key, std::vector<std::string>(allowed.begin(), allowed.end()), 2);
+      Fail(Join(path, key), kv.first, "unknown key" + (near ? " (did you mean '" + *near + "'?)" : std::string()));
     }
   }
 
@@ -387,8 +370,13 @@ JobConfig Build(YAML::Node root, JobReader& r) {
 
   YAML::Node out = r.Required(root, "", "output");
   r.CheckKeys(out, "output");
-  c.output.path = r.Path(r.Required(out, "output", "path"), "output.path");
-  c.output.datasets = r.StringList(r.Required(out, "output", "datasets"), "output.datasets");
+  YAML::Node out_path = r.Required(out, "output", "path"), out_names = r.Required(out, "output", "datasets");
+  c.output.path = r.Path(out_path, "output.path");
+  if (const std::string problem = OutputPathProblem(c.output.path); !problem.empty())
+    r.Fail("output.path", out_path, problem);
+  c.output.datasets = r.StringList(out_names, "output.datasets");
+  if (const std::string problem = OutputNamesProblem(c.output.datasets); !problem.empty())
+    r.Fail("output.datasets", out_names, problem);
   if (auto n = out["overwrite"]) c.output.overwrite = r.Bool(n, "output.overwrite");
   if (auto n = out["dtype"]) c.output.dtype = r.Dtype(n, "output.dtype", true);
 

@@ -12,7 +12,8 @@
 
 namespace mpsbatch {
 
-// HDF5 native memory type for `t` (owned by the library, do not close).
+// HDF5 native memory type for `t` (the library's, or for float16 and bool
+// this unit's, built once: do not close).
 hid_t NativeH5Type(DType t);
 // The DType a stored HDF5 type reads into, if mpsbatch supports it.
 std::optional<DType> DTypeOfH5Type(hid_t type);

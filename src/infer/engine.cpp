@@ -20,6 +20,13 @@ const char* DeviceKindName(DeviceKind k) {
   return "?";
 }
 
+DType FedDType(const EngineOptions& options, DType stored) {
+  if (options.input_dtype) return *options.input_dtype;
+  const bool normalises = options.input_scale || !options.input_mean.empty() || !options.input_std.empty();
+  if (IsFloating(stored) || normalises) return PrecisionDType(options.precision);
+  return stored;
+}
+
 std::vector<HostArray> Engine::Run(const std::vector<ArrayView>& inputs) {
   if (in_flight() != 0) throw InternalError("engine: Run with batches in flight");
   Start(inputs);

@@ -38,6 +38,12 @@ struct EngineOptions {
   PathRequest path = PathRequest::kAuto;
 };
 
+// The dtype the model gets an input stored as `stored` in: input.dtype if
+// set; else the precision's dtype for a floating input, or for any input
+// when input.scale, input.mean or input.std is set; else `stored` (integer
+// and bool inputs keep their type). See "Input dtypes" in job-reference.md.
+DType FedDType(const EngineOptions& options, DType stored);
+
 // The batches a job feeds the model: at most `largest` rows each; with
 // `uniform`, every batch has exactly `largest` rows (no smaller last batch).
 // `searched`: batch_size is auto, and `largest` is as far as its search goes.

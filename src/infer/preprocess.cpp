@@ -16,15 +16,7 @@ torch::Tensor Preprocess::ToDevice(const ArrayView& v) {
   return device_.is_cpu() ? t : t.to(device_);
 }
 
-DType Preprocess::InputTarget(DType stored) const {
-  if (options_.input_dtype) return *options_.input_dtype;
-  if (IsFloating(stored) || Normalises()) return PrecisionDType(options_.precision);
-  return stored;
-}
-
-bool Preprocess::Normalises() const {
-  return options_.input_scale || !options_.input_mean.empty() || !options_.input_std.empty();
-}
+DType Preprocess::InputTarget(DType stored) const { return FedDType(options_, stored); }
 
 // On the device: cast, scale, layout, mean and std. Narrow inputs (uint8
 // images) crossed the bus narrow.

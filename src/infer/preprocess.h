@@ -32,7 +32,6 @@ class Preprocess {
   TensorList StepWith(Forward& forward, const TensorList& raw);
 
  private:
-  bool Normalises() const;
   torch::Tensor Prepare(const torch::Tensor& raw, bool channels_last);
   torch::Tensor PerChannel(int kind, const std::vector<double>& values, const torch::Tensor& like);
   std::string OutputName(size_t i) const;

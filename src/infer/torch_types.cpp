@@ -17,13 +17,15 @@ c10::ScalarType ScalarTypeOf(DType t) {
     case DType::kInt16: return torch::kInt16;
     case DType::kInt32: return torch::kInt32;
     case DType::kInt64: return torch::kInt64;
+    case DType::kBool: return torch::kBool;
+    case DType::kUInt16: return torch::kUInt16;
   }
   throw InternalError("unmapped DType");
 }
 
 std::optional<DType> DTypeOf(c10::ScalarType t) {
   for (DType d : {DType::kFloat32, DType::kFloat64, DType::kFloat16, DType::kBFloat16, DType::kUInt8, DType::kInt8,
-                  DType::kInt16, DType::kInt32, DType::kInt64})
+                  DType::kInt16, DType::kInt32, DType::kInt64, DType::kBool, DType::kUInt16})
     if (ScalarTypeOf(d) == t) return d;
   return std::nullopt;
 }

@@ -11,6 +11,7 @@
 #include "common/error.h"
 #include "common/sha256.h"
 #include "plan/chunk_plan.h"
+#include "plan/feed_hint.h"
 #include "plan/job_options.h"
 #include "plan/model_file.h"
 #include "read/input_sources.h"
@@ -95,7 +96,10 @@ void PlanOnRankZero(Communicator& comm, PlannedJob& p) {
   CheckOutputFiles(job.output.path, reads);
   CheckOutputPath(job.output.path, job.output.overwrite);
   // Before anything is truncated; a dry run writes nothing and takes none.
-  if (!p.dry_run) p.output_lock = std::make_unique<OutputLock>(job.output.path);
+  if (!p.dry_run) {
+    MakeOutputFolder(job.output.path);
+    p.output_lock = std::make_unique<OutputLock>(job.output.path);
+  }
   CheckSavedChunksKept(job.output.path, job.resume, p.restart);
   if (job.resume) p.resume = ReadPartial(job.output.path);
 
@@ -129,8 +133,9 @@ void PlanOnRankZero(Communicator& comm, PlannedJob& p) {
   try {
     probe_out = p.engine->Run(views);
   } catch (const ModelError& e) {
+    const std::string hint = FeedHint(MakeEngineOptions(job, comm), p.plan.inputs, e.what());
     throw ModelError(job.model_path + ": the model cannot run on the input (first " + std::to_string(probe_rows) +
-                     " rows of " + job.input.path + "): " + e.what());
+                     " rows of " + job.input.path + "): " + e.what() + (hint.empty() ? "" : ". " + hint));
   }
   p.plan.outputs = OutputSpecsFromProbe(job, probe_out, probe_rows);
   p.probe_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_probe).count();

@@ -2,10 +2,12 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 
 #include "common/error.h"
+#include "common/nearest.h"
 #include "hdf5/types.h"
 
 namespace mpsbatch {
@@ -23,7 +25,32 @@ std::string NonRegularFileKind(std::filesystem::file_type type) {
   }
 }
 
+// "the file holds 3 dataset(s): a, b, g/c", the first 20 of them.
+std::string ListOfDatasets(const std::vector<std::string>& names, const std::string& holder = "the file") {
+  if (names.empty()) return holder + " holds no datasets";
+  std::string list = holder + " holds " + std::to_string(names.size()) + " dataset(s): ";
+  constexpr size_t kShown = 20;
+  for (size_t i = 0; i < std::min(names.size(), kShown); ++i) list += (i ? ", " : "") + names[i];
+  if (names.size() > kShown) list += ", and " + std::to_string(names.size() - kShown) + " more";
+  return list;
+}
+
 }  // namespace
+
+std::vector<std::string> InputFile::DatasetNames() {
+  std::vector<std::string> names;
+  const auto visit = [](hid_t, const char* name, const H5O_info_t* info, void* data) -> herr_t {
+    if (info->type == H5O_TYPE_DATASET) static_cast<std::vector<std::string>*>(data)->push_back(name);
+    return 0;
+  };
+#if H5_VERSION_GE(1, 12, 0)
+  const herr_t status = H5Ovisit3(file_.get(), H5_INDEX_NAME, H5_ITER_INC, visit, &names, H5O_INFO_BASIC);
+#else
+  const herr_t status = H5Ovisit2(file_.get(), H5_INDEX_NAME, H5_ITER_INC, visit, &names, H5O_INFO_BASIC);
+#endif
+  if (status < 0) Hdf5Message();  // a partial list still helps
+  return names;
+}
 
 InputFile::InputFile(const std::string& path, ReadOptions options) : path_(path), options_(options) {
   namespace fs = std::filesystem;
@@ -48,7 +75,10 @@ InputFile::Open& InputFile::Dataset(const std::string& name) {
   const std::string where = path_ + ": dataset '" + name + "'";
   if (H5Lexists(file_.get(), name.c_str(), H5P_DEFAULT) <= 0) {
     Hdf5Message();
-    throw InputError(where + " not found");
+    const std::vector<std::string> names = DatasetNames();
+    const auto near = Nearest(name, names, std::max<size_t>(2, name.size() / 4));
+    throw InputError(where + " not found" + (near ? " (did you mean '" + *near + "'?)" : std::string()) + "; " +
+                     ListOfDatasets(names) + ". Set input.dataset (or input.datasets) to the name");
   }
   H5O_info_t info;
 #if H5_VERSION_GE(1, 12, 0)
@@ -58,7 +88,13 @@ InputFile::Open& InputFile::Dataset(const std::string& name) {
 #endif
   if (status < 0 || info.type != H5O_TYPE_DATASET) {
     Hdf5Message();
-    throw InputError(where + " is not a dataset");
+    const std::vector<std::string> names = DatasetNames();
+    std::vector<std::string> inside;
+    for (const auto& n : names)
+      if (n.compare(0, name.size() + 1, name + "/") == 0) inside.push_back(n);
+    throw InputError(where + " is not a dataset" +
+                     (inside.empty() ? "; " + ListOfDatasets(names) : " but a group; " + ListOfDatasets(inside, "it")) +
+                     ". Set input.dataset (or input.datasets) to the name of a dataset");
   }
   H5Handle ds(H5Dopen2(file_.get(), name.c_str(), H5P_DEFAULT), H5Dclose);
   if (!ds.valid()) throw InputError(where + ": cannot open: " + Hdf5Message());
@@ -78,7 +114,7 @@ DatasetInfo InputFile::Describe(const std::string& name) {
   auto dtype = DTypeOfH5Type(type.get());
   if (!dtype)
     throw InputError(where + " has unsupported type " + DescribeH5Type(type.get()) +
-                     " (supported: float32, float64, uint8, int8, int16, int32, int64)");
+                     " (supported: float16, float32, float64, bool, uint8, uint16, int8, int16, int32, int64)");
   info.dtype = *dtype;
   const int rank = H5Sget_simple_extent_ndims(space.get());
   if (rank < 1) throw InputError(where + " is a scalar; the first dimension must index the rows");

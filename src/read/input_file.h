@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/dtype.h"
 #include "hdf5/handle.h"
@@ -54,6 +55,11 @@ class InputFile {
   std::string ReadMethod(const DatasetInfo& info);
 
   const std::string& path() const { return path_; }
+
+  // Every dataset in the file, by its path from the root ("images",
+  // "group/labels"), in HDF5's name order. For messages: what fails to be
+  // listed is left out.
+  std::vector<std::string> DatasetNames();
 
  private:
   struct Open {

@@ -45,29 +45,57 @@ std::optional<PartialState> ReadPartial(const std::string& final_path) {
   return state;
 }
 
+namespace {
+
+// The folder `final_path` goes in.
+fs::path FolderOf(const std::string& final_path) {
+  const fs::path parent = fs::path(final_path).parent_path();
+  return parent.empty() ? fs::path(".") : parent;
+}
+
+}  // namespace
+
 void CheckOutputPath(const std::string& final_path, bool overwrite) {
   const fs::path p(final_path);
   if (fs::exists(p) && !overwrite)
     throw OutputError("output.path '" + final_path + "' exists; set output.overwrite: true to replace it");
   if (fs::is_directory(p)) throw OutputError("output.path '" + final_path + "' is a folder");
-  const fs::path dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
-  if (!fs::is_directory(dir))
-    throw OutputError("output.path '" + final_path + "': folder " + dir.string() + " does not exist");
+  const fs::path dir = FolderOf(final_path);
+  // A missing folder is created (MakeOutputFolder) in the nearest one that exists.
+  fs::path existing = dir;
+  std::error_code ec;
+  while (!fs::exists(fs::symlink_status(existing, ec)) && existing.has_parent_path() &&
+         existing.parent_path() != existing)
+    existing = existing.parent_path();
+  if (!fs::exists(existing, ec)) existing = ".";  // a relative path's first folder
+  const std::string creating = existing == dir ? "" : "cannot create folder " + dir.string() + ": ";
+  if (!fs::is_directory(existing))
+    throw OutputError("output.path '" + final_path + "': " + creating + existing.string() +
+                      " is a file, not a folder; move it away or choose another output.path");
   // Create and remove a file rather than ask access(): root passes access()
   // on folders where nothing can be created (sysfs, some read-only mounts).
-  std::string probe = (dir / ".mpsbatch-probe-XXXXXX").string();
+  std::string probe = (existing / ".mpsbatch-probe-XXXXXX").string();
   UniqueFd fd(mkstemp(probe.data()));
   if (!fd) {
     const int err = errno;
     const bool denied = err == EACCES || err == EPERM || err == EROFS;
-    throw OutputError("output.path '" + final_path + "': " +
-                      (denied ? "folder " + dir.string() + " is not writable: "
-                              : "cannot create a file in folder " + dir.string() + ": ") +
+    throw OutputError("output.path '" + final_path + "': " + creating +
+                      (denied ? "folder " + existing.string() + " is not writable: "
+                              : "cannot create a file in folder " + existing.string() + ": ") +
                       std::strerror(err) +
                       (err == EMFILE ? " (this process's limit of open files: raise it with ulimit -n)" : ""));
   }
   fd.Reset();
   unlink(probe.c_str());
+}
+
+void MakeOutputFolder(const std::string& final_path) {
+  const fs::path dir = FolderOf(final_path);
+  std::error_code ec;
+  if (fs::is_directory(dir, ec)) return;
+  fs::create_directories(dir, ec);
+  if (ec)
+    throw OutputError("output.path '" + final_path + "': cannot create folder " + dir.string() + ": " + ec.message());
 }
 
 void MovePartialIntoPlace(const std::string& final_path, bool overwrite) {

@@ -42,8 +42,13 @@ struct PartialState {
 std::optional<PartialState> ReadPartial(const std::string& final_path);
 
 // Throws OutputError if `final_path` exists and `overwrite` is false, or its
-// folder is missing or not writable. Touches nothing.
+// folder is not writable, or is missing and cannot be created (a file in the
+// way, the nearest folder that exists not writable). Touches nothing.
 void CheckOutputPath(const std::string& final_path, bool overwrite);
+
+// Creates the folder of `final_path`, with its parents, if it is missing.
+// Throws OutputError naming the folder.
+void MakeOutputFolder(const std::string& final_path);
 
 // Moves PartialPath(final_path), closed, to `final_path`: replacing an
 // existing file only if `overwrite`, otherwise failing (and leaving that file

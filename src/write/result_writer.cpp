@@ -133,14 +133,17 @@ void ResultWriter::CreateDatasets(int64_t rows) {
     const auto fail = [&] {
       return OutputError(partial_path_ + ": cannot set up dataset '" + out.name + "': " + Hdf5Message());
     };
-    if (!space.valid() || !dcpl.valid()) throw fail();
+    // A name "a/b" creates the group "a" on the way.
+    H5Handle lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
+    if (!space.valid() || !dcpl.valid() || !lcpl.valid() || H5Pset_create_intermediate_group(lcpl.get(), 1) < 0)
+      throw fail();
     if (out.row_bytes() > 0 && H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data()) < 0) throw fail();
     // All storage now, none of it filled: writing rows later touches no
     // metadata (see the header), and costs nothing up front.
     if (H5Pset_alloc_time(dcpl.get(), H5D_ALLOC_TIME_EARLY) < 0 ||
         H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER) < 0)
       throw fail();
-    H5Handle ds(H5Dcreate2(file_.get(), out.name.c_str(), NativeH5Type(out.dtype), space.get(), H5P_DEFAULT, dcpl.get(),
+    H5Handle ds(H5Dcreate2(file_.get(), out.name.c_str(), NativeH5Type(out.dtype), space.get(), lcpl.get(), dcpl.get(),
                            H5P_DEFAULT),
                 H5Dclose);
     if (!ds.valid()) throw OutputError(partial_path_ + ": cannot create dataset '" + out.name + "': " + Hdf5Message());

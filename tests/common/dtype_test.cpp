@@ -13,7 +13,9 @@ TEST(DType, ParsesCanonicalNamesAndAliases) {
   EXPECT_EQ(ParseDType("double"), DType::kFloat64);
   EXPECT_EQ(ParseDType("uint8"), DType::kUInt8);
   EXPECT_EQ(ParseDType("int64"), DType::kInt64);
-  EXPECT_FALSE(ParseDType("uint16").has_value());
+  EXPECT_EQ(ParseDType("uint16"), DType::kUInt16);
+  EXPECT_EQ(ParseDType("bool"), DType::kBool);
+  EXPECT_FALSE(ParseDType("uint32").has_value());
   EXPECT_FALSE(ParseDType("Float32").has_value());
 }
 
@@ -24,6 +26,9 @@ TEST(DType, SizesAndKinds) {
   EXPECT_TRUE(IsFloating(DType::kFloat16));
   EXPECT_FALSE(IsFloating(DType::kInt32));
   EXPECT_EQ(DTypeName(DType::kInt16), "int16");
+  EXPECT_EQ(DTypeSize(DType::kBool), 1u);
+  EXPECT_EQ(DTypeSize(DType::kUInt16), 2u);
+  EXPECT_FALSE(IsFloating(DType::kBool));
 }
 
 TEST(HostArray, RowBytesAndSlices) {

@@ -266,4 +266,39 @@ TEST(Job, ShippedJobFilesParse) {
   }
 }
 
+// output.path is an HDF5 file: a suffix of another format is refused, with
+// the line and key, rather than silently written as HDF5.
+TEST(Job, OutputPathSuffixMustSayHdf5) {
+  for (const char* ok : {"out.h5", "out.hdf5", "out.HDF", "out.he5", "out", "dir.v2/out.H5", "out.h5.partial"})
+    EXPECT_NO_THROW(Parse(kMinimal, {std::string("output.path=/o/") + ok})) << ok;
+  for (const char* bad : {"scores.parquet", "scores.npy", "scores.csv", "scores.pt"}) {
+    const std::string e = ErrorOf(kMinimal, {std::string("output.path=/o/") + bad});
+    EXPECT_NE(e.find("--set output.path: '/o/" + std::string(bad) + "' ends in ."), std::string::npos) << e;
+    EXPECT_NE(e.find("mpsbatch writes an HDF5 file; name it with .h5"), std::string::npos) << e;
+  }
+  std::string in_file = kMinimal;
+  in_file.replace(in_file.find("out.h5"), 6, "out.npy");
+  EXPECT_NE(ErrorOf(in_file).find("job.yaml:7: output.path: '/jobs/out.npy' ends in .npy"), std::string::npos)
+      << ErrorOf(in_file);
+}
+
+// output.datasets: names with '/' are datasets in groups; names the writer
+// could not create are refused when the job is read, so --dry-run sees them.
+TEST(Job, OutputDatasetNames) {
+  EXPECT_EQ(Parse(kMinimal, {"output.datasets=[scores/logits, scores/probs, ids]"}).output.datasets.size(), 3u);
+  const std::vector<std::pair<std::string, std::string>> refused = {
+      {"[a, a/b]", "'a' is a dataset and also the group of 'a/b'"},
+      {"[/a]", "'/a' starts with '/'"},
+      {"[a/]", "'a/' ends with '/'"},
+      {"[a//b]", "'a//b' has an empty group name"},
+      {"[a/../b]", "'a/../b' has a '..' component"},
+      {"[a, a]", "'a' appears twice"},
+      {"['']", "a name is empty"},
+  };
+  for (const auto& [value, message] : refused) {
+    const std::string e = ErrorOf(kMinimal, {"output.datasets=" + value});
+    EXPECT_NE(e.find("--set output.datasets: " + message), std::string::npos) << value << ": " << e;
+  }
+}
+
 }  // namespace mpsbatch

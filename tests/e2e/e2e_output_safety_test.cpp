@@ -118,9 +118,17 @@ TEST_F(E2E, AnOutputThatIsAnInputIsRefused) {
   const fs::path model = dir_ / "model.pt";
   fs::copy_file(Fixture("mlp.pt"), model);
   const std::string model_before = testing::ReadFile(model);
+  // The model's own name is refused for its suffix; under an HDF5 name (a
+  // hard link) as the same file.
   r = RunMpsbatch(2, job,
                   {"--set", "model.path=" + model.string(), "--set", "output.path=" + model.string(), "--set",
                    "output.overwrite=true"});
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_NE(r.output.find("ends in .pt, but mpsbatch writes an HDF5 file"), std::string::npos) << r.output;
+  fs::create_hard_link(model, dir_ / "model.h5");
+  r = RunMpsbatch(2, job,
+                  {"--set", "model.path=" + model.string(), "--set", "output.path=" + (dir_ / "model.h5").string(),
+                   "--set", "output.overwrite=true"});
   EXPECT_EQ(r.exit_code, 7) << r.output;
   EXPECT_NE(r.output.find("is the same file as model.path"), std::string::npos) << r.output;
   EXPECT_TRUE(testing::ReadFile(model) == model_before) << "the model was changed";

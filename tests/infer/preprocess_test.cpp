@@ -55,6 +55,33 @@ TEST(Engine, PrecisionSetsTheFloatingInputDtype) {
   EXPECT_EQ(Values<float>(out[0]), (std::vector<float>{1.5f, 1.0f}));
 }
 
+// numpy's bool, uint16 and float16: bool and uint16 keep their types (as
+// torch.from_numpy gives them), a scale makes them floating, float16 is cast
+// to the precision's dtype.
+TEST(Engine, BoolUint16AndFloat16Inputs) {
+  auto e = MakeEngine(kDtypeProbe);
+  HostArray flags = Array<uint8_t>(DType::kBool, {1, 2}, {1, 0});
+  auto out = e->Run({View(flags)});
+  EXPECT_EQ(Values<float>(out[1]), (std::vector<float>{10}));
+  EXPECT_EQ(Values<float>(out[0]), (std::vector<float>{1, 0}));
+  HostArray wide = Array<uint16_t>(DType::kUInt16, {1, 2}, {65535, 300});
+  out = e->Run({View(wide)});
+  EXPECT_EQ(Values<float>(out[1]), (std::vector<float>{20}));
+  EXPECT_EQ(Values<float>(out[0]), (std::vector<float>{65535, 300}));
+  HostArray half = Array<uint16_t>(DType::kFloat16, {1, 2}, {0x3e00, 0xc100});  // 1.5, -2.5
+  out = e->Run({View(half)});
+  EXPECT_EQ(Values<float>(out[1]), (std::vector<float>{41}));
+  EXPECT_EQ(Values<float>(out[0]), (std::vector<float>{1.5f, -2.5f}));
+  EngineOptions scaled;
+  scaled.input_scale = 1.0 / 65535;
+  auto s = MakeEngine(kDtypeProbe, scaled);
+  out = s->Run({View(wide)});
+  EXPECT_EQ(Values<float>(out[1]), (std::vector<float>{41}));
+  EXPECT_FLOAT_EQ(Values<float>(out[0])[0], 1.0f);
+  out = s->Run({View(flags)});
+  EXPECT_EQ(Values<float>(out[1]), (std::vector<float>{41}));
+}
+
 TEST(Engine, OutputDtypeAndTwoInputs) {
   EngineOptions o;
   o.output_dtype = DType::kFloat64;

@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
+#include <vector>
 
 #include "common/error.h"
 #include "hdf5/handle.h"
@@ -76,7 +78,7 @@ TEST_F(InputFileTest, InputErrorsNameFileAndDataset) {
     EXPECT_NE(std::string(e.what()).find("not an HDF5 file"), std::string::npos);
   }
   const std::string path = Path("in.h5");
-  WriteRaw(path, "u16", H5T_STD_U16LE, {4});
+  WriteRaw(path, "u32", H5T_STD_U32LE, {4});
   WriteRaw(path, "scalar_like", H5T_IEEE_F32LE, {4});
   {
     H5Handle file(H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), H5Fclose);
@@ -96,8 +98,83 @@ TEST_F(InputFileTest, InputErrorsNameFileAndDataset) {
   };
   EXPECT_NE(message("nope").find("dataset 'nope' not found"), std::string::npos);
   EXPECT_NE(message("group").find("is not a dataset"), std::string::npos);
-  EXPECT_NE(message("u16").find("unsupported type uint16"), std::string::npos);
+  EXPECT_NE(message("u32").find("unsupported type uint32"), std::string::npos);
   EXPECT_NE(message("scalar").find("is a scalar"), std::string::npos);
+}
+
+// numpy's bool, uint16 and float16, as h5py stores them: an 8-bit enum
+// FALSE/TRUE, a 16-bit unsigned integer, IEEE half (here big-endian, so HDF5
+// converts it).
+TEST_F(InputFileTest, ReadsBoolUint16AndFloat16) {
+  const std::string path = Path("in.h5");
+  WriteRaw(path, "u16", H5T_STD_U16LE, {7, 3});
+  H5Handle half(H5Tcopy(H5T_IEEE_F32BE), H5Tclose);
+  ASSERT_GE(H5Tset_fields(half.get(), 15, 10, 5, 0, 10), 0);
+  ASSERT_GE(H5Tset_size(half.get(), 2), 0);
+  ASSERT_GE(H5Tset_ebias(half.get(), 15), 0);
+  WriteRaw(path, "f16", half.get(), {7, 3});
+  {
+    H5Handle file(H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), H5Fclose);
+    H5Handle type(H5Tenum_create(H5T_NATIVE_INT8), H5Tclose);
+    const int8_t no = 0, yes = 1;
+    H5Tenum_insert(type.get(), "FALSE", &no);
+    H5Tenum_insert(type.get(), "TRUE", &yes);
+    const hsize_t dims[] = {7, 3};
+    H5Handle space(H5Screate_simple(2, dims, nullptr), H5Sclose);
+    H5Handle ds(H5Dcreate2(file.get(), "b", type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Dclose);
+    std::vector<int8_t> values(21);
+    for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<int8_t>(i % 3 == 0);
+    ASSERT_GE(H5Dwrite(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), 0);
+  }
+  for (bool direct : {true, false}) {
+    SCOPED_TRACE(direct ? "direct" : "through HDF5");
+    InputFile file(path, ReadOptions{direct, 2});
+    const DatasetInfo u16 = file.Describe("u16"), f16 = file.Describe("f16"), b = file.Describe("b");
+    EXPECT_EQ(u16.dtype, DType::kUInt16);
+    EXPECT_EQ(f16.dtype, DType::kFloat16);
+    EXPECT_EQ(b.dtype, DType::kBool);
+    const HostArray u = file.ReadRows(u16, 2, 5), h = file.ReadRows(f16, 2, 5), flags = file.ReadRows(b, 2, 5);
+    for (int k = 0; k < 9; ++k) {
+      EXPECT_EQ(reinterpret_cast<const uint16_t*>(u.bytes.data())[k], 6 + k);
+      // 6 + k as IEEE half: exponent 2^2 or 2^3 with the value's bits in the mantissa.
+      const uint16_t bits = reinterpret_cast<const uint16_t*>(h.bytes.data())[k];
+      const int exponent = ((bits >> 10) & 0x1f) - 15;
+      const double mantissa = 1 + (bits & 0x3ff) / 1024.0;
+      EXPECT_EQ(mantissa * std::ldexp(1.0, exponent), 6 + k);
+      EXPECT_EQ(static_cast<int>(flags.bytes.data()[k]), (6 + k) % 3 == 0 ? 1 : 0);
+    }
+  }
+}
+
+// A name that is not in the file: the datasets that are, nested ones by
+// their paths, and the nearest of them.
+TEST_F(InputFileTest, AMissingDatasetListsTheFilesAndSuggestsTheNearest) {
+  const std::string path = Path("in.h5");
+  WriteRaw(path, "images", H5T_STD_U8LE, {4, 2});
+  WriteRaw(path, "labels", H5T_STD_I64LE, {4});
+  {
+    H5Handle file(H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), H5Fclose);
+    H5Handle group(H5Gcreate2(file.get(), "train", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
+  }
+  WriteRaw(path, "train/features", H5T_IEEE_F32LE, {4, 3});
+  InputFile file(path);
+  auto message = [&](const std::string& name) {
+    try {
+      file.Describe(name);
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  const std::string typo = message("imgaes");
+  EXPECT_NE(typo.find("dataset 'imgaes' not found (did you mean 'images'?)"), std::string::npos) << typo;
+  EXPECT_NE(typo.find("the file holds 3 dataset(s): images, labels, train/features"), std::string::npos) << typo;
+  EXPECT_NE(typo.find("input.dataset"), std::string::npos) << typo;
+  EXPECT_NE(message("feature").find("(did you mean 'train/features'?)"), std::string::npos) << message("feature");
+  EXPECT_EQ(message("zzzzzzzzzz").find("did you mean"), std::string::npos);
+  const std::string group = message("train");
+  EXPECT_NE(group.find("is not a dataset but a group; it holds 1 dataset(s): train/features"), std::string::npos)
+      << group;
 }
 
 }  // namespace mpsbatch

@@ -43,8 +43,37 @@ TEST_F(PartialFileTest, CheckOutputPath) {
   testing::WriteFile(out, "x");
   EXPECT_THROW(CheckOutputPath(out, false), OutputError);
   EXPECT_NO_THROW(CheckOutputPath(out, true));
-  EXPECT_THROW(CheckOutputPath(Path("no/such/folder/out.h5"), true), OutputError);
   EXPECT_THROW(CheckOutputPath(dir_.string(), true), OutputError);
+}
+
+// A missing folder passes the check untouched and MakeOutputFolder creates
+// it with its parents; a file in the way, or a folder where nothing can be
+// created, is named.
+TEST_F(PartialFileTest, AMissingOutputFolderIsCreatedOrNamed) {
+  const std::string out = Path("no/such/folder/out.h5");
+  EXPECT_NO_THROW(CheckOutputPath(out, false));
+  EXPECT_FALSE(std::filesystem::exists(Path("no")));
+  MakeOutputFolder(out);
+  EXPECT_TRUE(std::filesystem::is_directory(Path("no/such/folder")));
+  testing::WriteFile(dir_ / "plain", "x");
+  auto message = [](const std::string& path) {
+    try {
+      CheckOutputPath(path, false);
+    } catch (const OutputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  const std::string in_the_way = message(Path("plain/sub/out.h5"));
+  EXPECT_NE(
+      in_the_way.find("cannot create folder " + Path("plain/sub") + ": " + Path("plain") + " is a file, not a folder"),
+      std::string::npos)
+      << in_the_way;
+  EXPECT_THROW(MakeOutputFolder(Path("plain/sub/out.h5")), OutputError);
+  // Nothing can be created in sysfs, not even by root.
+  const std::string unwritable = message("/sys/mpsbatch-test/out.h5");
+  EXPECT_NE(unwritable.find("cannot create folder /sys/mpsbatch-test: folder /sys is not writable"), std::string::npos)
+      << unwritable;
 }
 
 }  // namespace mpsbatch

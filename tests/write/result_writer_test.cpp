@@ -115,4 +115,30 @@ TEST_F(ResultWriterTest, UncommittedWriterLeavesNoFile) {
   EXPECT_FALSE(std::filesystem::exists(JournalPath(out)));
 }
 
+// A name "a/b" is dataset b in group a, created on the way; a resume
+// reopens it by the same name.
+TEST_F(ResultWriterTest, NamesWithSlashesAreDatasetsInGroups) {
+  const std::string out = Path("out.h5");
+  const std::vector<OutputSpec> specs = {{"scores/logits", DType::kFloat32, {}},
+                                         {"scores/extra/ids", DType::kInt64, {}}};
+  const float logits[] = {0, 1, 2};
+  const int64_t ids[] = {7, 8, 9};
+  {
+    ResultWriter w(out, specs, 3, "rows: 3\n", 3);
+    w.WriteRows(0, 0, 3, reinterpret_cast<const std::byte*>(logits));
+    w.KeepForResume();
+  }
+  {
+    auto w = ResultWriter::Reopen(out, specs, 3);
+    w->WriteRows(1, 0, 3, reinterpret_cast<const std::byte*>(ids));
+    w->MarkChunkDone(0);
+    w->Commit(false);
+  }
+  InputFile f(out);
+  HostArray a = f.ReadRows(f.Describe("scores/logits"), 0, 3);
+  EXPECT_EQ(reinterpret_cast<const float*>(a.bytes.data())[2], 2);
+  HostArray b = f.ReadRows(f.Describe("scores/extra/ids"), 0, 3);
+  EXPECT_EQ(reinterpret_cast<const int64_t*>(b.bytes.data())[0], 7);
+}
+
 }  // namespace mpsbatch

@@ -119,9 +119,8 @@ void FailedRowTally::Add(int64_t begin, const HostArray& flags, const std::vecto
       spdlog::warn("row {} failed; its outputs are filled and marked in '{}' (on_error: skip): {}", m.row,
                    kFailedDatasetName, m.message);
   }
-  if (before < kRowsLogged && rows_.count >= kRowsLogged && rows_.count > before)
-    spdlog::warn("further failed rows are counted, not logged; the summary lists the first {}",
-                 FailedRows::kFailedRowsKept);
+  if (before <= kRowsLogged && rows_.count > kRowsLogged && !messages.empty())
+    spdlog::warn("more rows failed: they are counted, not logged; the last line lists the first 10");
   if (rows_.limit && rows_.count > *rows_.limit) {
     const FailedRow& first = rows_.first.front();
     throw ModelError(std::to_string(rows_.count) + " rows failed, more than max_failed_rows: " + rows_.limit_text +
@@ -137,13 +136,15 @@ void FailedRowTally::AddRecorded(int64_t begin, const HostArray& flags) { Add(be
 std::string FailedRowsLine(const FailedRows& rows, size_t shown) {
   std::string line = std::to_string(rows.count) + (rows.count == 1 ? " row" : " rows") +
                      " failed and were filled (on_error: skip, max_failed_rows: " + rows.limit_text + ")";
-  if (rows.count == 0) return line;
-  line += "; marked 1 in the output's '" + std::string(kFailedDatasetName) + "' dataset";
-  for (size_t i = 0; i < rows.first.size() && i < shown; ++i)
-    line += (i ? "; row " : ": row ") + std::to_string(rows.first[i].row) + ": " +
-            (rows.first[i].message.empty() ? "(recorded by an earlier run)" : rows.first[i].message);
-  if (static_cast<int64_t>(std::min(shown, rows.first.size())) < rows.count) line += "; ...";
-  return line;
+  if (rows.first.empty()) return line;
+  line += "; marked 1 in the output's '" + std::string(kFailedDatasetName) + "' dataset: row";
+  line += rows.count == 1 ? " " : "s ";
+  const size_t n = std::min(shown, rows.first.size());
+  for (size_t i = 0; i < n; ++i) line += (i ? ", " : "") + std::to_string(rows.first[i].row);
+  if (static_cast<int64_t>(n) < rows.count) line += ", ...";
+  const FailedRow& first = rows.first.front();
+  return line + "; row " + std::to_string(first.row) + ": " +
+         (first.message.empty() ? "(recorded by an earlier run)" : first.message);
 }
 
 void LogFailedRows(const FailedRows& rows) {

@@ -84,7 +84,9 @@ TEST(FailedRowTally, CountsKeepsTheLowestRowsAndHasNoLimitByDefault) {
   EXPECT_EQ(rows.first[1].message, "a");
   EXPECT_EQ(FailedRowsLine(rows, 2),
             "3 rows failed and were filled (on_error: skip, max_failed_rows: none); marked 1 in the output's 'failed' "
-            "dataset: row 0: (recorded by an earlier run); row 101: a; ...");
+            "dataset: rows 0, 101, ...; row 0: (recorded by an earlier run)");
+  EXPECT_EQ(FailedRowsLine(FailedRows{true, 0, {}, "none", {}}, 10),
+            "0 rows failed and were filled (on_error: skip, max_failed_rows: none)");
 }
 
 TEST(FailedRowTally, ACountLimitFailsTheJobOncePassed) {

@@ -23,6 +23,15 @@ void FillWith(HostArray& a, int64_t row, T value) {
   std::fill(v, v + per_row, value);
 }
 
+constexpr const char* kRecorded = "(recorded by an earlier run)";
+
+// A kept row's error; rows past a chunk's first kMessagesPerChunk have none.
+std::string MessageOf(const FailedRow& row) {
+  return row.message.empty() ? "(error not kept: a chunk sends those of its first " +
+                                   std::to_string(kMessagesPerChunk) + " failed rows)"
+                             : row.message;
+}
+
 void Put(std::string& out, const void* data, size_t size) { out.append(static_cast<const char*>(data), size); }
 
 }  // namespace
@@ -106,12 +115,26 @@ void FailedRowTally::Keep(FailedRow row) {
 }
 
 void FailedRowTally::Add(int64_t begin, const HostArray& flags, const std::vector<FailedRow>& messages) {
-  const int64_t before = rows_.count;
+  AddFlags(begin, flags, "");
+  Note(messages);
+}
+
+void FailedRowTally::AddRecorded(int64_t begin, const HostArray& flags) {
+  AddFlags(begin, flags, kRecorded);
+  Note({});
+}
+
+void FailedRowTally::AddFlags(int64_t begin, const HostArray& flags, const std::string& message) {
+  before_ = rows_.count;
   for (int64_t i = 0; i < flags.rows(); ++i)
     if (flags.bytes[static_cast<size_t>(i)] != std::byte{0}) {
       ++rows_.count;
-      Keep({begin + i, ""});
+      Keep({begin + i, message});
     }
+}
+
+void FailedRowTally::Note(const std::vector<FailedRow>& messages) {
+  const int64_t before = before_;
   int64_t logged = before;
   for (const auto& m : messages) {
     Keep(m);
@@ -125,13 +148,9 @@ void FailedRowTally::Add(int64_t begin, const HostArray& flags, const std::vecto
     const FailedRow& first = rows_.first.front();
     throw ModelError(std::to_string(rows_.count) + " rows failed, more than max_failed_rows: " + rows_.limit_text +
                      " allows (" + std::to_string(*rows_.limit) + " rows); the first, row " +
-                     std::to_string(first.row) + ": " +
-                     (first.message.empty() ? "(recorded by an earlier run)" : first.message) +
-                     "; fix those rows or raise max_failed_rows");
+                     std::to_string(first.row) + ": " + MessageOf(first) + "; fix those rows or raise max_failed_rows");
   }
 }
-
-void FailedRowTally::AddRecorded(int64_t begin, const HostArray& flags) { Add(begin, flags, {}); }
 
 std::string FailedRowsLine(const FailedRows& rows, size_t shown) {
   std::string line = std::to_string(rows.count) + (rows.count == 1 ? " row" : " rows") +
@@ -143,8 +162,7 @@ std::string FailedRowsLine(const FailedRows& rows, size_t shown) {
   for (size_t i = 0; i < n; ++i) line += (i ? ", " : "") + std::to_string(rows.first[i].row);
   if (static_cast<int64_t>(n) < rows.count) line += ", ...";
   const FailedRow& first = rows.first.front();
-  return line + "; row " + std::to_string(first.row) + ": " +
-         (first.message.empty() ? "(recorded by an earlier run)" : first.message);
+  return line + "; row " + std::to_string(first.row) + ": " + MessageOf(first);
 }
 
 void LogFailedRows(const FailedRows& rows) {

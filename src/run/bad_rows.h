@@ -72,8 +72,13 @@ class FailedRowTally {
 
  private:
   void Keep(FailedRow row);
+  // Counts the rows `flags` marks, kept with `message`; then Note logs the
+  // messages and checks the limit.
+  void AddFlags(int64_t begin, const HostArray& flags, const std::string& message);
+  void Note(const std::vector<FailedRow>& messages);
 
   FailedRows rows_;
+  int64_t before_ = 0;  // the count before the chunk being added
 };
 
 // "3 rows failed and were filled (on_error: skip, max_failed_rows: none):

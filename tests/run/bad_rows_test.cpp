@@ -104,6 +104,24 @@ TEST(FailedRowTally, ACountLimitFailsTheJobOncePassed) {
   }
 }
 
+TEST(FailedRowTally, RowsWithoutAMessageSaySoAndRecordedRowsSayWhence) {
+  FailedRowsLimit limit;
+  limit.count = 1;
+  FailedRowTally tally(true, 1000, limit);
+  try {
+    tally.Add(20, Flags({1, 1}), {});
+    FAIL() << "no throw";
+  } catch (const ModelError& e) {
+    EXPECT_NE(std::string(e.what()).find("the first, row 20: (error not kept: a chunk sends those of its first 16 "
+                                         "failed rows)"),
+              std::string::npos)
+        << e.what();
+  }
+  FailedRowTally resumed(true, 1000, {});
+  resumed.AddRecorded(0, Flags({0, 1}));
+  EXPECT_EQ(resumed.rows().first.at(0).message, "(recorded by an earlier run)");
+}
+
 TEST(FailedRowTally, APercentLimitIsTakenOfTheJobsRows) {
   FailedRowsLimit limit;
   limit.percent = 0.5;

@@ -41,10 +41,10 @@ struct RankLoopContext {
   ResultWriter* writer = nullptr;  // rank 0 only
   size_t depth = 2;
   Schedule schedule = Schedule::kDynamic;
-  std::vector<bool> done;           // rank 0: chunks an earlier run wrote (resume); empty: none
-  StallTimeout stall_timeout;       // rank 0: how long a rank may hold a chunk (run/stall_watch.h)
-  double progress_interval = 0;     // rank 0: seconds between progress lines (run/progress.h); 0: none
-  FailedRowsLimit max_failed_rows;  // rank 0, with compute.skip_failed_rows: past it the job fails
+  std::vector<bool> done;                // rank 0: chunks an earlier run wrote (resume); empty: none
+  StallTimeout stall_timeout;            // rank 0: how long a rank may hold a chunk (run/stall_watch.h)
+  double progress_interval = 0;          // rank 0: seconds between progress lines (run/progress.h); 0: none
+  FailedRowsLimit max_failed_rows = {};  // rank 0, with compute.skip_failed_rows: past it the job fails
 };
 
 // Collective over all ranks. Returns once this rank's part is done (rank 0:

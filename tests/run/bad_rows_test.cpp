@@ -79,7 +79,7 @@ TEST(FailedRowTally, CountsKeepsTheLowestRowsAndHasNoLimitByDefault) {
   EXPECT_FALSE(rows.limit);
   ASSERT_EQ(rows.first.size(), 3u);
   EXPECT_EQ(rows.first[0].row, 0);
-  EXPECT_EQ(rows.first[0].message, "");
+  EXPECT_EQ(rows.first[0].message, "(recorded by an earlier run)");
   EXPECT_EQ(rows.first[1].row, 101);
   EXPECT_EQ(rows.first[1].message, "a");
   EXPECT_EQ(FailedRowsLine(rows, 2),

@@ -39,8 +39,8 @@ constexpr EnumName<bool> kReadNames[] = {{true, "auto"}, {false, "hdf5"}};
 const std::map<std::string, std::set<std::string>> kSchema = {
     {"",
      {"model", "device", "precision", "batch_size", "chunk_size", "schedule", "fail_on_nonfinite", "resume", "threads",
-      "log_level", "stall_timeout", "progress_interval", "path", "calibration_seconds", "calibration_cache", "input",
-      "output"}},
+      "log_level", "on_error", "max_failed_rows", "stall_timeout", "progress_interval", "path", "calibration_seconds",
+      "calibration_cache", "input", "output"}},
     {"model", {"path", "compiled"}},
     {"input",
      {"path", "dataset", "datasets", "mode", "dtype", "scale", "mean", "std", "layout", "read", "read_threads"}},
@@ -150,6 +150,26 @@ class JobReader {
     Fail(key, n,
          "expected " + expected + "a number of seconds > 0 and <= " + std::to_string(max) + ", got " +
              (n.IsScalar() ? "'" + value + "'" : std::string("a list or mapping")));
+  }
+
+  // max_failed_rows: none, a count of rows, or a percentage of them ("0.1%").
+  FailedRowsLimit FailedRows(const YAML::Node& n, const std::string& key) const {
+    FailedRowsLimit limit;
+    const std::string value = n.IsScalar() ? n.Scalar() : "";
+    if (value == "none") return limit;
+    double percent = 0;
+    if (value.ends_with("%") && YAML::convert<double>::decode(YAML::Node(value.substr(0, value.size() - 1)), percent) &&
+        percent >= 0 && percent <= 100) {
+      limit.percent = percent;
+      return limit;
+    }
+    int64_t count = 0;
+    if (n.IsScalar() && YAML::convert<int64_t>::decode(n, count) && count >= 0) {
+      limit.count = count;
+      return limit;
+    }
+    Fail(key, n,
+         "expected none, a number of rows >= 0 or a percentage of the rows such as 0.1%, got '" + Text(n) + "'");
   }
 
   template <typename E>
@@ -307,6 +327,11 @@ JobConfig Build(YAML::Node root, JobReader& r) {
   if (auto n = root["schedule"]) c.schedule = r.Choice<Schedule>(n, "schedule", kScheduleNames);
   if (auto n = root["fail_on_nonfinite"]) c.fail_on_nonfinite = r.Bool(n, "fail_on_nonfinite");
   if (auto n = root["resume"]) c.resume = r.Bool(n, "resume");
+  if (auto n = root["on_error"]) c.on_error = r.Choice<OnError>(n, "on_error", kOnErrorNames);
+  if (auto n = root["max_failed_rows"]) {
+    if (c.on_error != OnError::kSkip) r.Fail("max_failed_rows", n, "applies only with on_error: skip");
+    c.max_failed_rows = r.FailedRows(n, "max_failed_rows");
+  }
   if (auto n = root["stall_timeout"]) {
     double seconds = 0;
     const std::string word = r.WordOrSeconds(n, "stall_timeout", {"auto", "off"}, 7 * 86400, seconds);
@@ -379,6 +404,11 @@ JobConfig Build(YAML::Node root, JobReader& r) {
     r.Fail("output.datasets", out_names, problem);
   if (auto n = out["overwrite"]) c.output.overwrite = r.Bool(n, "output.overwrite");
   if (auto n = out["dtype"]) c.output.dtype = r.Dtype(n, "output.dtype", true);
+  if (c.on_error == OnError::kSkip)
+    for (const auto& name : c.output.datasets)
+      if (name == kFailedDatasetName)
+        r.Fail("output.datasets", out["datasets"],
+               "'" + name + "' is the dataset on_error: skip marks failed rows in; name the output otherwise");
 
   YAML::Emitter emitter;
   emitter << root;
@@ -387,6 +417,20 @@ JobConfig Build(YAML::Node root, JobReader& r) {
 }
 
 }  // namespace
+
+std::optional<int64_t> FailedRowsLimit::For(int64_t rows) const {
+  if (count) return *count;
+  if (percent) return static_cast<int64_t>(std::floor(static_cast<double>(rows) * *percent / 100.0));
+  return std::nullopt;
+}
+
+std::string FailedRowsLimit::Text() const {
+  if (count) return std::to_string(*count);
+  if (!percent) return "none";
+  std::ostringstream s;
+  s << *percent << "%";
+  return s.str();
+}
 
 JobConfig ParseJobText(const std::string& text, const std::string& source, const std::string& base_dir,
                        const std::vector<std::string>& overrides) {

@@ -33,6 +33,24 @@ struct StallTimeout {
   double seconds = 0;  // kSeconds only
 };
 
+// What a batch whose forward fails means: the end of the job (fail), or rows
+// to find by bisection, fill and mark in the output (skip; run/row_isolation.h).
+enum class OnError { kFail, kSkip };
+// The output dataset that marks, under on_error: skip, each failed row (1).
+inline constexpr const char* kFailedDatasetName = "failed";
+
+// max_failed_rows: how many rows on_error: skip may fill before the job fails
+// anyway. Unset (none): no limit; `count`: that many rows; `percent`: that
+// share of the job's rows, rounded down.
+struct FailedRowsLimit {
+  std::optional<int64_t> count;
+  std::optional<double> percent;
+  // The limit for a job of `rows` rows; nullopt: none.
+  std::optional<int64_t> For(int64_t rows) const;
+  // "none", "12" or "0.1%", as the job file spells it.
+  std::string Text() const;
+};
+
 // Each enum's names, as the job file spells them (common/enum_table.h).
 inline constexpr EnumName<DeviceRequest> kDeviceRequestNames[] = {{DeviceRequest::kAuto, "auto"},
                                                                   {DeviceRequest::kCpu, "cpu"},
@@ -48,6 +66,7 @@ inline constexpr EnumName<PathRequest> kPathRequestNames[] = {{PathRequest::kAut
                                                               {PathRequest::kFrozen, "frozen"},
                                                               {PathRequest::kCudaGraph, "cudagraph"},
                                                               {PathRequest::kAoti, "aoti"}};
+inline constexpr EnumName<OnError> kOnErrorNames[] = {{OnError::kFail, "fail"}, {OnError::kSkip, "skip"}};
 inline constexpr EnumName<InputLayout> kInputLayoutNames[] = {{InputLayout::kNchw, "nchw"},
                                                               {InputLayout::kNhwc, "nhwc"}};
 
@@ -57,6 +76,7 @@ inline const char* InputModeName(InputMode m) { return NameIn<InputMode>(kInputM
 inline const char* ScheduleName(Schedule s) { return NameIn<Schedule>(kScheduleNames, s); }
 inline const char* PathRequestName(PathRequest p) { return NameIn<PathRequest>(kPathRequestNames, p); }
 inline const char* InputLayoutName(InputLayout l) { return NameIn<InputLayout>(kInputLayoutNames, l); }
+inline const char* OnErrorName(OnError e) { return NameIn<OnError>(kOnErrorNames, e); }
 // The dtype that floating inputs and model parameters take under `p`.
 DType PrecisionDType(Precision p);
 
@@ -80,7 +100,9 @@ struct JobConfig {
   int64_t chunk_size = 0;  // rows per chunk; 0 = chosen by the planner
   Schedule schedule = Schedule::kDynamic;
   bool fail_on_nonfinite = false;  // a NaN or Inf in an output ends the job
-  bool resume = false;             // continue the partial output an earlier run left
+  OnError on_error = OnError::kFail;
+  FailedRowsLimit max_failed_rows;  // on_error: skip only
+  bool resume = false;              // continue the partial output an earlier run left
   StallTimeout stall_timeout;
   double progress_interval = 10;  // seconds between rank 0's progress lines while scoring; 0: none
   int threads = 0;                // intra-op threads per rank; 0 = host cores / ranks on the host

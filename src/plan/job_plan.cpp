@@ -265,6 +265,9 @@ std::string ResumeIdentity(const JobConfig& job, const JobPlan& plan, int64_t in
   s << "precision: " << PrecisionName(job.precision) << "\n";
   // Chunks taken over from an earlier run were checked only if it checked.
   s << "fail_on_nonfinite: " << (job.fail_on_nonfinite ? "true" : "false") << "\n";
+  // Under on_error: skip the file holds the `failed` dataset too; absent for
+  // fail, so that files started before the key existed still resume.
+  if (job.on_error != OnError::kFail) s << "on_error: " << OnErrorName(job.on_error) << "\n";
   s << "batch_size: " << (job.batch_size_auto ? "auto" : std::to_string(job.batch_size)) << "\n";
   s << "output.dtype: " << OutputDTypeSetting(job) << "\n";
   names.clear();

@@ -53,6 +53,10 @@ void ChunkPipeline::Add(WorkItem item) {
     shape.insert(shape.end(), spec.row_shape.begin(), spec.row_shape.end());
     o.result.outputs.emplace_back(spec.dtype, shape);
   }
+  if (settings_.skip_failed_rows) {
+    o.result.outputs.emplace_back(DType::kUInt8, Shape{item.chunk.rows()});
+    std::fill(o.result.outputs.back().bytes.begin(), o.result.outputs.back().bytes.end(), std::byte{0});
+  }
   o.item = std::move(item);
   open_.push_back(std::move(o));
 }
@@ -66,7 +70,7 @@ bool ChunkPipeline::CanStart() const {
 ResultItem ChunkPipeline::Fail(Open& chunk, std::exception_ptr error) {
   engine_.Abandon();
   flying_.clear();
-  ResultItem r{chunk.item.chunk, {}, {}, error};
+  ResultItem r{chunk.item.chunk, {}, {}, error, {}};
   open_.clear();
   return r;
 }
@@ -83,13 +87,23 @@ std::optional<ResultItem> ChunkPipeline::StartNext() {
   for (auto& o : open_) {
     const int64_t rows = o.item.chunk.rows();
     if (o.started >= rows) continue;
-    const int64_t b = o.started, e = std::min(rows, b + settings_.batch_size);
+    const int64_t b = o.started;
+    if (auto it = o.isolated.find(b); it != o.isolated.end()) {
+      o.started = it->second.end;
+      flying_.push_back({&o, b, it->second.end, true});
+      return std::nullopt;
+    }
+    const int64_t e = std::min(rows, b + settings_.batch_size);
     std::vector<ArrayView> views;
     for (const auto& in : o.item.inputs) views.push_back(RowSlice(in, b, e));
     try {
       try {
         engine_.Start(views);
       } catch (const ModelError& error) {
+        if (settings_.skip_failed_rows && MayBeRowFailure(std::current_exception())) {
+          Isolate(o, b, e);
+          return std::nullopt;
+        }
         throw ModelError(Where(o.item.chunk, b, e) + ": " + error.what());
       }
     } catch (...) {
@@ -102,42 +116,62 @@ std::optional<ResultItem> ChunkPipeline::StartNext() {
   return std::nullopt;
 }
 
+void ChunkPipeline::Isolate(Open& chunk, int64_t b, int64_t e) {
+  engine_.Abandon();
+  for (const Batch& f : flying_) f.chunk->started = std::min(f.chunk->started, f.begin);
+  flying_.clear();
+  chunk.started = std::min(chunk.started, b);
+  std::vector<ArrayView> views;
+  for (const auto& in : chunk.item.inputs) views.push_back(RowSlice(in, b, e));
+  try {
+    chunk.isolated[b] = {e, IsolateRows(engine_, views)};
+  } catch (const ModelError& error) {
+    throw ModelError(Where(chunk.item.chunk, b, e) + ": " + error.what());
+  }
+}
+
+namespace {
+
+// Non-finite values in row `row` of `a`.
+template <typename T>
+int64_t RowNonFinite(const HostArray& a, int64_t row) {
+  const size_t per_row = a.row_bytes() / sizeof(T);
+  const auto* v = reinterpret_cast<const T*>(a.bytes.data()) + static_cast<size_t>(row) * per_row;
+  return std::count_if(v, v + per_row, [](T x) { return !std::isfinite(x); });
+}
+
+int64_t RowNonFinite(const HostArray& a, int64_t row) {
+  if (a.dtype == DType::kFloat32) return RowNonFinite<float>(a, row);
+  if (a.dtype == DType::kFloat64) return RowNonFinite<double>(a, row);
+  return 0;
+}
+
+}  // namespace
+
 std::optional<ResultItem> ChunkPipeline::FinishOldest() {
   const Batch batch = flying_.front();
   flying_.pop_front();
   Open& o = *batch.chunk;
   const int64_t b = batch.begin, e = batch.end;
-  const std::string where = Where(o.item.chunk, b, e);
   try {
     std::vector<HostArray> ys;
-    try {
-      ys = engine_.Finish();
-    } catch (const ModelError& error) {
-      throw ModelError(where + ": " + error.what());
+    std::vector<std::string> errors;
+    if (batch.isolated) {
+      auto node = o.isolated.extract(b);
+      ys = std::move(node.mapped().batch.outputs);
+      errors = std::move(node.mapped().batch.errors);
+    } else {
+      try {
+        ys = engine_.Finish();
+      } catch (const ModelError& error) {
+        if (settings_.skip_failed_rows && MayBeRowFailure(std::current_exception())) {
+          Isolate(o, b, e);
+          return std::nullopt;
+        }
+        throw ModelError(Where(o.item.chunk, b, e) + ": " + error.what());
+      }
     }
-    auto& outputs = o.result.outputs;
-    if (ys.size() != outputs.size())
-      throw ModelError(where + ": the model returned " + std::to_string(ys.size()) + " outputs, " +
-                       std::to_string(outputs.size()) + " on the first batch");
-    for (size_t i = 0; i < ys.size(); ++i) {
-      Shape expected{e - b};
-      expected.insert(expected.end(), plan_.outputs[i].row_shape.begin(), plan_.outputs[i].row_shape.end());
-      if (ys[i].shape != expected)
-        throw ModelError(where + ": output '" + plan_.outputs[i].name + "' has shape " + ShapeString(ys[i].shape) +
-                         ", expected " + ShapeString(expected) + " (per-row shape as on the first batch)");
-      if (ys[i].dtype != plan_.outputs[i].dtype)
-        throw ModelError(where + ": output '" + plan_.outputs[i].name + "' is " + std::string(DTypeName(ys[i].dtype)) +
-                         ", " + std::string(DTypeName(plan_.outputs[i].dtype)) +
-                         " on the first batch; set output.dtype to store every batch in one type");
-      const NonFinite seen = CountNonFinite(ys[i], o.item.chunk.begin + b);
-      if (seen.values > 0 && settings_.fail_on_nonfinite)
-        throw ModelError(where + ": output '" + plan_.outputs[i].name +
-                         "' has a non-finite value (NaN or Inf) in row " + std::to_string(seen.first_row) +
-                         ", and fail_on_nonfinite is set");
-      o.result.nonfinite.Add(seen);
-      const size_t row_bytes = outputs[i].row_bytes();
-      std::memcpy(outputs[i].bytes.data() + static_cast<size_t>(b) * row_bytes, ys[i].bytes.data(), ys[i].bytes.size());
-    }
+    Store(o, b, e, std::move(ys), std::move(errors));
   } catch (...) {
     return Fail(o, std::current_exception());
   }
@@ -147,6 +181,59 @@ std::optional<ResultItem> ChunkPipeline::FinishOldest() {
   ResultItem r = std::move(o.result);
   open_.pop_front();
   return r;
+}
+
+void ChunkPipeline::Store(Open& o, int64_t b, int64_t e, std::vector<HostArray> ys, std::vector<std::string> errors) {
+  const std::string where = Where(o.item.chunk, b, e);
+  const size_t n_outputs = plan_.outputs.size();
+  auto& outputs = o.result.outputs;
+  const bool all_failed = !errors.empty() && ys.empty();
+  if (!all_failed && ys.size() != n_outputs)
+    throw ModelError(where + ": the model returned " + std::to_string(ys.size()) + " outputs, " +
+                     std::to_string(n_outputs) + " on the first batch");
+  for (size_t i = 0; i < ys.size(); ++i) {
+    Shape expected{e - b};
+    expected.insert(expected.end(), plan_.outputs[i].row_shape.begin(), plan_.outputs[i].row_shape.end());
+    if (ys[i].shape != expected)
+      throw ModelError(where + ": output '" + plan_.outputs[i].name + "' has shape " + ShapeString(ys[i].shape) +
+                       ", expected " + ShapeString(expected) + " (per-row shape as on the first batch)");
+    if (ys[i].dtype != plan_.outputs[i].dtype)
+      throw ModelError(where + ": output '" + plan_.outputs[i].name + "' is " + std::string(DTypeName(ys[i].dtype)) +
+                       ", " + std::string(DTypeName(plan_.outputs[i].dtype)) +
+                       " on the first batch; set output.dtype to store every batch in one type");
+    if (!settings_.skip_failed_rows) {
+      const NonFinite seen = CountNonFinite(ys[i], o.item.chunk.begin + b);
+      if (seen.values > 0 && settings_.fail_on_nonfinite)
+        throw ModelError(where + ": output '" + plan_.outputs[i].name +
+                         "' has a non-finite value (NaN or Inf) in row " + std::to_string(seen.first_row) +
+                         ", and fail_on_nonfinite is set");
+      o.result.nonfinite.Add(seen);
+    }
+    const size_t row_bytes = outputs[i].row_bytes();
+    std::memcpy(outputs[i].bytes.data() + static_cast<size_t>(b) * row_bytes, ys[i].bytes.data(), ys[i].bytes.size());
+  }
+  if (!settings_.skip_failed_rows) return;
+  // Per row: failed alone, or (fail_on_nonfinite) non-finite; else counted.
+  errors.resize(static_cast<size_t>(e - b));
+  for (int64_t r = 0; r < e - b; ++r) {
+    std::string& error = errors[static_cast<size_t>(r)];
+    const int64_t row = o.item.chunk.begin + b + r;
+    for (size_t i = 0; i < ys.size() && error.empty(); ++i) {
+      const int64_t bad = RowNonFinite(ys[i], r);
+      if (bad == 0) continue;
+      if (settings_.fail_on_nonfinite) {
+        error = "output '" + plan_.outputs[i].name +
+                "' has a non-finite value (NaN or Inf), and fail_on_nonfinite "
+                "is set";
+      } else {
+        o.result.nonfinite.Add({bad, row});
+      }
+    }
+    if (error.empty()) continue;
+    for (size_t i = 0; i < n_outputs; ++i) FillRow(outputs[i], b + r);
+    outputs[n_outputs].bytes[static_cast<size_t>(b + r)] = std::byte{1};
+    if (o.result.failed_rows.size() < kMessagesPerChunk) o.result.failed_rows.push_back({row, std::move(error)});
+  }
 }
 
 int64_t SearchBatchSize(Engine& engine, const std::vector<HostArray>& inputs, int64_t max_rows, int64_t chunk_rows,
@@ -210,7 +297,7 @@ void ComputeWorker::Loop() noexcept {
   } catch (...) {
     // The owner rethrows it from Next/NextFor (a chunk-less result: no chunk
     // was lost that the owner does not already count as in flight).
-    done_.Push(ResultItem{Chunk{}, {}, {}, std::current_exception()});
+    done_.Push(ResultItem{Chunk{}, {}, {}, std::current_exception(), {}});
   }
 }
 
@@ -242,7 +329,7 @@ void ComputeWorker::Work() {
           pipe.Add(std::move(*item));  // allocates the chunk's outputs
         } catch (...) {
           count_busy();
-          done_.Push(ResultItem{chunk, {}, {}, std::current_exception()});
+          done_.Push(ResultItem{chunk, {}, {}, std::current_exception(), {}});
           return;
         }
       }

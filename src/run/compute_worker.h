@@ -7,6 +7,7 @@
 #include <atomic>
 #include <deque>
 #include <exception>
+#include <map>
 #include <optional>
 #include <string>
 #include <thread>
@@ -15,6 +16,8 @@
 #include "infer/engine.h"
 #include "plan/chunk_plan.h"
 #include "plan/job_plan.h"
+#include "run/bad_rows.h"
+#include "run/row_isolation.h"
 
 namespace mpsbatch {
 
@@ -33,14 +36,20 @@ struct NonFinite {
 
 struct ResultItem {
   Chunk chunk;
-  std::vector<HostArray> outputs;  // one per plan output; empty if `error`
-  NonFinite nonfinite;
-  std::exception_ptr error;  // what the compute thread threw
+  // One per plan output, then, with ComputeSettings::skip_failed_rows, the
+  // `failed` flags (uint8, 1 per failed row); empty if `error`.
+  std::vector<HostArray> outputs;
+  NonFinite nonfinite;                 // in rows that did not fail
+  std::exception_ptr error;            // what the compute thread threw
+  std::vector<FailedRow> failed_rows;  // the first kMessagesPerChunk failed rows, with their errors
 };
 
 struct ComputeSettings {
   int64_t batch_size = 1;
-  bool fail_on_nonfinite = false;  // a NaN or Inf in an output is a ModelError
+  bool fail_on_nonfinite = false;  // a NaN or Inf in an output is a ModelError (a failed row, if skipping)
+  // on_error: skip: the rows of a failing batch are isolated (IsolateRows),
+  // filled (FillRow) and flagged instead of failing the chunk.
+  bool skip_failed_rows = false;
 };
 
 // Picks the batch size for rows like `inputs` (one array per plan input):
@@ -59,7 +68,10 @@ int64_t SearchBatchSize(Engine& engine, const std::vector<HostArray>& inputs, in
 // against the plan and counts non-finite values. A failure (ModelError on a
 // mismatch, or on the first non-finite value when fail_on_nonfinite is set;
 // what the engine throws) becomes the error of its chunk's result; the
-// pipeline then takes no more work.
+// pipeline then takes no more work. With skip_failed_rows, a batch the engine
+// fails (a ModelError not of the device) is isolated instead: the engine's
+// other batches are abandoned and started again, the failed one is run row
+// by row (row_isolation.h), and its outputs take its place in order.
 class ChunkPipeline {
  public:
   ChunkPipeline(Engine& engine, const JobPlan& plan, const ComputeSettings& settings);
@@ -78,17 +90,29 @@ class ChunkPipeline {
   std::optional<ResultItem> FinishOldest();
 
  private:
+  struct Isolated {
+    int64_t end = 0;  // rows [begin, end) of the chunk; begin is its key
+    IsolatedBatch batch;
+  };
   struct Open {
     WorkItem item;
     ResultItem result;
-    int64_t started = 0;  // rows handed to the engine
-    int64_t done = 0;     // rows back
+    int64_t started = 0;                   // rows handed to the engine
+    int64_t done = 0;                      // rows back
+    std::map<int64_t, Isolated> isolated;  // batches run row by row, waiting for their turn
   };
   struct Batch {
     Open* chunk;
-    int64_t begin, end;  // rows within the chunk
+    int64_t begin, end;     // rows within the chunk
+    bool isolated = false;  // its outputs wait in chunk->isolated
   };
   ResultItem Fail(Open& chunk, std::exception_ptr error);
+  // Abandons every batch in flight (to start again), then isolates rows
+  // [b, e) of `chunk`, whose batch failed. Throws what cannot be a row's.
+  void Isolate(Open& chunk, int64_t b, int64_t e);
+  // Checks a batch's outputs (`errors`: per row, "" or why it failed; empty:
+  // none failed) and puts them into the chunk's result.
+  void Store(Open& chunk, int64_t b, int64_t e, std::vector<HostArray> ys, std::vector<std::string> errors);
 
   Engine& engine_;
   const JobPlan& plan_;

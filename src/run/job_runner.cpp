@@ -23,6 +23,7 @@
 #include "plan/model_file.h"
 #include "plan/plan_job.h"
 #include "plan/planned_job.h"
+#include "run/bad_rows.h"
 #include "run/calibrate.h"
 #include "run/output_file.h"
 #include "run/rank_loop.h"
@@ -66,9 +67,11 @@ RankStats Score(Communicator& comm, PlannedJob& p, const ChunkPlan& chunks, int6
   ComputeSettings compute;
   compute.batch_size = batch_size;
   compute.fail_on_nonfinite = p.job.fail_on_nonfinite;
+  compute.skip_failed_rows = p.job.on_error == OnError::kSkip;
   try {
-    RankStats stats = RunRankLoop({comm, *p.engine, p.plan, chunks, compute, p.input.get(), writer.get(), depth,
-                                   p.job.schedule, std::move(done), p.job.stall_timeout, p.job.progress_interval});
+    RankStats stats =
+        RunRankLoop({comm, *p.engine, p.plan, chunks, compute, p.input.get(), writer.get(), depth, p.job.schedule,
+                     std::move(done), p.job.stall_timeout, p.job.progress_interval, p.job.max_failed_rows});
     if (comm.rank() == 0) ThrowIfStopSignalled();
     return stats;
   } catch (const StopRequested& s) {
@@ -186,7 +189,9 @@ void RunJob(Communicator& comm, const CliOptions& cli) try {
   // other process of its host can fail the job once the output is there
   // (comm/outlive.h).
   Agree(comm, "commit", [&] {
-    if (comm.rank() == 0) SealOutput(*writer, p, totals.nonfinite_values, totals.paths);
+    if (comm.rank() != 0) return;
+    if (stats.failed.skipping) writer->SetAttribute("failed_rows", stats.failed.count);
+    SealOutput(*writer, p, totals.nonfinite_values, totals.paths);
   });
   if (const int running = FinalizeAndOutlive(comm, totals.processes, std::chrono::seconds(5)); running > 0)
     spdlog::debug("{} rank(s) of this host still running 5 s after the end of MPI; publishing the output", running);
@@ -197,6 +202,7 @@ void RunJob(Communicator& comm, const CliOptions& cli) try {
     LogSummary(p, JobTimes::Seconds(times.start, times.scored), JobTimes::Seconds(times.scoring, times.scored),
                totals.rows, totals.compute_seconds, totals.paths);
     LogTimes(times);
+    if (stats.failed.skipping) LogFailedRows(stats.failed);
   }
 } catch (const JobFailed&) {
   throw;  // agreed, and reported, by every rank

@@ -56,11 +56,11 @@ std::string SaveForResume(std::unique_ptr<ResultWriter>& writer, std::unique_ptr
 void CreateOutput(std::unique_ptr<ResultWriter>& writer, const PlannedJob& p, int ranks, const std::string& start_time,
                   const std::vector<std::string>& devices) {
   if (p.resume) {
-    writer = ResultWriter::Reopen(p.job.output.path, p.plan.outputs, p.plan.rows);
+    writer = ResultWriter::Reopen(p.job.output.path, StoredOutputs(p.plan.outputs, p.job.on_error), p.plan.rows);
     writer->CheckRecordedChunks(p.resume->records);
   } else {
-    writer =
-        std::make_unique<ResultWriter>(p.job.output.path, p.plan.outputs, p.plan.rows, p.identity, p.plan.chunk_rows);
+    writer = std::make_unique<ResultWriter>(p.job.output.path, StoredOutputs(p.plan.outputs, p.job.on_error),
+                                            p.plan.rows, p.identity, p.plan.chunk_rows);
   }
   WriteHeaderAttributes(*writer, p, ranks, start_time, devices);
   writer->SetAttribute("resumed_chunks", static_cast<int64_t>(p.resume ? p.resume->done.size() : 0));

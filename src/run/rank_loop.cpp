@@ -20,9 +20,10 @@ constexpr int kTagResult = 102;  // r -> rank 0: a chunk's outputs
 constexpr int kTagAssign = 103;  // rank 0 -> r, shared mode: a chunk id to read
 
 // Wire format of every message kind: the chunk id (-1: no more chunks), then
-// each array's rows back to back in plan order.
-Bytes Encode(int64_t chunk_id, const std::vector<HostArray>& arrays) {
-  size_t size = sizeof(int64_t);
+// each array's rows back to back in plan order; a result under on_error:
+// skip ends with the failed flags and its failed rows' messages (`tail`).
+Bytes Encode(int64_t chunk_id, const std::vector<HostArray>& arrays, const std::string& tail = "") {
+  size_t size = sizeof(int64_t) + tail.size();
   for (const auto& a : arrays) size += a.bytes.size();
   Bytes msg(size);
   std::memcpy(msg.data(), &chunk_id, sizeof chunk_id);
@@ -31,6 +32,7 @@ Bytes Encode(int64_t chunk_id, const std::vector<HostArray>& arrays) {
     std::memcpy(msg.data() + at, a.bytes.data(), a.bytes.size());
     at += a.bytes.size();
   }
+  std::memcpy(msg.data() + at, tail.data(), tail.size());
   return msg;
 }
 
@@ -53,14 +55,17 @@ std::vector<RowLayout> InputLayouts(const JobPlan& plan) {
   return out;
 }
 
-std::vector<RowLayout> OutputLayouts(const JobPlan& plan) {
+std::vector<RowLayout> OutputLayouts(const JobPlan& plan, bool skip_failed_rows) {
   std::vector<RowLayout> out;
-  for (const auto& o : plan.outputs) out.push_back({o.dtype, o.row_shape});
+  for (const auto& o : StoredOutputs(plan.outputs, skip_failed_rows ? OnError::kSkip : OnError::kFail))
+    out.push_back({o.dtype, o.row_shape});
   return out;
 }
 
-// Splits a message back into arrays of `rows` rows.
-std::vector<HostArray> Decode(const Bytes& msg, int64_t rows, const std::vector<RowLayout>& layouts) {
+// Splits a message back into arrays of `rows` rows; with `failed_rows`, the
+// messages after them.
+std::vector<HostArray> Decode(const Bytes& msg, int64_t rows, const std::vector<RowLayout>& layouts,
+                              std::vector<FailedRow>* failed_rows = nullptr) {
   std::vector<HostArray> arrays;
   size_t at = sizeof(int64_t);
   for (const auto& l : layouts) {
@@ -72,7 +77,11 @@ std::vector<HostArray> Decode(const Bytes& msg, int64_t rows, const std::vector<
     std::memcpy(a.bytes.data(), msg.data() + at, a.bytes.size());
     at += a.bytes.size();
   }
-  if (at != msg.size()) throw CommError("received a chunk message longer than its plan");
+  if (failed_rows) {
+    *failed_rows = DecodeFailedRows(msg.data() + at, msg.size() - at);
+  } else if (at != msg.size()) {
+    throw CommError("received a chunk message longer than its plan");
+  }
   return arrays;
 }
 
@@ -97,7 +106,8 @@ RankStats RunWorker(const RankLoopContext& ctx, ComputeWorker& worker) {
   int64_t outstanding = 0;
   bool ended = false;
   auto send_result = [&](ResultItem r) {
-    ctx.comm.Send(0, kTagResult, Encode(r.chunk.id, r.outputs));
+    ctx.comm.Send(0, kTagResult,
+                  Encode(r.chunk.id, r.outputs, ctx.compute.skip_failed_rows ? EncodeFailedRows(r.failed_rows) : ""));
     stats.nonfinite.Add(r.nonfinite);
     stats.rows += r.chunk.rows();
     ++stats.chunks;
@@ -145,7 +155,8 @@ class Gatherer {
         holder_(static_cast<size_t>(ctx.chunks.num_chunks()), -1),
         in_flight_(static_cast<size_t>(ctx.comm.size()), 0),
         told_end_(static_cast<size_t>(ctx.comm.size()), false),
-        layouts_(OutputLayouts(ctx.plan)),
+        layouts_(OutputLayouts(ctx.plan, ctx.compute.skip_failed_rows)),
+        failed_(ctx.compute.skip_failed_rows, ctx.plan.rows, ctx.max_failed_rows),
         watch_(ctx.comm.size(), ctx.stall_timeout),
         progress_(ctx.plan.rows, ctx.chunks.num_chunks(), RowsIn(ctx.chunks, ctx.done),
                   std::count(ctx.done.begin(), ctx.done.end(), true), ctx.progress_interval, Progress::Clock::now()) {
@@ -153,6 +164,7 @@ class Gatherer {
       if (!ctx.done[id]) continue;
       holder_[id] = kWritten;
       ++written_;
+      if (ctx.compute.skip_failed_rows) CountRecordedFailures(ctx.chunks.chunk(static_cast<int64_t>(id)));
     }
   }
 
@@ -166,7 +178,10 @@ class Gatherer {
           throw CommError("rank " + std::to_string(m->source) + " sent a result for chunk " + std::to_string(id) +
                           ", which it was not given");
         const Chunk c = ctx_.chunks.chunk(id);
-        Finish(m->source, c, Decode(m->data, c.rows(), layouts_));
+        std::vector<FailedRow> failed_rows;
+        const auto outputs =
+            Decode(m->data, c.rows(), layouts_, ctx_.compute.skip_failed_rows ? &failed_rows : nullptr);
+        Finish(m->source, c, outputs, failed_rows);
         progress = true;
       }
       while (auto r = worker_.NextFor(std::chrono::microseconds(0))) {
@@ -186,6 +201,7 @@ class Gatherer {
     }
     for (int r = 1; r < ctx_.comm.size(); ++r) FeedRemote(r);  // the end markers not yet sent
     ctx_.comm.WaitSends();
+    stats_.failed = failed_.rows();
     return stats_;
   }
 
@@ -196,6 +212,13 @@ class Gatherer {
     for (size_t id = 0; id < done.size(); ++id)
       if (done[id]) rows += chunks.chunk(static_cast<int64_t>(id)).rows();
     return rows;
+  }
+
+  // The failed rows an earlier run recorded in chunk `c` (a resume).
+  void CountRecordedFailures(const Chunk& c) {
+    HostArray flags(DType::kUInt8, {c.rows()});
+    ctx_.writer->ReadRows(layouts_.size() - 1, c.begin, c.rows(), flags.bytes.data());
+    failed_.AddRecorded(c.begin, flags);
   }
 
   int BusyRanks() const {
@@ -242,15 +265,17 @@ class Gatherer {
 
   void OwnResult(ResultItem r) {
     r = Checked(std::move(r));
-    Finish(0, r.chunk, r.outputs);
+    Finish(0, r.chunk, r.outputs, r.failed_rows);
     stats_.nonfinite.Add(r.nonfinite);
     stats_.rows += r.chunk.rows();
     ++stats_.chunks;
   }
 
-  void Finish(int rank, const Chunk& c, const std::vector<HostArray>& outputs) {
+  void Finish(int rank, const Chunk& c, const std::vector<HostArray>& outputs,
+              const std::vector<FailedRow>& failed_rows) {
     auto& holder = holder_[static_cast<size_t>(c.id)];
     if (holder == kWritten) throw InternalError("chunk " + std::to_string(c.id) + " arrived twice");
+    if (ctx_.compute.skip_failed_rows) failed_.Add(c.begin, outputs.back(), failed_rows);
     for (size_t o = 0; o < outputs.size(); ++o) ctx_.writer->WriteRows(o, c.begin, c.rows(), outputs[o].bytes.data());
     ctx_.writer->MarkChunkDone(c.id);
     watch_.Finished(rank, c.id, StallWatch::Clock::now());
@@ -270,6 +295,7 @@ class Gatherer {
   std::vector<bool> told_end_;
   int64_t written_ = 0;
   std::vector<RowLayout> layouts_;
+  FailedRowTally failed_;
   StallWatch watch_;
   Progress progress_;
   RankStats stats_;

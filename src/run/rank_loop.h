@@ -16,6 +16,7 @@
 #include "plan/chunk_plan.h"
 #include "plan/job_plan.h"
 #include "read/input_file.h"
+#include "run/bad_rows.h"
 #include "run/compute_worker.h"
 #include "run/stall_watch.h"
 #include "write/result_writer.h"
@@ -27,6 +28,7 @@ struct RankStats {
   int64_t chunks = 0;
   double compute_seconds = 0;
   NonFinite nonfinite;  // in this rank's outputs
+  FailedRows failed;    // rank 0: the job's failed rows (on_error: skip)
 };
 
 struct RankLoopContext {
@@ -39,9 +41,10 @@ struct RankLoopContext {
   ResultWriter* writer = nullptr;  // rank 0 only
   size_t depth = 2;
   Schedule schedule = Schedule::kDynamic;
-  std::vector<bool> done;        // rank 0: chunks an earlier run wrote (resume); empty: none
-  StallTimeout stall_timeout;    // rank 0: how long a rank may hold a chunk (run/stall_watch.h)
-  double progress_interval = 0;  // rank 0: seconds between progress lines (run/progress.h); 0: none
+  std::vector<bool> done;                // rank 0: chunks an earlier run wrote (resume); empty: none
+  StallTimeout stall_timeout;            // rank 0: how long a rank may hold a chunk (run/stall_watch.h)
+  double progress_interval = 0;          // rank 0: seconds between progress lines (run/progress.h); 0: none
+  FailedRowsLimit max_failed_rows = {};  // rank 0, with compute.skip_failed_rows: past it the job fails
 };
 
 // Collective over all ranks. Returns once this rank's part is done (rank 0:

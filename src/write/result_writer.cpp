@@ -73,19 +73,25 @@ std::pair<H5Handle, H5Handle> ResultWriter::RowSpaces(size_t index, int64_t begi
   return {std::move(file_space), std::move(mem_space)};
 }
 
+void ResultWriter::ReadRows(size_t index, int64_t begin, int64_t count, std::byte* data) {
+  MPSBATCH_ASSERT(index < outputs_.size());
+  const auto& out = outputs_[index];
+  if (count == 0 || out.row_bytes() == 0) return;
+  auto [file_space, mem_space] = RowSpaces(index, begin, count);
+  if (H5Dread(datasets_[index].get(), NativeH5Type(out.dtype), mem_space.get(), file_space.get(), H5P_DEFAULT, data) <
+      0)
+    throw OutputError(partial_path_ + ": reading back rows " + std::to_string(begin) + ".." +
+                      std::to_string(begin + count) + " of '" + out.name + "' failed: " + Hdf5Message());
+}
+
 uint32_t ResultWriter::ChunkChecksum(int64_t id) {
   const int64_t begin = std::min(id * chunk_rows_, rows_), end = std::min(begin + chunk_rows_, rows_);
   uint32_t crc = 0;
   std::vector<std::byte> rows;
   for (size_t i = 0; i < outputs_.size(); ++i) {
-    const auto& out = outputs_[i];
-    rows.resize(static_cast<size_t>(end - begin) * out.row_bytes());
+    rows.resize(static_cast<size_t>(end - begin) * outputs_[i].row_bytes());
     if (rows.empty()) continue;
-    auto [file_space, mem_space] = RowSpaces(i, begin, end - begin);
-    if (H5Dread(datasets_[i].get(), NativeH5Type(out.dtype), mem_space.get(), file_space.get(), H5P_DEFAULT,
-                rows.data()) < 0)
-      throw OutputError(partial_path_ + ": reading back rows " + std::to_string(begin) + ".." + std::to_string(end) +
-                        " of '" + out.name + "' failed: " + Hdf5Message());
+    ReadRows(i, begin, end - begin, rows.data());
     crc = Crc32(rows.data(), rows.size(), crc);
   }
   return crc;

@@ -56,6 +56,9 @@ class ResultWriter {
 
   // Writes `count` rows of output `index` starting at row `begin`.
   void WriteRows(size_t index, int64_t begin, int64_t count, const std::byte* data);
+  // Reads `count` rows of output `index` from row `begin` into `data`
+  // (rows as the file stores them). Throws OutputError.
+  void ReadRows(size_t index, int64_t begin, int64_t count, std::byte* data);
   // Throws OutputError, naming the first chunk and saying how to start
   // over, unless the rows of each recorded chunk in the file have the
   // checksum the record holds. For a reopened file, before writing.

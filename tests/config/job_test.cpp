@@ -93,6 +93,30 @@ TEST(Job, StallTimeout) {
             std::string::npos);
 }
 
+TEST(Job, OnErrorAndMaxFailedRows) {
+  const JobConfig plain = Parse(kMinimal);
+  EXPECT_EQ(plain.on_error, OnError::kFail);
+  EXPECT_FALSE(plain.max_failed_rows.For(1000));
+  const JobConfig skip = Parse(kMinimal, {"on_error=skip"});
+  EXPECT_EQ(skip.on_error, OnError::kSkip);
+  EXPECT_EQ(skip.max_failed_rows.Text(), "none");
+  EXPECT_EQ(Parse(kMinimal, {"on_error=skip", "max_failed_rows=12"}).max_failed_rows.For(1000), 12);
+  const JobConfig share = Parse(kMinimal, {"on_error=skip", "max_failed_rows=0.1%"});
+  EXPECT_EQ(share.max_failed_rows.For(100000), 100);
+  EXPECT_EQ(share.max_failed_rows.Text(), "0.1%");
+  EXPECT_FALSE(Parse(kMinimal, {"on_error=skip", "max_failed_rows=none"}).max_failed_rows.For(5));
+  EXPECT_NE(ErrorOf(kMinimal, {"on_error=ignore"}).find("'ignore' is not one of"), std::string::npos);
+  for (const char* bad : {"max_failed_rows=-1", "max_failed_rows=lots", "max_failed_rows=120%"})
+    EXPECT_NE(ErrorOf(kMinimal, {"on_error=skip", bad})
+                  .find("max_failed_rows: expected none, a number of rows >= 0 or a percentage"),
+              std::string::npos)
+        << bad;
+  EXPECT_NE(ErrorOf(kMinimal, {"max_failed_rows=3"}).find("applies only with on_error: skip"), std::string::npos);
+  EXPECT_NE(ErrorOf(kMinimal, {"on_error=skip", "output.datasets=[failed]"})
+                .find("'failed' is the dataset on_error: skip marks failed rows in"),
+            std::string::npos);
+}
+
 TEST(Job, EveryKey) {
   JobConfig c = Parse(R"(model: {path: /abs/m.pt2}
 device: cuda

@@ -20,6 +20,7 @@ apt_packages=(
   libopenmpi-dev openmpi-bin
   libhdf5-dev hdf5-tools
   libyaml-cpp-dev libspdlog-dev libfmt-dev
+  libssl-dev
   libgtest-dev libgmock-dev
   clang-format
   iproute2 util-linux
@@ -28,7 +29,7 @@ apt_packages=(
 if [[ "${MPSBATCH_SKIP_APT:-0}" != 1 ]]; then
   if ! command -v apt-get >/dev/null; then
     echo "setup: no apt-get here; install the equivalents of: ${apt_packages[*]}" >&2
-    echo "setup: (macOS: brew install cmake ninja open-mpi hdf5 yaml-cpp spdlog googletest; see docs/getting-started.md)" >&2
+    echo "setup: (macOS: brew install cmake ninja open-mpi hdf5 yaml-cpp spdlog googletest openssl@3; see docs/getting-started.md)" >&2
     echo "setup: then run again with MPSBATCH_SKIP_APT=1" >&2
     exit 1
   fi

@@ -53,7 +53,7 @@ work=$(cd "$work" && pwd)
 munge_dir=$(mktemp -d /tmp/mpsbatch-munge.XXXXXX)
 pids=()
 cleanup() {
-  scancel --quiet --full -u "$(id -un)" 2>/dev/null || true  # only this cluster's jobs: SLURM_CONF
+  timeout 10 scancel --quiet --full -u "$(id -un)" 2>/dev/null || true  # only this cluster's jobs: SLURM_CONF
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   for _ in $(seq 50); do
     alive=0
@@ -114,7 +114,7 @@ slurmd -D -N "$host" -f "$SLURM_CONF" >"$work/log/slurmd.out" 2>&1 &
 pids+=($!)
 state=
 for _ in $(seq 60); do
-  state=$(sinfo -h -N -o %t 2>/dev/null || true)
+  state=$(timeout 5 sinfo -h -N -o %t 2>/dev/null || true)
   [[ $state == idle ]] && break
   sleep 0.5
 done

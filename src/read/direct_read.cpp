@@ -6,8 +6,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <exception>
-#include <thread>
 
 #include "common/error.h"
 #include "hdf5/handle.h"
@@ -155,7 +153,7 @@ void ReadOnlyFile::ReadAll(const FileRange& r, std::byte* dest) const {
   }
 }
 
-void ReadOnlyFile::ReadRanges(std::vector<FileRange> ranges, std::byte* dest, int threads) const {
+void ReadOnlyFile::ReadRanges(std::vector<FileRange> ranges, std::byte* dest, ThreadPool* helpers) const {
   // Merge neighbours (rows of consecutive chunks often lie back to back).
   std::vector<FileRange> merged;
   size_t total = 0;
@@ -167,9 +165,8 @@ void ReadOnlyFile::ReadRanges(std::vector<FileRange> ranges, std::byte* dest, in
     else
       merged.push_back(r);
   }
-  const size_t parts =
-      total < kSplitBytes ? 1
-                          : std::clamp<size_t>(total / (kSplitBytes / 2), 1, static_cast<size_t>(std::max(1, threads)));
+  const size_t threads = 1 + static_cast<size_t>(helpers ? helpers->size() : 0);
+  const size_t parts = total < kSplitBytes ? 1 : std::clamp<size_t>(total / (kSplitBytes / 2), 1, threads);
   // Cut the ranges into `parts` runs of about equal bytes.
   std::vector<std::vector<FileRange>> work(parts);
   const size_t share = (total + parts - 1) / std::max<size_t>(parts, 1);
@@ -188,26 +185,11 @@ void ReadOnlyFile::ReadRanges(std::vector<FileRange> ranges, std::byte* dest, in
       }
     }
   }
-  std::vector<std::exception_ptr> errors(parts);
-  auto run = [&](size_t p) {
-    try {
-      for (const auto& r : work[p]) ReadAll(r, dest);
-    } catch (...) {
-      errors[p] = std::current_exception();
-    }
+  auto read = [&](size_t p) {
+    for (const auto& r : work[p]) ReadAll(r, dest);
   };
-  std::vector<std::jthread> helpers;
-  helpers.reserve(parts - 1);  // emplace_back below then only fails to start a thread
-  try {
-    for (size_t p = 1; p < parts; ++p) helpers.emplace_back(run, p);
-  } catch (const std::system_error&) {
-    // No more threads: the caller's thread reads what is left below.
-  }
-  for (size_t p = helpers.size() + 1; p < parts; ++p) run(p);
-  run(0);
-  for (auto& t : helpers) t.join();
-  for (auto& e : errors)
-    if (e) std::rethrow_exception(e);
+  if (parts == 1) return read(0);
+  helpers->ForEach(parts, read);
 }
 
 }  // namespace mpsbatch

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "common/dtype.h"
+#include "common/thread_pool.h"
 #include "common/unique_fd.h"
 
 namespace mpsbatch {
@@ -72,10 +73,10 @@ class ReadOnlyFile {
   ReadOnlyFile(const ReadOnlyFile&) = delete;
   ReadOnlyFile& operator=(const ReadOnlyFile&) = delete;
 
-  // Reads every range into dest + range.dest, over up to `threads` threads
-  // (the caller's included; reads under 8 MiB stay on the caller's). Throws
+  // Reads every range into dest + range.dest, on the caller's thread and, for
+  // reads of 8 MiB and more, `helpers`' threads (none when null). Throws
   // InputError naming the file on a failed or short read. Thread-safe.
-  void ReadRanges(std::vector<FileRange> ranges, std::byte* dest, int threads) const;
+  void ReadRanges(std::vector<FileRange> ranges, std::byte* dest, ThreadPool* helpers = nullptr) const;
 
  private:
   void ReadAll(const FileRange& r, std::byte* dest) const;

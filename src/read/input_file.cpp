@@ -161,7 +161,7 @@ RowLocator* InputFile::Direct(const DatasetInfo& info, Open& ds) {
     for (int64_t row : {int64_t{0}, info.shape[0] / 2, info.shape[0] - 1}) {
       std::vector<FileRange> ranges;
       if (!direct->Locate(ds.id.get(), row, row + 1, &ranges)) continue;  // HDF5 fills that chunk
-      raw->ReadRanges(ranges, ours.data(), 1);
+      raw->ReadRanges(ranges, ours.data());
       ReadThroughHdf5(info, ds.id.get(), row, row + 1, theirs.data());
       if (std::memcmp(ours.data(), theirs.data(), row_bytes) != 0) {
         direct.reset();
@@ -211,7 +211,8 @@ void InputFile::ReadRows(const DatasetInfo& info, int64_t begin, int64_t end, st
     std::vector<FileRange> ranges;
     if (direct->Locate(ds.id.get(), begin, end, &ranges)) {
       try {
-        ds.raw->ReadRanges(std::move(ranges), out, options_.threads);
+        if (!read_helpers_ && options_.threads > 1) read_helpers_ = std::make_unique<ThreadPool>(options_.threads - 1);
+        ds.raw->ReadRanges(std::move(ranges), out, read_helpers_.get());
       } catch (const InputError& e) {
         throw InputError("dataset '" + info.name + "', rows " + std::to_string(begin) + ".." + std::to_string(end) +
                          ": " + e.what());

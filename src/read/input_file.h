@@ -86,6 +86,9 @@ class InputFile {
   std::map<std::string, Open> datasets_;
   // The files direct reads go to, by device and inode, opened at the first.
   std::map<std::pair<uint64_t, uint64_t>, std::shared_ptr<ReadOnlyFile>> raw_files_;
+  // The threads beside the caller's that direct reads use (options_.threads
+  // - 1), started at the first direct read and kept to the end.
+  std::unique_ptr<ThreadPool> read_helpers_;
 };
 
 }  // namespace mpsbatch

@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <set>
 
 #include "common/error.h"
 #include "hdf5/handle.h"
@@ -136,6 +137,53 @@ TEST_F(DirectReadTest, LargeReadsSplitOverThreads) {
   for (int threads : {1, 2, 4, 7})
     for (const char* name : {"contiguous", "chunked"})
       EXPECT_EQ(ExpectSameAsHdf5(path, name, {{0, 4099}, {17, 4000}}, threads).rfind("directly", 0), 0u) << name;
+}
+
+namespace {
+
+// The threads of /proc/self/task: this process's threads.
+std::set<std::string> ThreadIds() {
+  std::set<std::string> ids;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/task"))
+    ids.insert(entry.path().filename().string());
+  return ids;
+}
+
+}  // namespace
+
+// A direct read's helper threads start at the first large read and serve
+// every read after it: no thread started per read.
+TEST_F(DirectReadTest, LargeReadsReuseTheirHelperThreads) {
+  if (!std::filesystem::exists("/proc/self/task")) GTEST_SKIP() << "no /proc/self/task to count threads";
+  const std::string path = Path("reuse.h5");
+  Write(path, "x", {4096, 1024});  // 16 MiB: split over every thread
+  InputFile file(path, {true, 3});
+  const DatasetInfo info = file.Describe("x");
+  const std::set<std::string> before = ThreadIds();
+  const HostArray first = file.ReadRows(info, 0, 4096);
+  const std::set<std::string> after_first = ThreadIds();
+  EXPECT_EQ(after_first.size(), before.size() + 2) << "3 threads: the caller's and 2 helpers";
+  EXPECT_EQ(file.ReadRows(info, 0, 4096).bytes, first.bytes);
+  EXPECT_EQ(ThreadIds(), after_first);
+}
+
+// A failed read on a helper thread reaches the caller with the file's name.
+TEST_F(DirectReadTest, AShortReadOnAHelperThreadFailsNamingTheFile) {
+  const std::string path = Path("short_helper.h5");
+  Write(path, "x", {4096, 1024});  // 16 MiB at the end of the file, in 3 parts
+  InputFile file(path, {true, 3});
+  const DatasetInfo info = file.Describe("x");
+  file.ReadRows(info, 0, 1);
+  std::filesystem::resize_file(path, std::filesystem::file_size(path) - (1 << 20));  // only the last part fails
+  try {
+    file.ReadRows(info, 0, 4096);
+    FAIL() << "expected an InputError";
+  } catch (const InputError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("dataset 'x', rows 0..4096"), std::string::npos) << what;
+    EXPECT_NE(what.find(path), std::string::npos) << what;
+    EXPECT_NE(what.find("(truncated?)"), std::string::npos) << what;
+  }
 }
 
 TEST_F(DirectReadTest, OtherLayoutsGoThroughHdf5) {

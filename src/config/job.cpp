@@ -356,7 +356,16 @@ JobConfig Build(YAML::Node root, JobReader& r) {
 
   YAML::Node in = r.Required(root, "", "input");
   r.CheckKeys(in, "input");
-  c.input.path = r.Path(r.Required(in, "input", "path"), "input.path");
+  if (YAML::Node paths = r.Required(in, "input", "path"); paths.IsSequence()) {
+    if (paths.size() == 0) r.Fail("input.path", paths, "the list is empty; give the input files (or a glob)");
+    for (size_t i = 0; i < paths.size(); ++i) {
+      c.input.paths.push_back(r.Path(paths[i], "input.path"));
+      c.input.path += (i == 0 ? "" : ", ") + c.input.paths.back();
+    }
+  } else {
+    c.input.path = r.Path(paths, "input.path");
+    c.input.paths = {c.input.path};
+  }
   YAML::Node one = in["dataset"], many = in["datasets"];
   if (one && many) r.Fail("input.datasets", many, "give either input.dataset or input.datasets, not both");
   if (one) {

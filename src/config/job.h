@@ -109,7 +109,8 @@ struct JobConfig {
   std::string log_level = "info";
 
   struct Input {
-    std::string path;
+    std::string path;                   // as the job gives it, for messages: a path, a glob, or a list's entries
+    std::vector<std::string> paths;     // input.path's entries (files or globs), absolute, in order
     std::vector<std::string> datasets;  // model inputs, in forward() order
     InputMode mode = InputMode::kAuto;
     std::optional<DType> dtype;   // cast every input to this before the model

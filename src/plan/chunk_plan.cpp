@@ -12,9 +12,35 @@ ChunkPlan::ChunkPlan(int64_t rows, int64_t chunk_rows, int ranks)
   MPSBATCH_ASSERT(rows >= 1 && chunk_rows >= 1 && ranks >= 1);
 }
 
+ChunkPlan::ChunkPlan(const std::vector<int64_t>& file_rows, int64_t chunk_rows, int ranks)
+    : rows_(0), chunk_rows_(chunk_rows), ranks_(ranks), num_chunks_(0) {
+  MPSBATCH_ASSERT(!file_rows.empty() && chunk_rows >= 1 && ranks >= 1);
+  if (file_rows.size() > 1) {
+    for (int64_t rows : file_rows) {
+      MPSBATCH_ASSERT(rows >= 0);
+      file_first_row_.push_back(rows_);
+      file_first_chunk_.push_back(num_chunks_);
+      rows_ += rows;
+      num_chunks_ += (rows + chunk_rows - 1) / chunk_rows;
+    }
+    file_first_row_.push_back(rows_);
+    file_first_chunk_.push_back(num_chunks_);
+  } else {
+    rows_ = file_rows.front();
+    num_chunks_ = (rows_ + chunk_rows - 1) / chunk_rows;
+  }
+  MPSBATCH_ASSERT(rows_ >= 1);
+}
+
 Chunk ChunkPlan::chunk(int64_t id) const {
   MPSBATCH_ASSERT(id >= 0 && id < num_chunks_);
-  return Chunk{id, id * chunk_rows_, std::min(rows_, (id + 1) * chunk_rows_)};
+  if (file_first_chunk_.empty()) return Chunk{id, id * chunk_rows_, std::min(rows_, (id + 1) * chunk_rows_)};
+  // The last file whose first chunk is at or before `id` (files without rows
+  // share their first chunk id with the next file and are passed over).
+  const auto it = std::upper_bound(file_first_chunk_.begin(), file_first_chunk_.end(), id) - 1;
+  const auto file = static_cast<size_t>(it - file_first_chunk_.begin());
+  const int64_t begin = file_first_row_[file] + (id - *it) * chunk_rows_;
+  return Chunk{id, begin, std::min(file_first_row_[file + 1], begin + chunk_rows_), static_cast<int>(file)};
 }
 
 std::pair<int64_t, int64_t> ChunkPlan::RangeOf(int rank) const {

@@ -1,8 +1,10 @@
 // Chunk bookkeeping: the rows [0, rows) cut into chunks, the unit that moves
 // between ranks and that the output records as done. A chunk is a contiguous
 // row range; chunk ids follow row order. Chunk boundaries depend only on the
-// rows and chunk_rows, never on the rank count, so any schedule feeds the model
-// the same batches.
+// rows (per input file) and chunk_rows, never on the rank count, so any
+// schedule feeds the model the same batches. Rows of several input files are
+// numbered across them in order, and a chunk never spans two files: each
+// file's rows are cut on their own, its last chunk possibly short.
 #pragma once
 
 #include <cstddef>
@@ -17,6 +19,7 @@ struct Chunk {
   int64_t id = 0;
   int64_t begin = 0;  // first row
   int64_t end = 0;    // one past the last row
+  int file = 0;       // the input file holding its rows (index into the plan's files)
   int64_t rows() const { return end - begin; }
 };
 
@@ -24,6 +27,9 @@ class ChunkPlan {
  public:
   // rows >= 1, chunk_rows >= 1, ranks >= 1.
   ChunkPlan(int64_t rows, int64_t chunk_rows, int ranks);
+  // Rows from several files, `file_rows` each in order (0 allowed: such a
+  // file has no chunk), at least one row in all.
+  ChunkPlan(const std::vector<int64_t>& file_rows, int64_t chunk_rows, int ranks);
 
   int64_t rows() const { return rows_; }
   int64_t chunk_rows() const { return chunk_rows_; }
@@ -39,6 +45,10 @@ class ChunkPlan {
   int64_t rows_, chunk_rows_;
   int ranks_;
   int64_t num_chunks_;
+  // Several files: per file its first row and first chunk id, and one entry
+  // past the last. Empty for one file. chunk() looks up a chunk's file here
+  // (a binary search per chunk, never per row).
+  std::vector<int64_t> file_first_row_, file_first_chunk_;
 };
 
 // Hands chunk ids to ranks. Static: each rank takes its own contiguous run

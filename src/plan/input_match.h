@@ -1,5 +1,6 @@
-// Whether a rank other than 0 sees the input rank 0 planned on: the same file
-// size at the same path, the same dataset shapes, the same source files. What
+// Whether a rank other than 0 sees the input rank 0 planned on: every input
+// file at the same path with the same size and dataset shapes, the same
+// source files. What
 // the input-mode negotiation (comm/input_mode.h) asks of each rank.
 #pragma once
 
@@ -8,12 +9,12 @@
 
 #include "config/job.h"
 #include "plan/job_plan.h"
-#include "read/input_file.h"
+#include "read/input_set.h"
 
 namespace mpsbatch {
 
 // "" if this rank can read the input at rank 0's path, with rank 0's shapes
 // (`input` then holds it open); else what stands in the way. Never throws.
-std::string InputProblem(const JobConfig& job, const JobPlan& plan, std::unique_ptr<InputFile>& input);
+std::string InputProblem(const JobConfig& job, const JobPlan& plan, std::unique_ptr<InputSet>& input);
 
 }  // namespace mpsbatch

@@ -78,6 +78,13 @@ std::string SerializePlan(const JobPlan& p) {
   w.Int(p.chunk_rows);
   w.Int(static_cast<int64_t>(p.mode));
   w.Int(p.input_file_size);
+  w.Int(static_cast<int64_t>(p.input_files.size()));
+  for (const auto& file : p.input_files) {
+    w.Str(file.path);
+    w.Int(file.rows);
+    w.Int(file.stamp.size);
+    w.Int(file.stamp.mtime_ns);
+  }
   w.Int(static_cast<int64_t>(p.input_sources.size()));
   for (const auto& src : p.input_sources) {
     w.Str(src.path);
@@ -114,6 +121,13 @@ JobPlan DeserializePlan(const std::string& data) {
   p.chunk_rows = r.Int();
   p.mode = static_cast<InputMode>(r.Int());
   p.input_file_size = r.Int();
+  p.input_files.resize(static_cast<size_t>(r.Int()));
+  for (auto& file : p.input_files) {
+    file.path = r.Str();
+    file.rows = r.Int();
+    file.stamp.size = r.Int();
+    file.stamp.mtime_ns = r.Int();
+  }
   p.input_sources.resize(static_cast<size_t>(r.Int()));
   for (auto& src : p.input_sources) {
     src.path = r.Str();
@@ -140,30 +154,11 @@ JobPlan DeserializePlan(const std::string& data) {
   return p;
 }
 
-std::vector<DatasetInfo> InspectInputs(InputFile& file, const std::vector<std::string>& datasets) {
-  std::vector<DatasetInfo> infos;
-  for (const auto& name : datasets) {
-    infos.push_back(file.Describe(name));
-    const auto& info = infos.back();
-    if (info.shape[0] < 1)
-      throw InputError(file.path() + ": dataset '" + name + "' has zero rows; there is nothing to score");
-    if (info.shape[0] != infos.front().shape[0])
-      throw InputError(file.path() + ": input datasets disagree on the number of rows: '" + infos.front().name +
-                       "' has " + std::to_string(infos.front().shape[0]) + ", '" + name + "' has " +
-                       std::to_string(info.shape[0]));
-  }
-  return infos;
-}
-
-std::vector<SourceFile> InputSourceFiles(InputFile& input, const std::vector<DatasetInfo>& datasets) {
-  std::vector<SourceFile> all;
-  for (const auto& info : datasets)
-    for (auto& src : input.SourceFiles(info.name)) {
-      const bool known =
-          std::any_of(all.begin(), all.end(), [&](const SourceFile& seen) { return seen.path == src.path; });
-      if (!known) all.push_back(std::move(src));
-    }
-  return all;
+ChunkPlan PlanChunks(const JobPlan& plan, int ranks) {
+  if (plan.input_files.size() <= 1) return ChunkPlan(plan.rows, plan.chunk_rows, ranks);
+  std::vector<int64_t> file_rows;
+  for (const auto& file : plan.input_files) file_rows.push_back(file.rows);
+  return ChunkPlan(file_rows, plan.chunk_rows, ranks);
 }
 
 std::vector<OutputSpec> OutputSpecsFromProbe(const JobConfig& job, const std::vector<HostArray>& probe, int64_t rows) {
@@ -189,13 +184,22 @@ std::vector<OutputSpec> OutputSpecsFromProbe(const JobConfig& job, const std::ve
 }
 
 std::string DescribePlan(const JobConfig& job, const JobPlan& plan, int ranks) {
-  const ChunkPlan chunks(plan.rows, plan.chunk_rows, ranks);
+  const ChunkPlan chunks = PlanChunks(plan, ranks);
   std::string s = "plan: " + std::to_string(plan.rows) + " rows in " + std::to_string(chunks.num_chunks()) +
                   " chunks of up to " + std::to_string(plan.chunk_rows) + " rows over " + std::to_string(ranks) +
                   " rank(s), batch_size " +
                   (job.batch_size_auto ? std::string("auto") : std::to_string(job.batch_size)) + ", path " +
                   PathRequestName(job.path) + ", schedule " + ScheduleName(job.schedule) + "\n";
-  s += "  input:  " + job.input.path + " (mode " + InputModeName(plan.mode) + ")\n";
+  if (plan.input_files.size() > 1) {
+    const auto empty = std::count_if(plan.input_files.begin(), plan.input_files.end(),
+                                     [](const InputShard& f) { return f.rows == 0; });
+    s += "  input:  " + job.input.path + ": " + std::to_string(plan.input_files.size()) + " files (" +
+         plan.input_files.front().path + " ... " + plan.input_files.back().path + "), " + std::to_string(plan.rows) +
+         " rows" + (empty > 0 ? ", " + std::to_string(empty) + " file(s) without rows skipped" : "") + " (mode " +
+         InputModeName(plan.mode) + ")\n";
+  } else {
+    s += "  input:  " + job.input.path + " (mode " + InputModeName(plan.mode) + ")\n";
+  }
   for (const auto& in : plan.inputs)
     s += "          " + in.name + ": " + std::string(DTypeName(in.dtype)) + " " + ShapeString(in.shape) + "\n";
   for (const auto& src : plan.input_sources) s += "          rows from " + src.path + " (" + src.role + ")\n";
@@ -244,9 +248,17 @@ std::string InputConversionIdentity(const JobConfig& job) {
 
 std::string ResumeIdentity(const JobConfig& job, const JobPlan& plan, int64_t input_mtime_ns) {
   std::ostringstream s;
-  s << "rows: " << plan.rows << "\n";
-  s << "input_file.size: " << plan.input_file_size << "\n";
-  s << "input_file.mtime_ns: " << input_mtime_ns << "\n";
+  if (plan.input_files.size() > 1) {
+    // Each file by path, first: a refusal then names the file that changed.
+    for (const auto& file : plan.input_files)
+      s << "input.file " << file.path << ": rows " << file.rows << ", size " << file.stamp.size << ", mtime_ns "
+        << file.stamp.mtime_ns << "\n";
+    s << "rows: " << plan.rows << "\n";
+  } else {
+    s << "rows: " << plan.rows << "\n";
+    s << "input_file.size: " << plan.input_file_size << "\n";
+    s << "input_file.mtime_ns: " << input_mtime_ns << "\n";
+  }
   // The names in order, then each dataset: a reordered list feeds the model
   // differently even when every dataset is the same.
   std::string names;
@@ -278,6 +290,44 @@ std::string ResumeIdentity(const JobConfig& job, const JobPlan& plan, int64_t in
   return s.str();
 }
 
+namespace {
+
+using IdentityLines = std::vector<std::pair<std::string, std::string>>;
+
+// The input files' lines of two identities ("input.file PATH: ..."), compared
+// first: a file gone, new or changed is named, whatever else its rows changed.
+std::string InputFilesDifference(const IdentityLines& was, const IdentityLines& is) {
+  constexpr std::string_view kPrefix = "input.file ";
+  auto files = [&](const IdentityLines& lines) {
+    IdentityLines out;
+    for (const auto& line : lines)
+      if (line.first.starts_with(kPrefix)) out.emplace_back(line.first.substr(kPrefix.size()), line.second);
+    return out;
+  };
+  const IdentityLines then = files(was), now = files(is);
+  auto find = [](const IdentityLines& lines, const std::string& path) {
+    return std::find_if(lines.begin(), lines.end(), [&](const auto& line) { return line.first == path; });
+  };
+  for (const auto& [path, value] : now) {
+    const auto it = find(then, path);
+    if (it == then.end() && !then.empty())
+      return "input.path's file " + path + " was not among the input files when the output was started";
+    if (it != then.end() && it->second != value)
+      return "input.path's file " + path + " was '" + it->second + "' when the output was started, is '" + value +
+             "' now";
+  }
+  for (const auto& [path, value] : then)
+    if (find(now, path) == now.end() && !now.empty())
+      return "input.path's file " + path + " was among the input files when the output was started, is not now";
+  for (size_t i = 0; i < now.size() && i < then.size(); ++i)
+    if (now[i].first != then[i].first)
+      return "input.path's files come in another order than when the output was started (file " +
+             std::to_string(i + 1) + " was " + then[i].first + ", is " + now[i].first + " now)";
+  return "";
+}
+
+}  // namespace
+
 std::string IdentityDifference(const std::string& recorded, const std::string& now) {
   auto parse = [](const std::string& text) {
     std::vector<std::pair<std::string, std::string>> lines;
@@ -295,6 +345,7 @@ std::string IdentityDifference(const std::string& recorded, const std::string& n
       if (k == key) return v;
     return "(absent)";
   };
+  if (std::string files = InputFilesDifference(was, is); !files.empty()) return files;
   for (const auto& [key, value] : is)
     if (find(was, key) != value)
       return key + " was '" + find(was, key) + "' when the output was started, is '" + value + "' now";

@@ -11,17 +11,20 @@
 #include "common/dtype.h"
 #include "common/output_spec.h"
 #include "config/job.h"
+#include "plan/chunk_plan.h"
 #include "read/input_file.h"
+#include "read/input_set.h"
 
 namespace mpsbatch {
 
 struct JobPlan {
   int64_t rows = 0;
   int64_t chunk_rows = 0;
-  std::vector<DatasetInfo> inputs;    // in input.datasets order
-  std::vector<OutputSpec> outputs;    // in output.datasets order
-  InputMode mode = InputMode::kAuto;  // shared or scatter once ranks have been asked
-  int64_t input_file_size = 0;
+  std::vector<DatasetInfo> inputs;        // in input.datasets order
+  std::vector<OutputSpec> outputs;        // in output.datasets order
+  InputMode mode = InputMode::kAuto;      // shared or scatter once ranks have been asked
+  int64_t input_file_size = 0;            // one input file: its size
+  std::vector<InputShard> input_files;    // every input file, in row order (one for a single path)
   std::vector<SourceFile> input_sources;  // files besides input.path the rows come from
   int64_t model_size = 0;
   std::string model_sha256;
@@ -34,16 +37,12 @@ struct JobPlan {
 
 // The plan's wire format (native byte order; every rank runs the same build)
 // opens with kPlanFormatVersion, which changes with the format.
-inline constexpr int64_t kPlanFormatVersion = 1;
+inline constexpr int64_t kPlanFormatVersion = 2;
 
 std::string SerializePlan(const JobPlan& plan);
 // Throws InternalError on a malformed buffer, and on a plan of another format
 // version (naming both versions).
 JobPlan DeserializePlan(const std::string& data);
-
-// Describes the job's input datasets. Throws InputError naming the file and
-// dataset: missing, unsupported dtype, zero rows, or row counts that disagree.
-std::vector<DatasetInfo> InspectInputs(InputFile& file, const std::vector<std::string>& datasets);
 
 // The output datasets a probe batch of `rows` rows implies. Throws ModelError
 // if the model's outputs don't match output.datasets in count, or an output
@@ -53,13 +52,15 @@ std::vector<OutputSpec> OutputSpecsFromProbe(const JobConfig& job, const std::ve
 // Several lines for the log and --dry-run.
 std::string DescribePlan(const JobConfig& job, const JobPlan& plan, int ranks);
 
-// The files the rows of `datasets` come from besides `input`'s own (see
-// read/input_sources.h), each once. Throws InputError if one is missing.
-std::vector<SourceFile> InputSourceFiles(InputFile& input, const std::vector<DatasetInfo>& datasets);
+// The chunks of the plan's rows over `ranks` ranks: chunk_rows rows each,
+// never across two input files.
+ChunkPlan PlanChunks(const JobPlan& plan, int ranks);
 
 // What a resumed run must share with the run that started its output, as
 // "key: value" lines: anything that changes the output's rows (the input's
-// size, modification time (ns since the Unix epoch) and datasets, every
+// size, modification time (ns since the Unix epoch) and datasets; with
+// several input files, each one's rows, size and modification time, keyed by
+// its path and ahead of the rest so that a refusal names the file; every
 // source file's size and modification time, the SHA-256 of the model and of
 // model.compiled, device, path, precision, batch size, input and output
 // dtypes, scale, the outputs). Rank 0 only.

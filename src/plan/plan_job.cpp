@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <filesystem>
 #include <future>
 #include <tuple>
 #include <utility>
@@ -81,16 +80,19 @@ BatchSizes FedBatches(const JobConfig& job, const JobPlan& plan) {
 
 void PlanOnRankZero(Communicator& comm, PlannedJob& p) {
   auto& job = p.job;
-  p.input = std::make_unique<InputFile>(job.input.path, MakeReadOptions(job));
-  p.plan.inputs = InspectInputs(*p.input, job.input.datasets);
-  p.plan.rows = p.plan.inputs.front().shape[0];
-  p.plan.input_file_size = static_cast<int64_t>(std::filesystem::file_size(job.input.path));
-  p.plan.input_sources = InputSourceFiles(*p.input, p.plan.inputs);
+  p.input = InputSet::Inspect(ExpandInputPaths(job.input.paths), job.input.datasets, MakeReadOptions(job));
+  p.plan.inputs = p.input->inputs();
+  p.plan.rows = p.input->rows();
+  p.plan.input_files = p.input->shards();
+  if (p.plan.input_files.size() == 1) p.plan.input_file_size = p.plan.input_files.front().stamp.size;
+  p.plan.input_sources = p.input->SourceFiles();
   p.plan.mode = job.input.mode;
   if (job.resume && p.restart)
     throw UsageError(
         "--restart discards the chunks an earlier run saved, --resume (resume: true) keeps them: give one");
-  std::vector<KeyedPath> reads{{"input.path", job.input.path}, {"model.path", job.model_path}};
+  std::vector<KeyedPath> reads;
+  for (const auto& file : p.plan.input_files) reads.emplace_back("input.path", file.path);
+  reads.emplace_back("model.path", job.model_path);
   if (!job.model_compiled.empty()) reads.emplace_back("model.compiled", job.model_compiled);
   for (const auto& src : p.plan.input_sources) reads.emplace_back("input.path's " + src.role, src.path);
   CheckOutputFiles(job.output.path, reads);
@@ -140,10 +142,7 @@ void PlanOnRankZero(Communicator& comm, PlannedJob& p) {
   p.plan.outputs = OutputSpecsFromProbe(job, probe_out, probe_rows);
   p.probe_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_probe).count();
   std::tie(p.plan.model_sha256, p.plan.compiled_sha256) = hashes.get();
-  const auto stamp = StampOf(job.input.path);
-  if (!stamp) throw InputError("input.path '" + job.input.path + "': cannot read its modification time");
-  p.input_stamp = *stamp;
-  p.identity = ResumeIdentity(job, p.plan, stamp->mtime_ns);
+  p.identity = ResumeIdentity(job, p.plan, p.plan.input_files.front().stamp.mtime_ns);
   if (p.resume) {
     const std::string difference = IdentityDifference(p.resume->identity, p.identity);
     if (!difference.empty())
@@ -153,7 +152,7 @@ void PlanOnRankZero(Communicator& comm, PlannedJob& p) {
       throw OutputError(PartialPath(job.output.path) + ": records chunks of " + std::to_string(p.resume->chunk_rows) +
                         " rows for " + std::to_string(p.plan.rows) + " rows");
     p.plan.chunk_rows = p.resume->chunk_rows;  // the chunks the journal counts in
-    const int64_t chunks = ChunkPlan(p.plan.rows, p.plan.chunk_rows, 1).num_chunks();
+    const int64_t chunks = PlanChunks(p.plan, 1).num_chunks();
     for (int64_t id : p.resume->done)
       if (id < 0 || id >= chunks)
         throw OutputError("cannot resume: " + JournalPath(job.output.path) + " lists chunk " + std::to_string(id) +

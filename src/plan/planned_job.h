@@ -12,7 +12,7 @@
 #include "config/job.h"
 #include "infer/engine.h"
 #include "plan/job_plan.h"
-#include "read/input_file.h"
+#include "read/input_set.h"
 #include "read/input_sources.h"
 #include "write/output_lock.h"
 #include "write/result_writer.h"
@@ -25,13 +25,12 @@ struct PlannedJob {
   std::shared_ptr<const std::string> model_bytes;
   std::shared_ptr<const std::string> compiled_bytes;  // model.compiled, if any
   std::string model_identity, compiled_identity;      // FileIdentity of the file the bytes came from ("" none)
-  std::unique_ptr<InputFile> input;
+  std::unique_ptr<InputSet> input;                    // null on a rank that receives its rows (scatter)
   DevicePrewarm* prewarm = nullptr;  // the device's prewarm, started by RunJob, which outlives the engine
   std::unique_ptr<Engine> engine;
   double engine_seconds = 0;                // rank 0: creating its engine (device, model load)
   double probe_seconds = 0;                 // rank 0: reading and running the probe batch
   std::string identity;                     // rank 0: ResumeIdentity of this run
-  FileStamp input_stamp;                    // rank 0: input.path when planned
   std::optional<PartialState> resume;       // rank 0: what an earlier run left, if resuming
   bool restart = false;                     // --restart: discard what an earlier run left
   bool dry_run = false;                     // --dry-run: check, write nothing

@@ -17,7 +17,7 @@ namespace {
 // Rank 0's first `rows` rows of every input, sent to every rank (see
 // ShareArrays): none where rank 0 cannot read, which keeps the error in
 // `*failed`.
-std::vector<HostArray> ShareRows(Communicator& comm, const JobPlan& plan, InputFile* input, int64_t rows,
+std::vector<HostArray> ShareRows(Communicator& comm, const JobPlan& plan, InputSet* input, int64_t rows,
                                  std::exception_ptr* failed) {
   std::vector<std::pair<DType, Shape>> layouts;
   for (const auto& info : plan.inputs) {
@@ -104,7 +104,7 @@ CalibrationReport Measure(Engine& engine, const JobConfig& job, const JobPlan& p
 }  // namespace
 
 RankCalibration CalibrateRanks(Communicator& comm, Engine& engine, const JobConfig& job, const JobPlan& plan,
-                               InputFile* input, int64_t batch_bound, int threads) {
+                               InputSet* input, int64_t batch_bound, int threads) {
   RankCalibration out;
   out.leader = ElectDeviceLeader(comm, engine.device_name());
 

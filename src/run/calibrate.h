@@ -20,7 +20,7 @@
 #include "config/job.h"
 #include "infer/engine.h"
 #include "plan/job_plan.h"
-#include "read/input_file.h"
+#include "read/input_set.h"
 #include "run/compute_worker.h"
 
 namespace mpsbatch {
@@ -43,7 +43,7 @@ struct RankCalibration {
 // key). Throws what the engine throws (a forced path that cannot run); call
 // it inside a Phase.
 RankCalibration CalibrateRanks(Communicator& comm, Engine& engine, const JobConfig& job, const JobPlan& plan,
-                               InputFile* input, int64_t batch_bound, int threads);
+                               InputSet* input, int64_t batch_bound, int threads);
 
 // "batch 256, path frozen 18975 rows/s (...)", or for a rank that took its
 // group's choice, "batch 256, path frozen, as rank 0 measured".

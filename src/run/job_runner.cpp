@@ -157,7 +157,7 @@ void RunJob(Communicator& comm, const CliOptions& cli) try {
   Agree(comm, "create-output", [&] {
     if (comm.rank() == 0) CreateOutput(writer, p, comm.size(), start_time, devices.names);
   });
-  const ChunkPlan chunks(p.plan.rows, p.plan.chunk_rows, comm.size());
+  const ChunkPlan chunks = PlanChunks(p.plan, comm.size());
   if (comm.rank() == 0) LogPlan(p, comm.size(), devices, MakeEngineOptions(p.job, comm).threads, times, calibration);
 
   // 6. Score. From here a failing rank aborts the job. Rank 0 hands out

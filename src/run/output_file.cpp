@@ -29,7 +29,7 @@ void CheckInputUnchanged(const PlannedJob& p) {
                      "): its rows may mix both versions, so the output is not committed; run the job again once "
                      "the input stays unchanged");
   };
-  check("input.path", p.job.input.path, p.input_stamp);
+  for (const auto& file : p.plan.input_files) check("input.path", file.path, file.stamp);
   for (const auto& src : p.plan.input_sources) check("input.path's " + src.role, src.path, src.stamp);
 }
 
@@ -55,12 +55,19 @@ std::string SaveForResume(std::unique_ptr<ResultWriter>& writer, std::unique_ptr
 
 void CreateOutput(std::unique_ptr<ResultWriter>& writer, const PlannedJob& p, int ranks, const std::string& start_time,
                   const std::vector<std::string>& devices) {
+  // With several input files a chunk ends where its file ends.
+  auto rows_of = [chunks = PlanChunks(p.plan, 1)](int64_t id) {
+    const Chunk c = chunks.chunk(id);
+    return std::make_pair(c.begin, c.end);
+  };
   if (p.resume) {
     writer = ResultWriter::Reopen(p.job.output.path, StoredOutputs(p.plan.outputs, p.job.on_error), p.plan.rows);
+    writer->SetChunkRows(rows_of);
     writer->CheckRecordedChunks(p.resume->records);
   } else {
     writer = std::make_unique<ResultWriter>(p.job.output.path, StoredOutputs(p.plan.outputs, p.job.on_error),
                                             p.plan.rows, p.identity, p.plan.chunk_rows);
+    writer->SetChunkRows(rows_of);
   }
   WriteHeaderAttributes(*writer, p, ranks, start_time, devices);
   writer->SetAttribute("resumed_chunks", static_cast<int64_t>(p.resume ? p.resume->done.size() : 0));

@@ -85,7 +85,7 @@ std::vector<HostArray> Decode(const Bytes& msg, int64_t rows, const std::vector<
   return arrays;
 }
 
-std::vector<HostArray> ReadChunk(InputFile& input, const JobPlan& plan, const Chunk& c) {
+std::vector<HostArray> ReadChunk(InputSet& input, const JobPlan& plan, const Chunk& c) {
   std::vector<HostArray> arrays;
   for (const auto& info : plan.inputs) arrays.push_back(input.ReadRows(info, c.begin, c.end));
   return arrays;

@@ -15,7 +15,7 @@
 #include "infer/engine.h"
 #include "plan/chunk_plan.h"
 #include "plan/job_plan.h"
-#include "read/input_file.h"
+#include "read/input_set.h"
 #include "run/bad_rows.h"
 #include "run/compute_worker.h"
 #include "run/stall_watch.h"
@@ -37,7 +37,7 @@ struct RankLoopContext {
   const JobPlan& plan;
   const ChunkPlan& chunks;
   ComputeSettings compute;
-  InputFile* input = nullptr;      // where this rank reads; null for scatter receivers
+  InputSet* input = nullptr;       // where this rank reads; null for scatter receivers
   ResultWriter* writer = nullptr;  // rank 0 only
   size_t depth = 2;
   Schedule schedule = Schedule::kDynamic;

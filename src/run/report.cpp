@@ -26,7 +26,7 @@ std::string SummarizeDevices(const std::vector<std::string>& names) {
 std::string ResumeLine(const PlannedJob& p) {
   if (!p.job.resume) return "";
   if (!p.resume) return "  resume: no partial output at " + PartialPath(p.job.output.path) + "; scoring every row";
-  const int64_t chunks = ChunkPlan(p.plan.rows, p.plan.chunk_rows, 1).num_chunks();
+  const int64_t chunks = PlanChunks(p.plan, 1).num_chunks();
   const int64_t done = static_cast<int64_t>(p.resume->done.size());
   return "  resume: " + std::to_string(done) + " of " + std::to_string(chunks) +
          " chunks done by an earlier run; scoring the other " + std::to_string(chunks - done);

@@ -84,8 +84,14 @@ void ResultWriter::ReadRows(size_t index, int64_t begin, int64_t count, std::byt
                       std::to_string(begin + count) + " of '" + out.name + "' failed: " + Hdf5Message());
 }
 
+std::pair<int64_t, int64_t> ResultWriter::ChunkRows(int64_t id) const {
+  if (rows_of_) return rows_of_(id);
+  const int64_t begin = std::min(id * chunk_rows_, rows_);
+  return {begin, std::min(begin + chunk_rows_, rows_)};
+}
+
 uint32_t ResultWriter::ChunkChecksum(int64_t id) {
-  const int64_t begin = std::min(id * chunk_rows_, rows_), end = std::min(begin + chunk_rows_, rows_);
+  const auto [begin, end] = ChunkRows(id);
   uint32_t crc = 0;
   std::vector<std::byte> rows;
   for (size_t i = 0; i < outputs_.size(); ++i) {
@@ -171,13 +177,15 @@ void ResultWriter::MarkChunkDone(int64_t id) {
   // The rows into the file (the operating system's cache); the journal's
   // next fsync then covers them, and only after it does the journal record
   // the id.
+  const auto [begin, end] = ChunkRows(id);
   uint32_t rows_crc;
-  if (auto it = written_.find(id); it != written_.end() && it->second.outputs == outputs_.size()) {
+  if (auto it = written_.find(begin);
+      it != written_.end() && it->second.outputs == outputs_.size() && it->second.rows == end - begin) {
     rows_crc = it->second.crc;
   } else {
     rows_crc = ChunkChecksum(id);
   }
-  written_.erase(id);
+  written_.erase(begin);
   if (H5Fflush(file_.get(), H5F_SCOPE_LOCAL) < 0)
     throw OutputError(partial_path_ + ": flushing chunk " + std::to_string(id) + " failed: " + Hdf5Message());
   if (!journal_.syncing()) journal_.StartSyncing(Sec2DescriptorOf(file_.get()));
@@ -202,11 +210,10 @@ void ResultWriter::WriteRows(size_t index, int64_t begin, int64_t count, const s
   if (H5Dwrite(ds, NativeH5Type(out.dtype), mem_space.get(), file_space.get(), H5P_DEFAULT, data) < 0)
     throw OutputError(partial_path_ + ": writing rows " + std::to_string(begin) + ".." + std::to_string(begin + count) +
                       " of '" + out.name + "' failed: " + Hdf5Message());
-  const int64_t id = begin / chunk_rows_;
-  if (begin % chunk_rows_ != 0 || count != std::min(begin + chunk_rows_, rows_) - begin) return;  // not one chunk
-  WrittenChunk& chunk = written_[id];
-  if (chunk.outputs != index) {  // out of order: MarkChunkDone reads the rows back
-    written_.erase(id);
+  WrittenChunk& chunk = written_[begin];
+  if (index == 0) chunk = WrittenChunk{count};
+  if (chunk.outputs != index || chunk.rows != count) {  // out of order: MarkChunkDone reads the rows back
+    written_.erase(begin);
     return;
   }
   chunk.crc = Crc32(data, static_cast<size_t>(count) * out.row_bytes(), chunk.crc);

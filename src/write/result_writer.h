@@ -21,6 +21,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -63,7 +64,12 @@ class ResultWriter {
   // over, unless the rows of each recorded chunk in the file have the
   // checksum the record holds. For a reopened file, before writing.
   void CheckRecordedChunks(const std::vector<JournalRecord>& records);
-  // Flushes chunk `id`'s rows (chunk_rows rows from id * chunk_rows) to the
+  // Where chunk `id`'s rows lie: [first, last) of the output. Without a call,
+  // chunk_rows rows from id * chunk_rows (one input file); with several
+  // input files a chunk ends at its file's end (plan/chunk_plan.h). Before
+  // CheckRecordedChunks and MarkChunkDone.
+  void SetChunkRows(std::function<std::pair<int64_t, int64_t>(int64_t id)> rows_of) { rows_of_ = std::move(rows_of); }
+  // Flushes chunk `id`'s rows (see SetChunkRows) to the
   // file; the syncing thread then makes them durable (fsync) and records the
   // id, with the checksum of those rows as the file holds them, in the
   // journal. Throws OutputError if
@@ -109,16 +115,20 @@ class ResultWriter {
   // The file and memory dataspaces of rows [begin, begin + count) of output
   // `index`.
   std::pair<H5Handle, H5Handle> RowSpaces(size_t index, int64_t begin, int64_t count);
+  // The rows of chunk `id` (SetChunkRows).
+  std::pair<int64_t, int64_t> ChunkRows(int64_t id) const;
   // CRC-32 of chunk `id`'s rows as the file holds them, outputs in order.
   uint32_t ChunkChecksum(int64_t id);
   // The same CRC-32, taken from the rows as WriteRows wrote them (in the
   // type the file stores, so the same bytes): a chunk written whole, output
   // after output, needs no read back in MarkChunkDone.
   struct WrittenChunk {
+    int64_t rows = 0;    // from the first row, its key
     size_t outputs = 0;  // outputs written so far, in order
     uint32_t crc = 0;
   };
-  std::unordered_map<int64_t, WrittenChunk> written_;
+  std::unordered_map<int64_t, WrittenChunk> written_;  // by first row
+  std::function<std::pair<int64_t, int64_t>(int64_t)> rows_of_;
   // Deletes attribute `name` if the file has it (SetAttribute writes anew).
   void ReplaceAttribute(const std::string& name);
 

@@ -57,6 +57,32 @@ TEST(Job, MinimalJobGetsDefaultsAndAbsolutePaths) {
   EXPECT_EQ(c.input.read_threads, 0);  // auto
 }
 
+// input.path: one path, or a list of paths and globs, each made absolute
+// (globs are expanded when the job is planned).
+TEST(Job, InputPathTakesAListOfPathsAndGlobs) {
+  JobConfig one = Parse(kMinimal);
+  EXPECT_EQ(one.input.paths, std::vector<std::string>{"/jobs/in.h5"});
+  JobConfig glob = Parse(kMinimal, {"input.path=data/part-*.h5"});
+  EXPECT_EQ(glob.input.paths, std::vector<std::string>{(std::filesystem::current_path() / "data/part-*.h5").string()});
+  JobConfig list = Parse(R"(model:
+  path: m.pt
+input:
+  path: [a.h5, /data/b-*.h5]
+  dataset: x
+output:
+  path: out.h5
+  datasets: [y]
+)");
+  EXPECT_EQ(list.input.paths, (std::vector<std::string>{"/jobs/a.h5", "/data/b-*.h5"}));
+  EXPECT_EQ(list.input.path, "/jobs/a.h5, /data/b-*.h5");
+  // The effective job holds the absolute list, and parses to the same one.
+  JobConfig again = ParseJobText(list.effective_yaml, "again", "/elsewhere");
+  EXPECT_EQ(again.input.paths, list.input.paths);
+  EXPECT_NE(ErrorOf(kMinimal, {"input.path=[]"}).find("input.path"), std::string::npos);
+  EXPECT_NE(ErrorOf(kMinimal, {"input.path=[]"}).find("the list is empty"), std::string::npos);
+  EXPECT_NE(ErrorOf(kMinimal, {"input.path=[a.h5, [b.h5]]"}).find("expected a string"), std::string::npos);
+}
+
 TEST(Job, InputReadKeys) {
   JobConfig c = Parse(kMinimal, {"input.read=hdf5", "input.read_threads=3"});
   EXPECT_FALSE(c.input.read_direct);

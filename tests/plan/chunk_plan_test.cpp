@@ -134,4 +134,53 @@ TEST(ChooseChunkRows, RequestedSizeIsKeptOrRefused) {
   EXPECT_THROW(ChooseChunkRows(100000, 8, 1, size_t{1} << 20, 2000), ConfigError);
 }
 
+// Rows of several files: numbered across them in order, cut per file, so a
+// chunk never spans two files; a file without rows has no chunk; one file is
+// cut as a single run of rows is.
+TEST(ChunkPlan, ChunksNeverSpanTwoFiles) {
+  const std::vector<std::vector<int64_t>> cases{{5, 0, 20, 3, 16}, {1, 1, 1},          {0, 9}, {9, 0}, {17},
+                                                {8, 8, 8},         {3, 0, 0, 2, 30, 1}};
+  for (const auto& files : cases) {
+    for (int64_t chunk_rows = 1; chunk_rows <= 9; ++chunk_rows) {
+      const int ranks = 3;
+      SCOPED_TRACE(testing::Message() << files.size() << " files, " << chunk_rows << " per chunk");
+      ChunkPlan plan(files, chunk_rows, ranks);
+      std::vector<int64_t> first_row{0};
+      int64_t chunks = 0;
+      for (int64_t rows : files) {
+        first_row.push_back(first_row.back() + rows);
+        chunks += (rows + chunk_rows - 1) / chunk_rows;
+      }
+      EXPECT_EQ(plan.rows(), first_row.back());
+      EXPECT_EQ(plan.num_chunks(), chunks);
+      int64_t next_row = 0;
+      for (int64_t id = 0; id < plan.num_chunks(); ++id) {
+        const Chunk c = plan.chunk(id);
+        EXPECT_EQ(c.id, id);
+        EXPECT_EQ(c.begin, next_row);  // in row order, every row once
+        ASSERT_GE(c.file, 0);
+        ASSERT_LT(static_cast<size_t>(c.file), files.size());
+        const auto f = static_cast<size_t>(c.file);
+        EXPECT_GE(c.begin, first_row[f]);
+        EXPECT_LE(c.end, first_row[f + 1]);  // inside its file
+        EXPECT_GE(c.rows(), 1);
+        EXPECT_LE(c.rows(), chunk_rows);
+        // Only a file's last chunk is short.
+        if (c.end != first_row[f + 1]) {
+          EXPECT_EQ(c.rows(), chunk_rows);
+        }
+        next_row = c.end;
+      }
+      EXPECT_EQ(next_row, plan.rows());
+      if (files.size() == 1) {
+        const ChunkPlan one(files[0], chunk_rows, ranks);
+        for (int64_t id = 0; id < one.num_chunks(); ++id) {
+          EXPECT_EQ(plan.chunk(id).begin, one.chunk(id).begin);
+          EXPECT_EQ(plan.chunk(id).end, one.chunk(id).end);
+        }
+      }
+    }
+  }
+}
+
 }  // namespace mpsbatch

@@ -184,4 +184,62 @@ TEST(JobPlan, SourceFilesSurviveSerialization) {
   EXPECT_EQ(back.input_sources[1].stamp, (FileStamp{3, 4}));
 }
 
+// The plan carries the input files, in order, to every rank.
+TEST(JobPlan, InputFilesSurviveSerialization) {
+  JobPlan plan;
+  plan.input_files = {{"/d/part-0000.h5", 5, {100, 7}}, {"/d/part-0001.h5", 0, {96, 8}}};
+  const JobPlan back = DeserializePlan(SerializePlan(plan));
+  ASSERT_EQ(back.input_files.size(), 2u);
+  EXPECT_EQ(back.input_files[1].path, "/d/part-0001.h5");
+  EXPECT_EQ(back.input_files[0].rows, 5);
+  EXPECT_EQ(back.input_files[1].stamp, (FileStamp{96, 8}));
+}
+
+// With several input files a resume must meet the same files, in the same
+// order, each unchanged; a refusal names the file.
+TEST(ResumeIdentity, NamesTheInputFileThatChanged) {
+  JobConfig job;
+  JobPlan plan;
+  plan.rows = 9;
+  plan.inputs = {{"x", DType::kFloat32, {9, 4}}};
+  plan.input_files = {{"/d/a.h5", 5, {100, 7}}, {"/d/b.h5", 0, {90, 7}}, {"/d/c.h5", 4, {96, 7}}};
+  const std::string first = ResumeIdentity(job, plan, 7);
+  EXPECT_EQ(IdentityDifference(first, ResumeIdentity(job, plan, 7)), "");
+  JobPlan other = plan;
+  other.input_files[2].stamp.mtime_ns = 8;
+  EXPECT_EQ(IdentityDifference(first, ResumeIdentity(job, other, 7)),
+            "input.path's file /d/c.h5 was 'rows 4, size 96, mtime_ns 7' when the output was started, is 'rows 4, "
+            "size 96, mtime_ns 8' now");
+  other = plan;
+  other.input_files.erase(other.input_files.begin() + 1);
+  EXPECT_EQ(IdentityDifference(first, ResumeIdentity(job, other, 7)),
+            "input.path's file /d/b.h5 was among the input files when the output was started, is not now");
+  other = plan;
+  other.input_files.push_back({"/d/d.h5", 1, {10, 7}});
+  other.rows = 10;
+  EXPECT_EQ(IdentityDifference(first, ResumeIdentity(job, other, 7)),
+            "input.path's file /d/d.h5 was not among the input files when the output was started");
+  other = plan;
+  std::swap(other.input_files[0], other.input_files[2]);
+  EXPECT_EQ(IdentityDifference(first, ResumeIdentity(job, other, 7)),
+            "input.path's files come in another order than when the output was started (file 1 was /d/a.h5, is "
+            "/d/c.h5 now)");
+}
+
+// Chunks of a plan over several files end at each file's end.
+TEST(JobPlan, PlanChunksCutsPerFile) {
+  JobPlan plan;
+  plan.rows = 9;
+  plan.chunk_rows = 4;
+  EXPECT_EQ(PlanChunks(plan, 2).num_chunks(), 3);  // one file: as ever
+  plan.input_files = {{"/d/a.h5", 5, {}}, {"/d/b.h5", 0, {}}, {"/d/c.h5", 4, {}}};
+  const ChunkPlan chunks = PlanChunks(plan, 2);
+  ASSERT_EQ(chunks.num_chunks(), 3);
+  EXPECT_EQ(chunks.chunk(1).begin, 4);
+  EXPECT_EQ(chunks.chunk(1).end, 5);
+  EXPECT_EQ(chunks.chunk(2).file, 2);
+  EXPECT_EQ(chunks.chunk(2).begin, 5);
+  EXPECT_EQ(chunks.chunk(2).end, 9);
+}
+
 }  // namespace mpsbatch

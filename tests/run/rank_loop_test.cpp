@@ -1,6 +1,7 @@
 // The rank loop under real MPI (launched by mpiexec at 1-4 ranks) with a fake
 // engine, so the bookkeeping is tested apart from torch: every row reaches the
-// output exactly once, in place, in shared and scatter mode, at any chunking.
+// output exactly once, in place, in shared and scatter mode, at any chunking,
+// from one input file or several.
 #include "run/rank_loop.h"
 
 #include <gtest/gtest.h>
@@ -15,6 +16,7 @@
 #include "common/error.h"
 #include "hdf5/handle.h"
 #include "mpi_test_util.h"
+#include "source_files_util.h"
 #include "test_util.h"
 
 namespace mpsbatch {
@@ -91,11 +93,23 @@ struct LoopCase {
   int64_t rows, chunk_rows, batch;
   InputMode mode;
   Schedule schedule;
+  int files = 1;  // input files the rows are split over
 };
 
 void PrintTo(const LoopCase& c, std::ostream* os) {
   *os << c.rows << " rows, chunks of " << c.chunk_rows << ", batch " << c.batch << ", " << InputModeName(c.mode) << ", "
-      << ScheduleName(c.schedule);
+      << ScheduleName(c.schedule) << ", " << c.files << " file(s)";
+}
+
+// Rows per file: uneven (the first files smallest), and with several files
+// one without rows second.
+std::vector<int64_t> FileRows(int64_t rows, int files) {
+  if (files == 1) return {rows};
+  std::vector<int64_t> counts;
+  const int64_t n = files - 1;
+  for (int64_t k = 0; k < n; ++k) counts.push_back(rows * (k + 1) * (k + 1) / (n * n) - rows * k * k / (n * n));
+  counts.insert(counts.begin() + 1, 0);
+  return counts;
 }
 
 class RankLoopTest : public ::testing::TestWithParam<LoopCase> {};
@@ -112,18 +126,26 @@ TEST_P(RankLoopTest, EveryRowWrittenOnceInPlace) {
   const LoopCase& tc = GetParam();
   Communicator& comm = *g_comm;
   const std::string dir = CaseDir();
-  const std::string in_path = dir + "/in.h5", out_path = dir + "/out.h5";
+  const std::string out_path = dir + "/out.h5";
   const int64_t width = 3;
+  // Element i of the rows of all files holds i.
+  const std::vector<int64_t> file_rows = FileRows(tc.rows, tc.files);
+  std::vector<InputShard> shards;
   if (comm.rank() == 0) {
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
-    ResultWriter w(in_path, {{"x", DType::kFloat32, {width}}}, tc.rows);
-    std::vector<float> x(static_cast<size_t>(tc.rows * width));
-    for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i);
-    w.WriteRows(0, 0, tc.rows, reinterpret_cast<const std::byte*>(x.data()));
-    w.Commit(true);
   }
   comm.Barrier();
+  int64_t first = 0;
+  for (size_t f = 0; f < file_rows.size(); ++f) {
+    const std::string path = dir + "/in-" + std::to_string(f) + ".h5";
+    if (comm.rank() == 0)
+      testing::WriteFloatRows(path, "x", static_cast<hsize_t>(file_rows[f]), width, static_cast<float>(first * width));
+    shards.push_back({path, file_rows[f], {}});
+    first += file_rows[f];
+  }
+  comm.Barrier();
+  for (auto& shard : shards) shard.stamp = *StampOf(shard.path);
 
   JobPlan plan;
   plan.rows = tc.rows;
@@ -131,11 +153,16 @@ TEST_P(RankLoopTest, EveryRowWrittenOnceInPlace) {
   plan.mode = tc.mode;
   plan.inputs = {{"x", DType::kFloat32, {tc.rows, width}}};
   plan.outputs = {{"y", DType::kFloat32, {width}}, {"sum", DType::kFloat32, {}}};
-  const ChunkPlan chunks(plan.rows, plan.chunk_rows, comm.size());
-  std::unique_ptr<InputFile> input;
-  if (comm.rank() == 0 || tc.mode == InputMode::kShared) input = std::make_unique<InputFile>(in_path);
+  plan.input_files = shards;
+  const ChunkPlan chunks = PlanChunks(plan, comm.size());
+  std::unique_ptr<InputSet> input;
+  if (comm.rank() == 0 || tc.mode == InputMode::kShared)
+    input = std::make_unique<InputSet>(shards, plan.inputs, ReadOptions{}, true);
   std::unique_ptr<ResultWriter> writer;
-  if (comm.rank() == 0) writer = std::make_unique<ResultWriter>(out_path, plan.outputs, plan.rows);
+  if (comm.rank() == 0) {
+    writer = std::make_unique<ResultWriter>(out_path, plan.outputs, plan.rows, "", plan.chunk_rows);
+    writer->SetChunkRows([&](int64_t id) { return std::make_pair(chunks.chunk(id).begin, chunks.chunk(id).end); });
+  }
   FakeEngine engine;
   RankStats stats =
       RunRankLoop({comm, engine, plan, chunks, Settings(tc.batch), input.get(), writer.get(), 2, tc.schedule, {}, {}});
@@ -162,6 +189,12 @@ std::vector<LoopCase> Cases() {
     for (InputMode mode : {InputMode::kShared, InputMode::kScatter})
       for (Schedule schedule : {Schedule::kDynamic, Schedule::kStatic})
         cases.push_back({s[0], s[1], s[2], mode, schedule});
+  // Several files, some smaller than a chunk and one without rows.
+  const int64_t several[][4] = {{103, 16, 8, 6}, {103, 7, 3, 4}, {1000, 13, 5, 17}};
+  for (const auto& s : several)
+    for (InputMode mode : {InputMode::kShared, InputMode::kScatter})
+      for (Schedule schedule : {Schedule::kDynamic, Schedule::kStatic})
+        cases.push_back({s[0], s[1], s[2], mode, schedule, static_cast<int>(s[3])});
   return cases;
 }
 
@@ -194,7 +227,9 @@ TEST(Schedule, DynamicJobTimeFollowsTheFastRanks) {
   plan.inputs = {{"x", DType::kFloat32, {rows, width}}};
   plan.outputs = {{"y", DType::kFloat32, {width}}, {"sum", DType::kFloat32, {}}};
   const ChunkPlan chunks(plan.rows, plan.chunk_rows, comm.size());
-  InputFile input(in_path);
+  const auto stamp = StampOf(in_path);
+  ASSERT_TRUE(stamp);
+  InputSet input({{in_path, rows, *stamp}}, plan.inputs, ReadOptions{}, true);
   FakeEngine engine(std::chrono::milliseconds(comm.rank() == slow ? 100 : 5));
 
   auto run = [&](Schedule schedule, const std::string& out) {

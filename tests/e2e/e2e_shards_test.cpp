@@ -1,0 +1,249 @@
+// An input of many files (input.path a glob or a list): the output equals,
+// bit for bit, the output of one file holding the same rows, on any rank
+// count and input mode, with files smaller than a chunk and a file without
+// rows; a dry run names the first bad file; a killed run resumes across the
+// files; a file changed before a resume or during a run is refused by name.
+#include <sys/stat.h>
+
+#include <csignal>
+#include <regex>
+
+#include "e2e_util.h"
+#include "shards_util.h"
+#include "write/journal.h"
+
+namespace mpsbatch::e2e {
+namespace {
+
+// Rows per file for 1, 3 and 17 files: 103 rows in all (inputs.h5's), files
+// smaller than a chunk (16 rows) and one without rows among them.
+std::vector<int64_t> Counts(int files) {
+  if (files == 1) return {103};
+  if (files == 3) return {40, 5, 58};
+  return {9, 1, 15, 0, 16, 3, 7, 2, 11, 4, 6, 5, 8, 2, 10, 1, 3};
+}
+
+// two_outputs.pt on x_f32, one row per batch and the eager path: the file ends cut
+// the batches of the sharded run elsewhere than those of the whole file, and
+// a model's bits may depend on its batch size, not on the rows' files.
+const std::vector<std::string> kOneRowBatches{"--set", "batch_size=1", "--set", "path=eager"};
+
+std::vector<std::string> With(std::vector<std::string> args, const std::vector<std::string>& more) {
+  args.insert(args.end(), more.begin(), more.end());
+  return args;
+}
+
+int64_t JournalRecords(const fs::path& dir) { return JournalRecordsBySize((dir / "out.h5.partial.chunks").string()); }
+
+// Waits until the running job has recorded `records` chunks; false if it
+// ended or 60 s passed first.
+bool WaitForRecords(pid_t pid, const fs::path& dir, int64_t records) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (JournalRecords(dir) < records) {
+    if (!Running(pid) || std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+// A job of hang.pt (twice the first two pixels of each row; 0.1-0.3 s a
+// chunk on a CPU) over `input`, chunks of 2 rows.
+fs::path WriteHangJob(const fs::path& dir, const std::string& input, const std::string& extra = "",
+                      const std::string& device = TestDevice()) {
+  const fs::path job = dir / "job.yaml";
+  testing::WriteFile(job, "model:\n  path: " + Fixture("hang.pt") + "\ndevice: " + device +
+                              "\nbatch_size: 2\nchunk_size: 2\npath: eager\ninput:\n  path: " + input +
+                              "\n  datasets: [x]\noutput:\n  path: out.h5\n  datasets: [y]\n" + extra);
+  return job;
+}
+
+// hang.pt's output for the rows of `input`.
+std::vector<float> HangExpected(const std::string& input) {
+  const std::vector<float> x = ReadFloats(input, "x");
+  std::vector<float> y;
+  for (size_t row = 0; row < x.size() / 64; ++row) {
+    y.push_back(x[row * 64] * 2.0f);
+    y.push_back(x[row * 64 + 1] * 2.0f);
+  }
+  return y;
+}
+
+}  // namespace
+
+struct ShardCase {
+  int files;
+  int ranks;
+  const char* mode;  // input.mode
+};
+
+class ShardedInput : public ::testing::TestWithParam<ShardCase> {
+ protected:
+  void SetUp() override { SilenceHdf5Errors(); }
+};
+
+TEST_P(ShardedInput, EqualsOneFileOfTheSameRowsBitForBit) {
+  const auto [files, ranks, mode] = GetParam();
+  const auto dir = testing::TestDir();
+  const auto data = dir / "data";
+  fs::create_directories(data);
+  testing::WriteShards(Fixture("inputs.h5"), "x_f32", data, Counts(files));
+  const auto job = WriteJob(dir, "two_outputs.pt", "[x_f32]", "[logits, probs]");
+  // The whole file: one rank, the reference.
+  auto whole = RunMpsbatch(1, job,
+                           With(kOneRowBatches, {"--set", "input.path=" + (data / "whole.h5").string(), "--set",
+                                                 "output.path=" + (dir / "whole-out.h5").string()}));
+  ASSERT_EQ(whole.exit_code, 0) << whole.output;
+  auto r = RunMpsbatch(ranks, job,
+                       With(kOneRowBatches, {"--set", "input.path=" + (data / "part-*.h5").string(), "--set",
+                                             "input.mode=" + std::string(mode)}));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (const char* name : {"logits", "probs"})
+    EXPECT_EQ(ReadFloatsBytes((dir / "out.h5").string(), name), ReadFloatsBytes((dir / "whole-out.h5").string(), name))
+        << name;
+  if (files > 1) {
+    EXPECT_NE(r.output.find(std::to_string(files) + " files (" + (data / "part-0000.h5").string()), std::string::npos)
+        << r.output;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(E2E, ShardedInput,
+                         ::testing::Values(ShardCase{1, 1, "auto"}, ShardCase{1, 3, "auto"}, ShardCase{3, 2, "auto"},
+                                           ShardCase{3, 4, "auto"}, ShardCase{17, 1, "auto"}, ShardCase{17, 2, "auto"},
+                                           ShardCase{17, 3, "auto"}, ShardCase{17, 4, "auto"},
+                                           ShardCase{17, 3, "scatter"}, ShardCase{3, 2, "scatter"}),
+                         [](const auto& info) {
+                           return std::to_string(info.param.files) + "files_" + std::to_string(info.param.ranks) +
+                                  "ranks_" + info.param.mode;
+                         });
+
+// A list of files (and globs) keeps its order, which is the rows' order.
+TEST_F(E2E, AListOfFilesKeepsItsOrder) {
+  const auto data = dir_ / "data";
+  fs::create_directories(data);
+  const auto paths = testing::WriteShards(Fixture("inputs.h5"), "x_f32", data, Counts(3));
+  const auto job = WriteJob(dir_, "two_outputs.pt", "[x_f32]", "[logits, probs]");
+  auto r = RunMpsbatch(2, job,
+                       With(kOneRowBatches, {"--set", "input.path=['" + paths[0] + "', '" +
+                                                          (data / "part-000[12].h5").string() + "']"}));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto whole = RunMpsbatch(1, job,
+                           With(kOneRowBatches, {"--set", "input.path=" + (data / "whole.h5").string(), "--set",
+                                                 "output.path=" + (dir_ / "whole-out.h5").string()}));
+  ASSERT_EQ(whole.exit_code, 0) << whole.output;
+  EXPECT_EQ(ReadFloatsBytes(Out(), "logits"), ReadFloatsBytes((dir_ / "whole-out.h5").string(), "logits"));
+}
+
+// --dry-run opens every file and names the first bad one: a truncated file,
+// a file whose dataset has another dtype.
+TEST_F(E2E, DryRunNamesATruncatedShard) {
+  const auto data = dir_ / "data";
+  fs::create_directories(data);
+  const auto paths = testing::WriteShards(Fixture("inputs.h5"), "x_f32", data, Counts(17));
+  fs::resize_file(paths[5], fs::file_size(paths[5]) / 2);
+  const auto job = WriteJob(dir_, "two_outputs.pt", "[x_f32]", "[logits, probs]");
+  auto r = RunMpsbatch(1, job, {"--dry-run", "--set", "input.path=" + (data / "part-*.h5").string()});
+  EXPECT_EQ(r.exit_code, 4) << r.output;
+  EXPECT_NE(r.output.find(paths[5]), std::string::npos) << r.output;
+  for (size_t i = 0; i < paths.size(); ++i) {
+    if (i != 5) {
+      EXPECT_EQ(r.output.find(paths[i]), std::string::npos) << paths[i] << "\n" << r.output;
+    }
+  }
+  EXPECT_FALSE(fs::exists(Out()));
+}
+
+TEST_F(E2E, DryRunNamesAShardOfAnotherDtype) {
+  const auto data = dir_ / "data";
+  fs::create_directories(data);
+  const auto paths = testing::WriteShards(Fixture("inputs.h5"), "x_f32", data, Counts(3));
+  {
+    InputFile in(Fixture("inputs.h5"));
+    testing::WriteRowsAs(in, in.Describe("x_f32"), 40, 5, paths[1], DType::kFloat64);
+  }
+  const auto job = WriteJob(dir_, "two_outputs.pt", "[x_f32]", "[logits, probs]");
+  auto r = RunMpsbatch(1, job, {"--dry-run", "--set", "input.path=" + (data / "part-*.h5").string()});
+  EXPECT_EQ(r.exit_code, 4) << r.output;
+  EXPECT_NE(r.output.find(paths[1] + ": dataset 'x_f32' holds float64 rows of [8, 8], but " + paths[0] +
+                          " holds float32 rows of [8, 8]"),
+            std::string::npos)
+      << r.output;
+}
+
+// A run killed (SIGKILL) once it has finished chunks of several files
+// resumes, on another rank count, to the rows of a clean run.
+TEST_F(E2E, ResumeAfterAKillAcrossShards) {
+  const auto data = dir_ / "data";
+  fs::create_directories(data);
+  testing::WriteShards(Fixture("hang_unmarked.h5"), "x", data, {21, 0, 3, 30, 1, 48});
+  const auto job = WriteHangJob(dir_, (data / "part-*.h5").string());
+  const fs::path log = dir_ / "run.log";
+  const pid_t pid = Start(MpsbatchArgs(job, {}), log);
+  ASSERT_TRUE(WaitForRecords(pid, dir_, 14)) << testing::ReadFile(log);  // past the first two files
+  ASSERT_EQ(kill(pid, SIGKILL), 0);
+  Wait(pid, log, 30);
+  ASSERT_TRUE(fs::exists(dir_ / "out.h5.partial"));
+  ASSERT_FALSE(fs::exists(Out()));
+  const RunResult r = RunMpsbatch(2, job, {"--resume"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(std::regex_search(r.output, std::regex("resume: (1[4-9]|[2-9][0-9]) of [0-9]+ chunks done by an "
+                                                     "earlier run")))
+      << r.output;
+  const std::vector<float> got = ReadFloats(Out(), "y"), want = HangExpected((data / "whole.h5").string());
+  ASSERT_EQ(got.size(), want.size());
+  EXPECT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0);
+}
+
+// A file touched between the run and its resume is refused by name.
+TEST_F(E2E, ResumeRefusesAChangedShardNamingIt) {
+  const auto data = dir_ / "data";
+  fs::create_directories(data);
+  const auto paths = testing::WriteShards(Fixture("inputs.h5"), "x_f32", data, Counts(3));
+  const auto job = WriteJob(dir_, "two_outputs.pt", "[x_f32]", "[logits, probs]");
+  const std::vector<std::string> glob{"--set", "input.path=" + (data / "part-*.h5").string()};
+  auto r = RunMpsbatch(2, job, glob);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  fs::rename(Out(), dir_ / "out.h5.partial");  // as a run that did all but the commit leaves it
+  fs::last_write_time(paths[1], fs::last_write_time(paths[1]) + std::chrono::seconds(3));
+  r = RunMpsbatch(2, job, With({"--resume"}, glob));
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_NE(r.output.find("cannot resume " + (dir_ / "out.h5.partial").string() + ": input.path's file " + paths[1] +
+                          " was 'rows 5, size "),
+            std::string::npos)
+      << r.output;
+  // A file gone is named too.
+  fs::last_write_time(paths[1], fs::last_write_time(paths[1]) - std::chrono::seconds(3));
+  fs::remove(paths[2]);
+  r = RunMpsbatch(2, job, With({"--resume"}, glob));
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_NE(r.output.find("input.path's file " + paths[2] + " was among the input files when the output was started"),
+            std::string::npos)
+      << r.output;
+}
+
+// A file rewritten while the job runs: the job ends with an input error
+// naming it, and commits nothing.
+TEST_F(E2E, AShardChangedMidRunIsAnInputErrorNamingIt) {
+  const auto data = dir_ / "data";
+  fs::create_directories(data);
+  const auto paths = testing::WriteShards(Fixture("hang_unmarked.h5"), "x", data, {20, 30, 53});
+  // One CPU thread per rank: seconds on any host, so the change lands mid-run.
+  const auto job = WriteHangJob(dir_, (data / "part-*.h5").string(), "threads: 1\n", "cpu");
+  const fs::path log = dir_ / "run.log";
+  auto argv = MpiexecPrefix(2);
+  const auto tail = MpsbatchArgs(job, {});
+  argv.insert(argv.end(), tail.begin(), tail.end());
+  const pid_t mpirun = Start(argv, log);
+  ASSERT_TRUE(WaitForRecords(mpirun, dir_, 2)) << testing::ReadFile(log);
+  fs::last_write_time(paths[2], fs::last_write_time(paths[2]) + std::chrono::seconds(1));
+  const RunResult r = Wait(mpirun, log, 120);
+  EXPECT_EQ(r.exit_code, 4) << r.output;
+  // Seen when it is opened (its rows come last) or, opened before, when the
+  // output is sealed.
+  const bool named =
+      r.output.find("input.path '" + paths[2] + "' changed during the run") != std::string::npos ||
+      r.output.find("input.path's file '" + paths[2] + "' was modified since the job was planned") != std::string::npos;
+  EXPECT_TRUE(named) << r.output;
+  EXPECT_FALSE(fs::exists(Out()));
+}
+
+}  // namespace mpsbatch::e2e

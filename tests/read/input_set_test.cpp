@@ -1,0 +1,145 @@
+// The input's files as one run of rows (read/input_set.h): input.path's globs
+// expanded in name order, every file held to the first one's datasets, rows
+// read across files as from their concatenation, and a file changed since the
+// plan refused by name.
+#include "read/input_set.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <cstring>
+#include <filesystem>
+
+#include "common/error.h"
+#include "shards_util.h"
+#include "source_files_util.h"
+#include "test_util.h"
+
+namespace mpsbatch {
+
+namespace {
+
+using InputSetTest = testing::Hdf5FolderTest;
+
+std::string InspectRefusal(const std::vector<std::string>& paths, const std::vector<std::string>& datasets) {
+  try {
+    InputSet::Inspect(paths, datasets, {});
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "(accepted)";
+}
+
+}  // namespace
+
+TEST_F(InputSetTest, GlobsExpandInNameOrderAndListsKeepTheirs) {
+  for (const char* name : {"part-0002.h5", "part-0000.h5", "part-0010.h5", "part-0001.h5", "other.h5"})
+    testing::WriteFloatRows(Path(name), "x", 2, 3);
+  EXPECT_EQ(ExpandInputPaths({Path("part-*.h5")}),
+            (std::vector<std::string>{Path("part-0000.h5"), Path("part-0001.h5"), Path("part-0002.h5"),
+                                      Path("part-0010.h5")}));
+  EXPECT_EQ(ExpandInputPaths({Path("other.h5"), Path("part-000[01].h5")}),
+            (std::vector<std::string>{Path("other.h5"), Path("part-0000.h5"), Path("part-0001.h5")}));
+  // A path without glob characters is kept as given, even when missing: the
+  // input's own check names it.
+  EXPECT_EQ(ExpandInputPaths({Path("missing.h5")}), std::vector<std::string>{Path("missing.h5")});
+  try {
+    ExpandInputPaths({Path("nothing-*.h5")});
+    ADD_FAILURE() << "a glob matching nothing was accepted";
+  } catch (const InputError& e) {
+    EXPECT_EQ(std::string(e.what()), "input.path '" + Path("nothing-*.h5") + "' matches no file");
+  }
+  EXPECT_THROW(ExpandInputPaths({Path("part-*.h5"), Path("part-0001.h5")}), InputError);
+}
+
+// Rows numbered across the files in order, a read spanning files (an empty
+// one among them) equal to the same rows of the concatenation; more files
+// than stay open at once.
+TEST_F(InputSetTest, ReadsRowsAcrossFilesAsTheirConcatenation) {
+  testing::WriteFloatRows(Path("all.h5"), "x", 100, 3);
+  std::vector<int64_t> counts{7, 0, 1, 12, 5, 3, 9, 2, 2, 11, 4, 6, 1, 8, 5, 4, 7, 3, 10};
+  const auto paths = testing::WriteShards(Path("all.h5"), "x", dir_, counts);
+  auto set = InputSet::Inspect(paths, {"x"}, {});
+  EXPECT_EQ(set->rows(), 100);
+  EXPECT_EQ(set->file_rows(), counts);
+  ASSERT_EQ(set->inputs().size(), 1u);
+  EXPECT_EQ(set->inputs()[0].shape, (Shape{100, 3}));
+  InputFile whole(Path("all.h5"));
+  const DatasetInfo all = whole.Describe("x");
+  for (auto [begin, end] : {std::pair<int64_t, int64_t>{0, 100}, {5, 9}, {7, 8}, {50, 51}, {99, 100}, {20, 20}}) {
+    const HostArray got = set->ReadRows(set->inputs()[0], begin, end);
+    const HostArray want = whole.ReadRows(all, begin, end);
+    ASSERT_EQ(got.bytes.size(), want.bytes.size());
+    EXPECT_EQ(std::memcmp(got.bytes.data(), want.bytes.data(), got.bytes.size()), 0) << begin << ".." << end;
+  }
+  // Another rank's set, from the plan's shards, reads the same.
+  InputSet again(set->shards(), set->inputs(), {}, false);
+  again.CheckAll();
+  const HostArray got = again.ReadRows(set->inputs()[0], 0, 100);
+  const HostArray want = whole.ReadRows(all, 0, 100);
+  EXPECT_EQ(std::memcmp(got.bytes.data(), want.bytes.data(), got.bytes.size()), 0);
+}
+
+TEST_F(InputSetTest, InspectNamesTheFirstFileThatDisagrees) {
+  testing::WriteFloatRows(Path("a.h5"), "x", 4, 3);
+  testing::WriteFloatRows(Path("b.h5"), "x", 4, 5);
+  testing::WriteFloatRows(Path("c.h5"), "y", 4, 3);
+  EXPECT_EQ(InspectRefusal({Path("a.h5"), Path("b.h5")}, {"x"}),
+            Path("b.h5") + ": dataset 'x' holds float32 rows of [5], but " + Path("a.h5") +
+                " holds float32 rows of [3]: every file of input.path must hold the same datasets with the same "
+                "dtypes and row shapes");
+  EXPECT_NE(InspectRefusal({Path("a.h5"), Path("c.h5")}, {"x"}).find(Path("c.h5") + ": dataset 'x' not found"),
+            std::string::npos);
+  testing::WriteFile(Path("junk.h5"), "not hdf5");
+  EXPECT_EQ(InspectRefusal({Path("a.h5"), Path("junk.h5")}, {"x"}),
+            "input.path '" + Path("junk.h5") + "': not an HDF5 file");
+  // Files without rows are kept (they have no chunk), but some row is needed.
+  testing::WriteFloatRows(Path("e1.h5"), "x", 0, 3);
+  testing::WriteFloatRows(Path("e2.h5"), "x", 0, 3);
+  EXPECT_EQ(InspectRefusal({Path("e1.h5"), Path("e2.h5")}, {"x"}),
+            "input.path: its 2 files hold no rows; there is nothing to score");
+  EXPECT_EQ(InspectRefusal({Path("e1.h5"), Path("a.h5")}, {"x"}), "(accepted)");
+  // One file of no rows is refused as before.
+  EXPECT_EQ(InspectRefusal({Path("e1.h5")}, {"x"}),
+            Path("e1.h5") + ": dataset 'x' has zero rows; there is nothing to score");
+}
+
+// A file opened after planning (here: the first read of another rank's set)
+// must be the file planned; one gone or changed is refused by name.
+TEST_F(InputSetTest, AFileChangedSincePlanningIsRefusedByName) {
+  testing::WriteFloatRows(Path("a.h5"), "x", 4, 3);
+  testing::WriteFloatRows(Path("b.h5"), "x", 4, 3);
+  auto planned = InputSet::Inspect({Path("a.h5"), Path("b.h5")}, {"x"}, {});
+  const std::vector<InputShard> as_planned = planned->shards();
+  const std::vector<DatasetInfo> inputs = planned->inputs();
+  planned.reset();  // closes the files
+  auto shards = as_planned;
+  auto refusal = [&](bool check_mtime) -> std::string {
+    try {
+      InputSet set(shards, inputs, {}, check_mtime);
+      set.CheckAll();
+    } catch (const InputError& e) {
+      return e.what();
+    }
+    return "(accepted)";
+  };
+  EXPECT_EQ(refusal(true), "(accepted)");
+  shards[1].stamp.mtime_ns += 1;
+  EXPECT_EQ(refusal(true), "input.path's file '" + Path("b.h5") +
+                               "' was modified since the job was planned; run the job again once the input stays "
+                               "unchanged");
+  EXPECT_EQ(refusal(false), "(accepted)");                 // another host's copy has its own time
+  testing::WriteFloatRows(Path("b.h5"), "x", 4, 3, 1.0f);  // rewritten in place: same size
+  shards = as_planned;
+  shards[1].stamp = *StampOf(Path("b.h5"));
+  shards[1].rows = 3;
+  EXPECT_NE(refusal(true).find("input.path's file '" + Path("b.h5") +
+                               "' changed: dataset 'x' is float32 [4, 3], "
+                               "was float32 [3, 3]"),
+            std::string::npos);
+  std::filesystem::remove(Path("b.h5"));
+  EXPECT_EQ(refusal(true), "input.path's file '" + Path("b.h5") +
+                               "' is gone since the job was planned; run the job again once the input stays unchanged");
+}
+
+}  // namespace mpsbatch

@@ -78,7 +78,7 @@ BatchSizes FedBatches(const JobConfig& job, const JobPlan& plan) {
   return b;
 }
 
-void PlanOnRankZero(Communicator& comm, PlannedJob& p) {
+void PlanOnRankZero(Communicator& comm, PlannedJob& p, const std::function<void()>& inspected) {
   auto& job = p.job;
   p.input = std::make_unique<InputFile>(job.input.path, MakeReadOptions(job));
   p.plan.inputs = InspectInputs(*p.input, job.input.datasets);
@@ -98,6 +98,7 @@ void PlanOnRankZero(Communicator& comm, PlannedJob& p) {
   if (!p.dry_run) p.output_lock = std::make_unique<OutputLock>(job.output.path);
   CheckSavedChunksKept(job.output.path, job.resume, p.restart);
   if (job.resume) p.resume = ReadPartial(job.output.path);
+  if (inspected) inspected();
 
   p.model_bytes = ReadModelFile(job.model_path, "model.path", &p.model_identity);
   p.plan.model_size = static_cast<int64_t>(p.model_bytes->size());

@@ -13,6 +13,7 @@
 #include "common/host.h"
 #include "common/log.h"
 #include "common/stop_signal.h"
+#include "common/terminal.h"
 #include "config/job.h"
 #include "infer/engine.h"
 #include "infer/prewarm.h"
@@ -25,6 +26,7 @@
 #include "plan/planned_job.h"
 #include "run/calibrate.h"
 #include "run/output_file.h"
+#include "run/progress.h"
 #include "run/rank_loop.h"
 #include "run/report.h"
 
@@ -67,8 +69,13 @@ RankStats Score(Communicator& comm, PlannedJob& p, const ChunkPlan& chunks, int6
   compute.batch_size = batch_size;
   compute.fail_on_nonfinite = p.job.fail_on_nonfinite;
   try {
+    // Rank 0's log decides: it is the one that shows progress.
+    const ProgressStyle style =
+        comm.rank() == 0 ? ResolveProgressStyle(p.job.progress, p.job.progress_interval, StderrReachesTerminal())
+                         : ProgressStyle::kOff;
     RankStats stats = RunRankLoop({comm, *p.engine, p.plan, chunks, compute, p.input.get(), writer.get(), depth,
-                                   p.job.schedule, std::move(done), p.job.stall_timeout, p.job.progress_interval});
+                                   p.job.schedule, std::move(done), p.job.stall_timeout,
+                                   ProgressEvery(style, p.job.progress_interval), style == ProgressStyle::kLive});
     if (comm.rank() == 0) ThrowIfStopSignalled();
     return stats;
   } catch (const StopRequested& s) {
@@ -109,9 +116,16 @@ void RunJob(Communicator& comm, const CliOptions& cli) try {
   });
 
   // 2. The plan, on rank 0, then on every rank.
+  // The log's plan comes first, before any model is loaded: a slow start-up
+  // is then never silent.
+  const bool log_plan = comm.rank() == 0 && !cli.dry_run;
   Agree(comm, "plan", [&] {
-    if (comm.rank() == 0) PlanOnRankZero(comm, p);
+    if (comm.rank() == 0)
+      PlanOnRankZero(comm, p, [&] {
+        if (log_plan) LogPlanHead(p, comm.size());
+      });
   });
+  if (log_plan) LogPlanChunks(p, comm.size());
   times.planned = now();
   if (cli.dry_run) {
     if (comm.rank() == 0) PrintDryRun(p, comm.size());
@@ -139,6 +153,10 @@ void RunJob(Communicator& comm, const CliOptions& cli) try {
 
   // 4. Path selection: one rank per device measures, the others follow.
   times.engines_ready = now();
+  if (comm.rank() == 0) {
+    LogStartUp(p, devices, MakeEngineOptions(p.job, comm).threads, times);
+    LogCalibrating(p.job);
+  }
   RankCalibration calibration;
   Agree(
       comm, "calibrate",
@@ -148,6 +166,7 @@ void RunJob(Communicator& comm, const CliOptions& cli) try {
       },
       StepBody::kCompletesCollectives);
   times.calibration_seconds = JobTimes::Seconds(times.engines_ready, now());
+  if (comm.rank() == 0) LogCalibration(times, calibration);
 
   // 5. The output file, on rank 0.
   std::unique_ptr<ResultWriter> writer;
@@ -155,7 +174,6 @@ void RunJob(Communicator& comm, const CliOptions& cli) try {
     if (comm.rank() == 0) CreateOutput(writer, p, comm.size(), start_time, devices.names);
   });
   const ChunkPlan chunks(p.plan.rows, p.plan.chunk_rows, comm.size());
-  if (comm.rank() == 0) LogPlan(p, comm.size(), devices, MakeEngineOptions(p.job, comm).threads, times, calibration);
 
   // 6. Score. From here a failing rank aborts the job. Rank 0 hands out
   // chunks by the depth every rank holds to, so they agree on it.
@@ -194,8 +212,8 @@ void RunJob(Communicator& comm, const CliOptions& cli) try {
   // 8. Publish, and report.
   if (comm.rank() == 0) {
     PublishOutput(*writer, p.job.output.overwrite);
-    LogSummary(p, JobTimes::Seconds(times.start, times.scored), JobTimes::Seconds(times.scoring, times.scored),
-               totals.rows, totals.compute_seconds, totals.paths);
+    LogSummary(p, comm.size(), JobTimes::Seconds(times.start, times.scored),
+               JobTimes::Seconds(times.scoring, times.scored), totals.rows, totals.compute_seconds, totals.paths);
     LogTimes(times);
   }
 } catch (const JobFailed&) {

@@ -166,13 +166,14 @@ void RunJob(Communicator& comm, const CliOptions& cli) try {
       },
       StepBody::kCompletesCollectives);
   times.calibration_seconds = JobTimes::Seconds(times.engines_ready, now());
-  if (comm.rank() == 0) LogCalibration(times, calibration);
 
   // 5. The output file, on rank 0.
   std::unique_ptr<ResultWriter> writer;
   Agree(comm, "create-output", [&] {
     if (comm.rank() == 0) CreateOutput(writer, p, comm.size(), start_time, devices.names);
   });
+  // The last line before scoring: the output's partial file exists by now.
+  if (comm.rank() == 0) LogCalibration(times, calibration);
   const ChunkPlan chunks(p.plan.rows, p.plan.chunk_rows, comm.size());
 
   // 6. Score. From here a failing rank aborts the job. Rank 0 hands out

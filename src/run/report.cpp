@@ -93,7 +93,8 @@ void LogStartUp(const PlannedJob& p, const GatheredDevices& devices, int threads
                seconds(times.planned, times.engines_ready));
   spdlog::info("  engines: {} ({}), {} intra-op thread(s) per rank", SummarizeDevices(devices.names),
                p.engine->format(), threads);
-  for (const auto& info : p.plan.inputs) spdlog::info("  {} read {}", info.name, p.input->ReadMethod(info));
+  for (const auto& info : p.plan.inputs)
+    spdlog::info("  {} read {} (mode {})", info.name, p.input->ReadMethod(info), InputModeName(p.plan.mode));
   if (!devices.bound_to_one.empty())
     spdlog::warn(
         "rank(s) {} may run on one core only, which their reading, sending and computing threads then share "

@@ -60,7 +60,8 @@ void LogPlanChunks(const PlannedJob& p, int ranks);
 void LogStartUp(const PlannedJob& p, const GatheredDevices& devices, int threads, const JobTimes& times);
 // Before calibration: what it will do and its bound (calibration_seconds).
 void LogCalibrating(const JobConfig& job);
-// After it: its time and rank 0's calibration (batch, path, cache), once.
+// After it, once the output file is made (the last line before scoring):
+// its time and rank 0's calibration (batch, path, cache), once.
 void LogCalibration(const JobTimes& times, const RankCalibration& calibration);
 
 // Warns of NaN and Inf in the outputs, if any.

@@ -192,7 +192,8 @@ TEST_P(KillOneRank, JobEndsWithinTenSecondsNamingIt) {
 
   // Wait for scoring to start, then a random moment within it.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (testing::ReadFile(log).find("engines:") == std::string::npos && std::chrono::steady_clock::now() < deadline)
+  while (testing::ReadFile(log).find("calibration: ") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   std::srand(static_cast<unsigned>(std::time(nullptr)));
   std::this_thread::sleep_for(std::chrono::milliseconds(std::rand() % 800));
@@ -245,7 +246,7 @@ TEST(Resume, AfterTenRandomKillsTheOutputEqualsACleanRun) {
     const fs::path log = dir / ("round" + std::to_string(round) + ".log");
     const pid_t mpirun = Start(argv, log);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (testing::ReadFile(log).find("engines:") == std::string::npos &&
+    while (testing::ReadFile(log).find("calibration: ") == std::string::npos &&
            std::chrono::steady_clock::now() < deadline && Running(mpirun))
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     std::this_thread::sleep_for(std::chrono::milliseconds(100 + std::rand() % (4 * row_ms)));
@@ -289,7 +290,7 @@ TEST(Resume, RefusesAChangedJobNamingTheKey) {
   auto tail = MpsbatchArgs(job, {"--set", "batch_size=1", "--set", "chunk_size=1"});
   argv.insert(argv.end(), tail.begin(), tail.end());
   const pid_t mpirun = Start(argv, log);
-  while (testing::ReadFile(log).find("engines:") == std::string::npos && Running(mpirun))
+  while (testing::ReadFile(log).find("calibration: ") == std::string::npos && Running(mpirun))
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   killpg(mpirun, SIGKILL);

@@ -13,7 +13,7 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 python3 scripts/bench/aoti_variants.py $P || exit 1
 python3 scripts/bench/bench.py resnet50 --mpsbatch "$mps" --work $W --prepare-only >/dev/null || exit 1
 cd $W
-run() { mpirun -n 1 --bind-to none "$mps" "$@" 2>&1 | grep -E "done:|rank 0: |error" | sed -e 's/^.*\] //'; }
+run() { mpirun -n 1 --bind-to none "$mps" "$@" 2>&1 | grep -E "done:|calibration: |error" | sed -e 's/^.*\] //'; }
 echo "== TorchScript alone, auto"
 run job-cuda.yaml
 for v in nchw_dyn nchw_dyn_freeze cl_dyn_freeze cl_256_freeze; do

@@ -142,14 +142,14 @@ def mpsbatch(args, name, rows, job, ranks, label, extra=()):
     seconds = run(cmd, log)
     text = open(log).read()
     m = re.search(r"scoring [\d.]+ s, ([\d.]+) rows/s", text)
-    chosen = re.search(r"rank 0: .*?; (batch .*)", text)
+    chosen = re.search(r"calibration: [\d.]+ s; (batch .*)", text)
     startup = re.search(r"start-up: ([\d.]+) s to plan \(rank 0's engine ([\d.]+) s, probe ([\d.]+) s\), ([\d.]+) s",
                         text)
     calibration = re.search(r"calibration: ([\d.]+) s", text)
     # The whole run's time line: what the process did before RunJob, and after
     # it ("exit": MPI's end, tearing down CUDA, mpirun) as the rest of the wall time.
-    line = re.search(r"time: (?:([\d.]+) s before the job.*?, )?plan ([\d.]+) s, engines ([\d.]+) s, "
-                     r"calibration ([\d.]+) s, output file ([\d.]+) s, scoring ([\d.]+) s, finishing ([\d.]+) s", text)
+    line = re.search(r"time: (?:([\d.]+) s before the job.*?, )?plan ([\d.]+), engines ([\d.]+), "
+                     r"calibration ([\d.]+), output ([\d.]+), scoring ([\d.]+), finishing ([\d.]+) s", text)
     timeline = {}
     if line:
         parts = ["before_s", "plan_s", "engines_s", "calibration_s", "output_s", "scoring_s", "finish_s"]

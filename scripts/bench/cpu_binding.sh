@@ -28,5 +28,5 @@ output: {path: out.h5, datasets: [y], overwrite: true}
 YAML
 for bind in core none core none; do
   echo -n "--bind-to $bind: "
-  mpirun -n 1 --bind-to "$bind" build/src/mpsbatch "$work/job.yaml" 2>&1 | grep -oE "rank 0: .*rows/s\)" | head -1
+  mpirun -n 1 --bind-to "$bind" build/src/mpsbatch "$work/job.yaml" -v 2>&1 | grep -oE "rank 0: .*rows/s\)" | head -1
 done

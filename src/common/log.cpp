@@ -4,8 +4,12 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <mutex>
+
+#include "common/status_line.h"
+#include "common/terminal.h"
 
 namespace mpsbatch {
 
@@ -39,20 +43,44 @@ class PipeStderrSink : public spdlog::sinks::base_sink<std::mutex> {
   bool closed_ = false;  // under the sink's mutex
 };
 
+std::shared_ptr<StatusLineSink>& Status() {
+  static std::shared_ptr<StatusLineSink> status;
+  return status;
+}
+
 }  // namespace
 
 void InitLogging(int rank, const std::string& level) {
   // A terminal cannot be a closed pipe; it keeps the colours.
-  std::shared_ptr<spdlog::logger> logger;
+  std::shared_ptr<spdlog::sinks::sink> sink;
   if (isatty(STDERR_FILENO))
-    logger = spdlog::stderr_color_mt("mpsbatch");
+    sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
   else
-    logger = std::make_shared<spdlog::logger>("mpsbatch", std::make_shared<PipeStderrSink>());
+    sink = std::make_shared<PipeStderrSink>();
+  Status() = std::make_shared<StatusLineSink>(sink, STDERR_FILENO, TerminalColumns());
+  auto logger = std::make_shared<spdlog::logger>("mpsbatch", Status());
   logger->set_pattern("[%Y-%m-%d %H:%M:%S.%e] [rank " + std::to_string(rank) + "] [%^%l%$] %v");
   spdlog::set_default_logger(logger);
   SetLogLevel(level);
 }
 
 void SetLogLevel(const std::string& level) { spdlog::set_level(spdlog::level::from_str(level)); }
+
+void LogResult(const std::string& line) {
+  const auto logger = spdlog::default_logger();
+  const auto level = logger->level();
+  if (level > spdlog::level::warn) return;
+  logger->set_level(std::min(level, spdlog::level::info));
+  logger->info("{}", line);
+  logger->set_level(level);
+}
+
+void ShowStatus(const std::string& text) {
+  if (Status()) Status()->Show(text);
+}
+
+void ClearStatus() {
+  if (Status()) Status()->Clear();
+}
 
 }  // namespace mpsbatch

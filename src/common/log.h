@@ -16,4 +16,16 @@ namespace mpsbatch {
 void InitLogging(int rank, const std::string& level);
 void SetLogLevel(const std::string& level);
 
+// Logs `line` at info even where -q set the level to warn: the job's result
+// (its rows and output), which a quiet run still reports. Nothing at error
+// and off.
+void LogResult(const std::string& line);
+
+// The status line below the log on stderr (common/status_line.h): shows
+// `text` in place of what it showed, until ClearStatus. Write it only where
+// stderr reaches a terminal (common/terminal.h) or the user asked for it: it
+// is a carriage return and terminal control codes, without a newline.
+void ShowStatus(const std::string& text);
+void ClearStatus();
+
 }  // namespace mpsbatch

@@ -57,7 +57,8 @@ options:
   --restart         discard the saved chunks of an earlier run and start again
                     (without --resume or --restart, a run refuses to start
                     while an earlier run's chunks are saved for its output)
-  -v, -vv           more logging (debug, trace); -q, -qq less (warn, error)
+  -v, -vv           more logging (debug: a line per rank; trace); -q, -qq less
+                    (warn: problems and the done: line; error)
   --version         print mpsbatch, libtorch, MPI and HDF5 versions
   -h, --help        this text
 

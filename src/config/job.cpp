@@ -40,7 +40,7 @@ const std::map<std::string, std::set<std::string>> kSchema = {
     {"",
      {"model", "device", "precision", "batch_size", "chunk_size", "schedule", "fail_on_nonfinite", "resume", "threads",
       "log_level", "on_error", "max_failed_rows", "stall_timeout", "progress_interval", "path", "calibration_seconds",
-      "calibration_cache", "input", "output"}},
+      "calibration_cache", "input", "output", "progress"}},
     {"model", {"path", "compiled"}},
     {"input",
      {"path", "dataset", "datasets", "mode", "dtype", "scale", "mean", "std", "layout", "read", "read_threads"}},
@@ -347,6 +347,7 @@ JobConfig Build(YAML::Node root, JobReader& r) {
     double seconds = 0;
     c.progress_interval = r.WordOrSeconds(n, "progress_interval", {"off"}, 86400, seconds) == "off" ? 0 : seconds;
   }
+  if (auto n = root["progress"]) c.progress = r.Choice<ProgressStyle>(n, "progress", kProgressStyleNames);
   if (auto n = root["threads"]) {
     const int64_t threads = r.Integer(n, "threads", 0);
     if (threads > 1024) r.Fail("threads", n, "must be <= 1024 (or 0: automatic), got " + std::to_string(threads));

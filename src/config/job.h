@@ -20,6 +20,10 @@ enum class InputMode { kAuto, kShared, kScatter };
 enum class Schedule { kDynamic, kStatic };
 // How a rank runs the model: chosen by timing (auto) or forced.
 enum class PathRequest { kAuto, kEager, kFrozen, kCudaGraph, kAoti };
+// What rank 0 shows while the job scores (run/progress.h): a status line
+// rewritten in place where its log reaches a terminal and a log line every
+// progress_interval elsewhere (auto), either of them forced, or nothing.
+enum class ProgressStyle { kAuto, kLive, kLines, kOff };
 // How image inputs are stored: as the model takes them, or channels last
 // (N, H, W, C), turned into (N, C, H, W) on the device.
 enum class InputLayout { kNchw, kNhwc };
@@ -67,6 +71,10 @@ inline constexpr EnumName<PathRequest> kPathRequestNames[] = {{PathRequest::kAut
                                                               {PathRequest::kCudaGraph, "cudagraph"},
                                                               {PathRequest::kAoti, "aoti"}};
 inline constexpr EnumName<OnError> kOnErrorNames[] = {{OnError::kFail, "fail"}, {OnError::kSkip, "skip"}};
+inline constexpr EnumName<ProgressStyle> kProgressStyleNames[] = {{ProgressStyle::kAuto, "auto"},
+                                                                  {ProgressStyle::kLive, "live"},
+                                                                  {ProgressStyle::kLines, "lines"},
+                                                                  {ProgressStyle::kOff, "off"}};
 inline constexpr EnumName<InputLayout> kInputLayoutNames[] = {{InputLayout::kNchw, "nchw"},
                                                               {InputLayout::kNhwc, "nhwc"}};
 
@@ -75,6 +83,7 @@ inline const char* PrecisionName(Precision p) { return NameIn<Precision>(kPrecis
 inline const char* InputModeName(InputMode m) { return NameIn<InputMode>(kInputModeNames, m); }
 inline const char* ScheduleName(Schedule s) { return NameIn<Schedule>(kScheduleNames, s); }
 inline const char* PathRequestName(PathRequest p) { return NameIn<PathRequest>(kPathRequestNames, p); }
+inline const char* ProgressStyleName(ProgressStyle p) { return NameIn<ProgressStyle>(kProgressStyleNames, p); }
 inline const char* InputLayoutName(InputLayout l) { return NameIn<InputLayout>(kInputLayoutNames, l); }
 inline const char* OnErrorName(OnError e) { return NameIn<OnError>(kOnErrorNames, e); }
 // The dtype that floating inputs and model parameters take under `p`.
@@ -105,7 +114,8 @@ struct JobConfig {
   bool resume = false;              // continue the partial output an earlier run left
   StallTimeout stall_timeout;
   double progress_interval = 10;  // seconds between rank 0's progress lines while scoring; 0: none
-  int threads = 0;                // intra-op threads per rank; 0 = host cores / ranks on the host
+  ProgressStyle progress = ProgressStyle::kAuto;
+  int threads = 0;  // intra-op threads per rank; 0 = host cores / ranks on the host
   std::string log_level = "info";
 
   struct Input {

@@ -66,6 +66,10 @@ std::optional<int64_t> ChunkDispenser::Next(int rank) {
   return next++;
 }
 
+int IdleRanks(int64_t chunks, int ranks) {
+  return chunks >= ranks ? 0 : ranks - static_cast<int>(std::max<int64_t>(chunks, 0));
+}
+
 size_t ChunksInFlight(int64_t chunk_rows, int64_t batch_size, size_t chunk_bytes) {
   constexpr int64_t kBatches = 4;
   constexpr size_t kExtraBytes = size_t{256} << 20;

@@ -76,10 +76,17 @@ class ChunkDispenser {
 // `chunks_per_rank` chunks per rank (at least two, so reading, computing and
 // sending overlap; more let a dynamic schedule even out uneven ranks), a
 // multiple of batch_size, and at most ~64 MiB of input and output per chunk.
+// Then every rank has a chunk whenever rows >= ranks * batch_size; with fewer
+// rows some ranks idle, since a chunk holds whole batches (so that every rank
+// count feeds the model the same batches).
 // `row_bytes` is one row's input plus output bytes. Throws ConfigError if a
 // chunk would exceed what one MPI message carries.
 int64_t ChooseChunkRows(int64_t rows, int64_t batch_size, int ranks, size_t row_bytes, int64_t requested,
                         int chunks_per_rank = 4);
+
+// The ranks left without a chunk when `chunks` chunks are scored by `ranks`
+// ranks (0 when there are at least as many chunks as ranks).
+int IdleRanks(int64_t chunks, int ranks);
 
 // Chunks a rank may hold at once (read or received, computing, results not
 // yet written): 2, or more (up to 4) when chunks hold fewer than 2 batches,

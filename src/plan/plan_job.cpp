@@ -78,7 +78,7 @@ BatchSizes FedBatches(const JobConfig& job, const JobPlan& plan) {
   return b;
 }
 
-void PlanOnRankZero(Communicator& comm, PlannedJob& p) {
+void PlanOnRankZero(Communicator& comm, PlannedJob& p, const std::function<void()>& inspected) {
   auto& job = p.job;
   p.input = InputSet::Inspect(ExpandInputPaths(job.input.paths), job.input.datasets, MakeReadOptions(job));
   p.plan.inputs = p.input->inputs();
@@ -104,6 +104,7 @@ void PlanOnRankZero(Communicator& comm, PlannedJob& p) {
   }
   CheckSavedChunksKept(job.output.path, job.resume, p.restart);
   if (job.resume) p.resume = ReadPartial(job.output.path);
+  if (inspected) inspected();
 
   p.model_bytes = ReadModelFile(job.model_path, "model.path", &p.model_identity);
   p.plan.model_size = static_cast<int64_t>(p.model_bytes->size());

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 
 #include "comm/communicator.h"
@@ -18,8 +19,10 @@ namespace mpsbatch {
 
 // Rank 0: fills `p` (p.job, p.restart and p.dry_run set) for the job. Throws
 // the error of whatever stands in the job's way (input, output, model, config).
-// On a dry run takes no output lock.
-void PlanOnRankZero(Communicator& comm, PlannedJob& p);
+// On a dry run takes no output lock. `inspected`, if given, is called once the
+// input, the output and an earlier run's state are known, before the model is
+// read, loaded and probed (for the log's first plan line).
+void PlanOnRankZero(Communicator& comm, PlannedJob& p, const std::function<void()>& inspected = {});
 
 // This rank's engine for `p`'s model (p.model_bytes, and p.compiled_bytes if
 // any). Throws what Engine::Create throws.

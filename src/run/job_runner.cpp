@@ -13,6 +13,7 @@
 #include "common/host.h"
 #include "common/log.h"
 #include "common/stop_signal.h"
+#include "common/terminal.h"
 #include "config/job.h"
 #include "infer/engine.h"
 #include "infer/prewarm.h"
@@ -26,6 +27,7 @@
 #include "run/bad_rows.h"
 #include "run/calibrate.h"
 #include "run/output_file.h"
+#include "run/progress.h"
 #include "run/rank_loop.h"
 #include "run/report.h"
 
@@ -69,9 +71,14 @@ RankStats Score(Communicator& comm, PlannedJob& p, const ChunkPlan& chunks, int6
   compute.fail_on_nonfinite = p.job.fail_on_nonfinite;
   compute.skip_failed_rows = p.job.on_error == OnError::kSkip;
   try {
-    RankStats stats =
-        RunRankLoop({comm, *p.engine, p.plan, chunks, compute, p.input.get(), writer.get(), depth, p.job.schedule,
-                     std::move(done), p.job.stall_timeout, p.job.progress_interval, p.job.max_failed_rows});
+    // Rank 0's log decides: it is the one that shows progress.
+    const ProgressStyle style =
+        comm.rank() == 0 ? ResolveProgressStyle(p.job.progress, p.job.progress_interval, StderrReachesTerminal())
+                         : ProgressStyle::kOff;
+    RankStats stats = RunRankLoop({comm, *p.engine, p.plan, chunks, compute, p.input.get(), writer.get(), depth,
+                                   p.job.schedule, std::move(done), p.job.stall_timeout,
+                                   ProgressEvery(style, p.job.progress_interval), style == ProgressStyle::kLive,
+                                   p.job.max_failed_rows});
     if (comm.rank() == 0) ThrowIfStopSignalled();
     return stats;
   } catch (const StopRequested& s) {
@@ -112,9 +119,16 @@ void RunJob(Communicator& comm, const CliOptions& cli) try {
   });
 
   // 2. The plan, on rank 0, then on every rank.
+  // The log's plan comes first, before any model is loaded: a slow start-up
+  // is then never silent.
+  const bool log_plan = comm.rank() == 0 && !cli.dry_run;
   Agree(comm, "plan", [&] {
-    if (comm.rank() == 0) PlanOnRankZero(comm, p);
+    if (comm.rank() == 0)
+      PlanOnRankZero(comm, p, [&] {
+        if (log_plan) LogPlanHead(p, comm.size());
+      });
   });
+  if (log_plan) LogPlanChunks(p, comm.size());
   times.planned = now();
   if (cli.dry_run) {
     if (comm.rank() == 0) PrintDryRun(p, comm.size());
@@ -142,6 +156,10 @@ void RunJob(Communicator& comm, const CliOptions& cli) try {
 
   // 4. Path selection: one rank per device measures, the others follow.
   times.engines_ready = now();
+  if (comm.rank() == 0) {
+    LogStartUp(p, devices, MakeEngineOptions(p.job, comm).threads, times);
+    LogCalibrating(p.job);
+  }
   RankCalibration calibration;
   Agree(
       comm, "calibrate",
@@ -157,8 +175,9 @@ void RunJob(Communicator& comm, const CliOptions& cli) try {
   Agree(comm, "create-output", [&] {
     if (comm.rank() == 0) CreateOutput(writer, p, comm.size(), start_time, devices.names);
   });
+  // The last line before scoring: the output's partial file exists by now.
+  if (comm.rank() == 0) LogCalibration(times, calibration);
   const ChunkPlan chunks = PlanChunks(p.plan, comm.size());
-  if (comm.rank() == 0) LogPlan(p, comm.size(), devices, MakeEngineOptions(p.job, comm).threads, times, calibration);
 
   // 6. Score. From here a failing rank aborts the job. Rank 0 hands out
   // chunks by the depth every rank holds to, so they agree on it.
@@ -199,8 +218,8 @@ void RunJob(Communicator& comm, const CliOptions& cli) try {
   // 8. Publish, and report.
   if (comm.rank() == 0) {
     PublishOutput(*writer, p.job.output.overwrite);
-    LogSummary(p, JobTimes::Seconds(times.start, times.scored), JobTimes::Seconds(times.scoring, times.scored),
-               totals.rows, totals.compute_seconds, totals.paths);
+    LogSummary(p, comm.size(), JobTimes::Seconds(times.start, times.scored),
+               JobTimes::Seconds(times.scoring, times.scored), totals.rows, totals.compute_seconds, totals.paths);
     LogTimes(times);
     if (stats.failed.skipping) LogFailedRows(stats.failed);
   }

@@ -159,7 +159,8 @@ class Gatherer {
         failed_(ctx.compute.skip_failed_rows, ctx.plan.rows, ctx.max_failed_rows),
         watch_(ctx.comm.size(), ctx.stall_timeout),
         progress_(ctx.plan.rows, ctx.chunks.num_chunks(), RowsIn(ctx.chunks, ctx.done),
-                  std::count(ctx.done.begin(), ctx.done.end(), true), ctx.progress_interval, Progress::Clock::now()) {
+                  std::count(ctx.done.begin(), ctx.done.end(), true), ctx.progress_interval, Progress::Clock::now(),
+                  ctx.live_progress) {
     for (size_t id = 0; id < ctx.done.size() && id < holder_.size(); ++id) {
       if (!ctx.done[id]) continue;
       holder_[id] = kWritten;
@@ -188,8 +189,7 @@ class Gatherer {
         OwnResult(std::move(*r));
         progress = true;
       }
-      for (int r = 1; r < ctx_.comm.size(); ++r) progress |= FeedRemote(r);
-      progress |= FeedOwn();
+      progress |= Feed();
       if (!progress) {
         // Idle: sleep on our own results briefly instead of spinning on MPI.
         if (auto r = worker_.NextFor(std::chrono::microseconds(200))) OwnResult(std::move(*r));
@@ -197,9 +197,9 @@ class Gatherer {
       ThrowIfStopSignalled();
       const auto now = StallWatch::Clock::now();
       watch_.Check(now);
-      if (auto line = progress_.Due(now, BusyRanks(), ctx_.comm.size())) spdlog::info("{}", *line);
+      progress_.Tick(now, BusyRanks(), ctx_.comm.size());
     }
-    for (int r = 1; r < ctx_.comm.size(); ++r) FeedRemote(r);  // the end markers not yet sent
+    for (int r = 1; r < ctx_.comm.size(); ++r) FeedRemote(r, ctx_.depth);  // the end markers not yet sent
     ctx_.comm.WaitSends();
     stats_.failed = failed_.rows();
     return stats_;
@@ -227,7 +227,19 @@ class Gatherer {
     return busy;
   }
 
-  bool HasRoom(int r) const { return in_flight_[static_cast<size_t>(r)] < static_cast<int64_t>(ctx_.depth); }
+  // True while rank `r` holds fewer than `level` (<= depth) chunks.
+  bool HasRoom(int r, size_t level) const { return in_flight_[static_cast<size_t>(r)] < static_cast<int64_t>(level); }
+
+  // Tops every rank up to depth one chunk a rank at a time: each rank is
+  // given its first chunk before any is given a second.
+  bool Feed() {
+    bool fed = false;
+    for (size_t level = 1; level <= ctx_.depth; ++level) {
+      for (int r = 1; r < ctx_.comm.size(); ++r) fed |= FeedRemote(r, level);
+      fed |= FeedOwn(level);
+    }
+    return fed;
+  }
 
   std::optional<Chunk> Take(int r) {
     auto id = dispenser_.Next(r);
@@ -238,9 +250,9 @@ class Gatherer {
     return ctx_.chunks.chunk(*id);
   }
 
-  bool FeedRemote(int r) {
+  bool FeedRemote(int r, size_t level) {
     bool sent = false;
-    while (!told_end_[static_cast<size_t>(r)] && HasRoom(r)) {
+    while (!told_end_[static_cast<size_t>(r)] && HasRoom(r, level)) {
       const auto c = Take(r);
       if (!c) {
         ctx_.comm.SendAsync(r, ctx_.plan.mode == InputMode::kScatter ? kTagInput : kTagAssign, Encode(-1, {}));
@@ -255,8 +267,8 @@ class Gatherer {
     return sent;
   }
 
-  bool FeedOwn() {
-    if (!HasRoom(0)) return false;
+  bool FeedOwn(size_t level) {
+    if (!HasRoom(0, level)) return false;
     const auto c = Take(0);
     if (!c) return false;
     worker_.Submit({*c, ReadChunk(*ctx_.input, ctx_.plan, *c)});

@@ -5,6 +5,9 @@
 // tracking that each chunk is written exactly once. At most `depth` chunks per
 // rank are in flight, which bounds memory; a rank gets its next chunk when a
 // result comes back, so faster ranks get more under the dynamic schedule.
+// Chunks go out one per rank in turn, so that a job of fewer chunks than
+// ranks times `depth` spreads them over the ranks rather than filling the
+// first ranks' depth.
 // The chunk messages (tags 101-103, through Communicator) are sent and
 // received here rather than in comm/ with the job's other protocols: they are
 // the loop's hot path, interleaved turn by turn with its credit, dispenser and
@@ -44,6 +47,7 @@ struct RankLoopContext {
   std::vector<bool> done;                // rank 0: chunks an earlier run wrote (resume); empty: none
   StallTimeout stall_timeout;            // rank 0: how long a rank may hold a chunk (run/stall_watch.h)
   double progress_interval = 0;          // rank 0: seconds between progress lines (run/progress.h); 0: none
+  bool live_progress = false;            // rank 0: a status line every progress_interval instead of log lines
   FailedRowsLimit max_failed_rows = {};  // rank 0, with compute.skip_failed_rows: past it the job fails
 };
 

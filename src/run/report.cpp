@@ -2,7 +2,6 @@
 
 #include <cstdio>
 #include <map>
-#include <sstream>
 
 #include "common/log.h"
 #include "infer/engine.h"
@@ -26,7 +25,10 @@ std::string SummarizeDevices(const std::vector<std::string>& names) {
 std::string ResumeLine(const PlannedJob& p) {
   if (!p.job.resume) return "";
   if (!p.resume) return "  resume: no partial output at " + PartialPath(p.job.output.path) + "; scoring every row";
-  const int64_t chunks = PlanChunks(p.plan, 1).num_chunks();
+  // The earlier run's chunk size, which this run keeps (known before the plan's).
+  JobPlan earlier = p.plan;
+  earlier.chunk_rows = p.resume->chunk_rows;
+  const int64_t chunks = PlanChunks(earlier, 1).num_chunks();
   const int64_t done = static_cast<int64_t>(p.resume->done.size());
   return "  resume: " + std::to_string(done) + " of " + std::to_string(chunks) +
          " chunks done by an earlier run; scoring the other " + std::to_string(chunks - done);
@@ -58,27 +60,73 @@ void WriteHeaderAttributes(ResultWriter& w, const PlannedJob& p, int ranks, cons
   w.SetAttribute("start_time", start);
 }
 
-void LogPlan(const PlannedJob& p, int ranks, const GatheredDevices& devices, int threads, const JobTimes& times,
-             const RankCalibration& calibration) {
+void LogPlanHead(const PlannedJob& p, int ranks) {
+  const JobConfig& job = p.job;
+  spdlog::info("plan: {} rows of {} on {} rank(s), batch_size {}, path {}, schedule {}", p.plan.rows, job.input.path,
+               ranks, job.batch_size_auto ? std::string("auto") : std::to_string(job.batch_size),
+               PathRequestName(job.path), ScheduleName(job.schedule));
+  for (const auto& in : p.plan.inputs)
+    spdlog::info("  input {}: {} {}", in.name, DTypeName(in.dtype), ShapeString(in.shape));
+  for (const auto& src : p.plan.input_sources) spdlog::info("  rows from {} ({})", src.path, src.role);
+  spdlog::info("  model: {} on {}, {}; output: {}", job.model_path, DeviceRequestName(job.device),
+               PrecisionName(job.precision), job.output.path);
+  if (job.resume) spdlog::info("{}", ResumeLine(p));
+}
+
+void LogPlanChunks(const PlannedJob& p, int ranks) {
+  const ChunkPlan chunks = PlanChunks(p.plan, ranks);
+  const int64_t to_score = chunks.num_chunks() - (p.resume ? static_cast<int64_t>(p.resume->done.size()) : 0);
+  std::string idle;
+  if (const int n = IdleRanks(to_score, ranks); n > 0)
+    idle = fmt::format("; {} of {} rank(s) will idle: {} chunk(s) to score (a chunk holds whole batches)", n, ranks,
+                       to_score);
+  spdlog::info("  chunks: {} of up to {} rows{}", chunks.num_chunks(), p.plan.chunk_rows, idle);
+  for (const auto& out : p.plan.outputs) {
+    Shape shape{p.plan.rows};
+    shape.insert(shape.end(), out.row_shape.begin(), out.row_shape.end());
+    spdlog::info("  output {}: {} {}", out.name, DTypeName(out.dtype), ShapeString(shape));
+  }
+}
+
+void LogStartUp(const PlannedJob& p, const GatheredDevices& devices, int threads, const JobTimes& times) {
   const auto seconds = JobTimes::Seconds;
-  std::istringstream lines(DescribePlan(p.job, p.plan, ranks));
-  for (std::string line; std::getline(lines, line);) spdlog::info("{}", line);
+  spdlog::info("  start-up: {:.2f} s to plan (rank 0's engine {:.2f} s, probe {:.2f} s), {:.2f} s for the engines",
+               seconds(times.start, times.planned), p.engine_seconds, p.probe_seconds,
+               seconds(times.planned, times.engines_ready));
   spdlog::info("  engines: {} ({}), {} intra-op thread(s) per rank", SummarizeDevices(devices.names),
                p.engine->format(), threads);
-  for (const auto& info : p.plan.inputs) spdlog::info("  input '{}': read {}", info.name, p.input->ReadMethod(info));
+  for (const auto& info : p.plan.inputs)
+    spdlog::info("  {} read {} (mode {})", info.name, p.input->ReadMethod(info), InputModeName(p.plan.mode));
   if (!devices.bound_to_one.empty())
     spdlog::warn(
         "rank(s) {} may run on one core only, which their reading, sending and computing threads then share "
         "(mpirun binds 1 or 2 processes to a core each by default): launch with mpirun --bind-to none, or "
         "--map-by slot:PE=<cores per rank>",
         devices.bound_to_one);
-  spdlog::info(
-      "  start-up: {:.2f} s to plan (rank 0's engine {:.2f} s, probe {:.2f} s), {:.2f} s for the model and "
-      "engines on every rank",
-      seconds(times.start, times.planned), p.engine_seconds, p.probe_seconds,
-      seconds(times.planned, times.engines_ready));
-  spdlog::info("  calibration: {:.2f} s; rank 0: {}", times.calibration_seconds, CalibrationLine(calibration, 0));
-  if (p.job.resume) spdlog::info("{}", ResumeLine(p));
+}
+
+void LogCalibrating(const JobConfig& job) {
+  // The bound holds for timing; building a path (freezing, a graph's capture) is not cut short.
+  spdlog::info("calibrating (at most {:g} s of timing, calibration_seconds)", job.calibration_seconds);
+}
+
+void LogCalibration(const JobTimes& times, const RankCalibration& calibration) {
+  const CalibrationReport& r = calibration.report;
+  const Calibration& c = r.paths;
+  std::string others;
+  for (const auto& t : c.paths) {
+    if (t.path == c.chosen && t.rejected.empty()) continue;
+    others += others.empty() ? "" : ", ";
+    others +=
+        t.rejected.empty() ? fmt::format("{} {:.0f}", t.path, t.rows_per_second) : t.path + " rejected: " + t.rejected;
+  }
+  std::string path = c.chosen;
+  if (c.timed) path += fmt::format(" {:.0f} rows/s", c.rows_per_second);
+  if (!c.timed && r.cache.empty()) path += " (untimed)";  // forced: built and checked, not timed
+  if (!others.empty()) path += " (" + others + ")";
+  spdlog::info("  calibration: {:.2f} s; batch {}{}, path {}{}", times.calibration_seconds, r.batch_size,
+               r.batch_search.empty() ? "" : " (auto: " + r.batch_search + ")", path,
+               r.cache.empty() ? "" : "; " + r.cache);
 }
 
 void LogNonFinite(int64_t values, int64_t first_row) {
@@ -89,27 +137,29 @@ void LogNonFinite(int64_t values, int64_t first_row) {
         values, first_row);
 }
 
-void LogSummary(const PlannedJob& p, double total_seconds, double loop_seconds, const std::vector<double>& rows,
-                const std::vector<double>& compute, const std::vector<std::string>& paths) {
+void LogSummary(const PlannedJob& p, int ranks, double total_seconds, double loop_seconds,
+                const std::vector<double>& rows, const std::vector<double>& compute,
+                const std::vector<std::string>& paths) {
   double scored = 0;
   for (double r : rows) scored += r;
-  spdlog::info("done: {} rows in {:.3f} s ({:.1f} rows/s; scoring {:.3f} s, {:.1f} rows/s) -> {}", p.plan.rows,
-               total_seconds, scored / total_seconds, loop_seconds, scored / loop_seconds, p.job.output.path);
+  LogResult(fmt::format(
+      "done: {} rows on {} rank(s) in {:.2f} s, {:.0f} rows/s (scoring {:.2f} s, {:.0f} rows/s) -> {}", p.plan.rows,
+      ranks, total_seconds, scored / total_seconds, loop_seconds, scored / loop_seconds, p.job.output.path));
   if (p.resume)
     spdlog::info("  {} rows scored now, {} taken from the earlier run's {} chunks", static_cast<int64_t>(scored),
                  p.plan.rows - static_cast<int64_t>(scored), p.resume->done.size());
   for (size_t r = 0; r < rows.size(); ++r)
-    spdlog::info("  rank {}: {} rows, compute {:.3f} s ({:.1f} rows/s); {}", r, static_cast<int64_t>(rows[r]),
-                 compute[r], compute[r] > 0 ? rows[r] / compute[r] : 0.0, paths[r]);
+    spdlog::debug("  rank {}: {} rows, compute {:.3f} s ({:.0f} rows/s); {}", r, static_cast<int64_t>(rows[r]),
+                  compute[r], compute[r] > 0 ? rows[r] / compute[r] : 0.0,
+                  r == 0 ? "calibration as logged above" : paths[r]);
 }
 
 void LogTimes(const JobTimes& t) {
   const auto seconds = JobTimes::Seconds;
   spdlog::info(
-      "  time: {}plan {:.2f} s, engines {:.2f} s, calibration {:.2f} s, output file {:.2f} s, scoring {:.2f} s, "
-      "finishing {:.2f} s",
-      t.before_job ? fmt::format("{:.2f} s before the job (process start, libraries, MPI start), ", *t.before_job) : "",
-      seconds(t.start, t.planned), seconds(t.planned, t.engines_ready), t.calibration_seconds,
+      "  time: {}plan {:.2f}, engines {:.2f}, calibration {:.2f}, output {:.2f}, scoring {:.2f}, finishing {:.2f} s",
+      t.before_job ? fmt::format("{:.2f} s before the job, ", *t.before_job) : "", seconds(t.start, t.planned),
+      seconds(t.planned, t.engines_ready), t.calibration_seconds,
       seconds(t.engines_ready, t.scoring) - t.calibration_seconds, seconds(t.scoring, t.scored),
       seconds(t.scored, JobTimes::Clock::now()));
 }

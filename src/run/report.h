@@ -47,18 +47,32 @@ void PrintDryRun(const PlannedJob& p, int ranks);
 void WriteHeaderAttributes(ResultWriter& w, const PlannedJob& p, int ranks, const std::string& start,
                            const std::vector<std::string>& devices);
 
-// The log's account of the job before scoring: the plan, the engines (`threads`
-// intra-op threads per rank), how each input is read, ranks bound to one core,
-// the start-up and calibration times, rank 0's calibration and the resume line.
-void LogPlan(const PlannedJob& p, int ranks, const GatheredDevices& devices, int threads, const JobTimes& times,
-             const RankCalibration& calibration);
+// The log's account of the job before scoring, in the order it becomes
+// known, so that a slow start-up is never silent. First, before any model is
+// loaded: the input and its rows, the ranks, batch, path, model and output,
+// and what a resumed run takes over.
+void LogPlanHead(const PlannedJob& p, int ranks);
+// Once rank 0 has probed the model: the chunks (and how many ranks they leave
+// idle) and the outputs.
+void LogPlanChunks(const PlannedJob& p, int ranks);
+// Once every rank has its engine: the start-up times, the engines (`threads`
+// intra-op threads per rank), how each input is read, ranks bound to one core.
+void LogStartUp(const PlannedJob& p, const GatheredDevices& devices, int threads, const JobTimes& times);
+// Before calibration: what it will do and its bound (calibration_seconds).
+void LogCalibrating(const JobConfig& job);
+// After it, once the output file is made (the last line before scoring):
+// its time and rank 0's calibration (batch, path, cache), once.
+void LogCalibration(const JobTimes& times, const RankCalibration& calibration);
 
 // Warns of NaN and Inf in the outputs, if any.
 void LogNonFinite(int64_t values, int64_t first_row);
 
-// The "done:" line and one line per rank.
-void LogSummary(const PlannedJob& p, double total_seconds, double loop_seconds, const std::vector<double>& rows,
-                const std::vector<double>& compute, const std::vector<std::string>& paths);
+// The "done:" line: rows, ranks, wall time, rates and the output path; it
+// shows at -q too. At -v, one line per rank: its rows, compute time and path
+// (rank 0's calibration only by reference: LogCalibration logged it).
+void LogSummary(const PlannedJob& p, int ranks, double total_seconds, double loop_seconds,
+                const std::vector<double>& rows, const std::vector<double>& compute,
+                const std::vector<std::string>& paths);
 
 // The final "time:" line: the job's stages, finishing up to now.
 void LogTimes(const JobTimes& times);

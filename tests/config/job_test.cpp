@@ -143,6 +143,16 @@ TEST(Job, OnErrorAndMaxFailedRows) {
             std::string::npos);
 }
 
+TEST(Job, ProgressIsAutoLiveLinesOrOff) {
+  EXPECT_EQ(Parse(kMinimal).progress, ProgressStyle::kAuto);
+  EXPECT_EQ(Parse(kMinimal, {"progress=live"}).progress, ProgressStyle::kLive);
+  EXPECT_EQ(Parse(kMinimal, {"progress=lines"}).progress, ProgressStyle::kLines);
+  EXPECT_EQ(Parse(kMinimal, {"progress=off"}).progress, ProgressStyle::kOff);
+  EXPECT_NE(ErrorOf(kMinimal, {"progress=bar"}).find("progress: 'bar' is not one of auto | live | lines | off"),
+            std::string::npos)
+      << ErrorOf(kMinimal, {"progress=bar"});
+}
+
 TEST(Job, EveryKey) {
   JobConfig c = Parse(R"(model: {path: /abs/m.pt2}
 device: cuda

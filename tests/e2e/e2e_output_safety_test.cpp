@@ -53,7 +53,7 @@ TEST_P(TwoRunsOneOutput, TheSecondIsRefusedAndTheFirstCompletes) {
   const auto job_b = WriteJob(dir / "b", "mlp.pt", "[x_f32]");
   const fs::path log_a = dir / "a.log";
   const pid_t a = StartJob(2, job_a, {"--set", "batch_size=1", "--set", "chunk_size=1"}, log_a, env);
-  while (testing::ReadFile(log_a).find("engines:") == std::string::npos && Running(a))
+  while (testing::ReadFile(log_a).find("calibration: ") == std::string::npos && Running(a))
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   pid_t a_rank0 = 0;
   for (const auto& [pid, rank] : RankProcesses(job_a.string()))

@@ -183,4 +183,39 @@ TEST(ChunkPlan, ChunksNeverSpanTwoFiles) {
   }
 }
 
+// Whenever each rank can have a whole batch, it has a chunk: for both
+// schedules' targets, small and large rows and rows of up to 64 MiB.
+TEST(ChooseChunkRows, EveryRankHasAChunkWhenThereIsABatchForEach) {
+  for (int64_t rows : {1, 2, 3, 7, 100, 999, 1000, 1001, 4096, 100'003, 10'000'019}) {
+    for (int64_t batch : {1, 2, 8, 128, 256, 1000}) {
+      for (int ranks : {1, 2, 3, 4, 7, 8, 16, 64}) {
+        for (int per_rank : {4, 16}) {
+          for (size_t row_bytes : {size_t{4}, size_t{4000}, size_t{1} << 20, size_t{64} << 20}) {
+            if (rows < ranks * batch || static_cast<int64_t>(row_bytes) * batch > (int64_t{1} << 30)) continue;
+            SCOPED_TRACE(testing::Message() << rows << " rows, batch " << batch << ", " << ranks << " ranks, "
+                                            << per_rank << " per rank, " << row_bytes << " bytes a row");
+            const int64_t chunk = ChooseChunkRows(rows, batch, ranks, row_bytes, 0, per_rank);
+            EXPECT_EQ(chunk % batch == 0 || chunk == rows, true) << chunk;
+            EXPECT_EQ(IdleRanks(ChunkPlan(rows, chunk, ranks).num_chunks(), ranks), 0) << chunk;
+          }
+        }
+      }
+    }
+  }
+}
+
+// A big job's chunks stay at about 64 MiB whatever the rank count.
+TEST(ChooseChunkRows, BigJobsKeepTheirChunks) {
+  const int64_t by_bytes = (int64_t{64} << 20) / 400 / 128 * 128;
+  EXPECT_EQ(ChooseChunkRows(100'000'000, 128, 4, 400, 0, 16), by_bytes);
+  EXPECT_EQ(ChooseChunkRows(100'000'000, 128, 8, 400, 0, 16), by_bytes);
+}
+
+TEST(IdleRanks, RanksBeyondTheChunks) {
+  EXPECT_EQ(IdleRanks(1, 4), 3);
+  EXPECT_EQ(IdleRanks(0, 4), 4);
+  EXPECT_EQ(IdleRanks(4, 4), 0);
+  EXPECT_EQ(IdleRanks(100, 4), 0);
+}
+
 }  // namespace mpsbatch

@@ -40,12 +40,16 @@ class Export : public E2E {
     return Python(all, "export", timeout_s);
   }
 
-  // A job in dir_ that scores data.h5's `datasets` with `model`.
+  static bool IsPackage(const std::string& model) { return model.ends_with(".pt2"); }
+
+  // A job in dir_ that scores data.h5's `datasets` with `model` (on the eager
+  // path where there is a choice).
   fs::path Job(const std::string& name, const std::string& model, const std::string& datasets,
                const std::string& outputs, const std::string& extra = "") {
     const fs::path job = dir_ / name;
-    testing::WriteFile(job, "model: {path: " + model + "}\ndevice: " + TestDevice() +
-                                "\nbatch_size: 8\npath: eager\ninput: {path: data.h5, datasets: " + datasets + extra +
+    testing::WriteFile(job, "model: {path: " + model + "}\ndevice: " + TestDevice() + "\nbatch_size: 8\n" +
+                                (IsPackage(model) ? "" : "path: eager\n") +
+                                "input: {path: data.h5, datasets: " + datasets + extra +
                                 "}\noutput: {path: out.h5, datasets: " + outputs + ", overwrite: true}\n");
     return job;
   }

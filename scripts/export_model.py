@@ -47,6 +47,7 @@ import importlib.util
 import inspect
 import os
 import sys
+import warnings
 
 FORMAT = "1"
 RECORD_FILE = "mpsbatch_export"
@@ -376,6 +377,8 @@ def export(args):
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    # torch.export's own deprecation notice, about its internals.
+    warnings.filterwarnings("ignore", category=FutureWarning, message=".*LeafSpec.*")
     try:
         export(args)
     except ExportError as e:

@@ -2,7 +2,7 @@
 # Installs what mpsbatch needs on Debian 12/13 or Ubuntu 24.04: the system
 # packages (apt) and a Python venv in .venv with libtorch (PyPI's torch wheel
 # carries it), h5py, numpy and scikit-learn for the demo, the tests and the
-# scripts. Safe to run again: it skips what is already there.
+# scripts, and PyYAML for mpsbatch-export (which reads job files). Safe to run again: it skips what is already there.
 #
 # Environment:
 #   MPSBATCH_VENV        venv folder (default: .venv in the repository)
@@ -66,8 +66,8 @@ if [[ ! -x "$venv/bin/python" ]]; then
   echo "setup: creating $venv"
   python3 -m venv "$venv"
 fi
-if ! "$venv/bin/python" -c 'import torch, h5py, numpy, sklearn' 2>/dev/null; then
-  echo "setup: installing $torch_req h5py numpy scikit-learn into $venv"
-  "$venv/bin/python" -m pip install -q --disable-pip-version-check "$torch_req" h5py numpy scikit-learn
+if ! "$venv/bin/python" -c 'import torch, h5py, numpy, sklearn, yaml' 2>/dev/null; then
+  echo "setup: installing $torch_req h5py numpy scikit-learn pyyaml into $venv"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check "$torch_req" h5py numpy scikit-learn pyyaml
 fi
 "$venv/bin/python" -c 'import torch; print("setup: done; torch", torch.__version__, "at", torch.utils.cmake_prefix_path)'

@@ -16,6 +16,7 @@
 #include "common/error.h"
 #include "common/file_identity.h"
 #include "common/unique_fd.h"
+#include "infer/checkpoint_file.h"
 #include "infer/torch_message.h"
 
 namespace mpsbatch {
@@ -25,6 +26,12 @@ bool EngineSupportsAoti() { return MPSBATCH_WITH_AOTI; }
 namespace {
 
 #if MPSBATCH_WITH_AOTI
+ModelError NotLoadable(const ModelSource& src, const std::string& why) {
+  const std::string checkpoint = CheckpointNotModel(src);
+  if (!checkpoint.empty()) return ModelError(src.path + ": " + checkpoint);
+  return ModelError(src.path + ": not a loadable AOTInductor package: " + why);
+}
+
 class AotiForward : public Forward {
  public:
   AotiForward(const ModelSource& src, torch::Device device) {
@@ -37,11 +44,13 @@ class AotiForward : public Forward {
       loader_ = std::make_unique<torch::inductor::AOTIModelPackageLoader>(
           path, "model", false, 1, device.is_cuda() ? device.index() : static_cast<c10::DeviceIndex>(-1));
     } catch (const c10::Error& e) {
-      throw ModelError(src.path + ": not a loadable AOTInductor package: " + Brief(e));
+      throw NotLoadable(src, Brief(e));
     } catch (const std::exception& e) {
-      throw ModelError(src.path + ": not a loadable AOTInductor package: " + e.what());
+      throw NotLoadable(src, e.what());
     }
   }
+
+  std::unordered_map<std::string, std::string> Metadata() { return loader_->get_metadata(); }
 
   TensorList Run(const TensorList& inputs) override {
     std::vector<torch::Tensor> args(inputs.begin(), inputs.end());
@@ -95,9 +104,18 @@ class AotiForward : public Forward {
 
 }  // namespace
 
-std::unique_ptr<Forward> MakeAoti(const ModelSource& src, torch::Device device) {
+std::unique_ptr<Forward> MakeAoti(const ModelSource& src, torch::Device device,
+                                  std::unordered_map<std::string, std::string>* metadata) {
 #if MPSBATCH_WITH_AOTI
-  return std::make_unique<AotiForward>(src, device);
+  auto forward = std::make_unique<AotiForward>(src, device);
+  if (metadata) {
+    try {
+      *metadata = forward->Metadata();
+    } catch (const c10::Error& e) {
+      throw ModelError(src.path + ": cannot read the package's metadata: " + Brief(e));
+    }
+  }
+  return forward;
 #else
   throw ModelError(src.path + ": AOTInductor packages (.pt2) need libtorch >= 2.6; this build has " +
                    LibtorchVersion() + ". Export TorchScript (.pt) instead.");

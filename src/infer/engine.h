@@ -129,7 +129,9 @@ class Engine {
   // (model.path, or model.compiled where the job's path may take it) is
   // checked against the dtypes, per-row shapes and batch sizes it was
   // exported for; where the package does not record them, `probe` runs once
-  // through a copy of it with AOTInductor's own input checks on. A TorchScript
+  // through a copy of it with AOTInductor's own input checks on. A model
+  // exported by mpsbatch-export (either format) is first held against what
+  // it records it was exported for (export_record.h); any other TorchScript
   // model records nothing: running the probe is its check. Throws ModelError
   // naming the model file, what it expects, what the job gives and the key
   // that fixes it.

@@ -1,5 +1,6 @@
 // Whether the model takes the job's inputs: CheckInputs of TorchEngine
-// (torch_engine.h). An AOTInductor package is checked against what its
+// (torch_engine.h). A model the export helper recorded is checked against
+// its record (export_record.h); an AOTInductor package also against what its
 // archive records, or else by running the probe through it with its own
 // input checks on. No spdlog here (see engine.h).
 #include "common/error.h"
@@ -10,6 +11,12 @@
 namespace mpsbatch {
 
 void TorchEngine::CheckInputs(const std::vector<ArrayView>& probe, const BatchSizes& batches) {
+  if (record_) {
+    std::vector<ModelFeed> feeds;
+    for (size_t i = 0; i < probe.size(); ++i) feeds.push_back(FeedOf(probe[i], i));
+    const std::string differs = ExportRecordMismatch(*record_, feeds, options_, IsAotiPackage(source_.path));
+    if (!differs.empty()) throw ModelError("model.path '" + source_.path + "': " + differs);
+  }
   std::string mismatch;
   if (IsAotiPackage(source_.path)) mismatch = PackageMismatch(source_, "model.path", probe, batches);
   // Under path: auto a model.compiled that does not fit is only a path

@@ -2,6 +2,8 @@
 
 #include "common/error.h"
 #include "infer/bytes_reader.h"
+#include "infer/checkpoint_file.h"
+#include "infer/export_record.h"
 #include "infer/torch_message.h"
 #include "infer/torch_types.h"
 
@@ -35,17 +37,21 @@ TensorList ScriptForward::Run(const TensorList& inputs) {
   return Unpack(module_.forward(args));
 }
 
-torch::jit::Module LoadScript(const ModelSource& src, torch::Device device, Precision precision) {
+torch::jit::Module LoadScript(const ModelSource& src, torch::Device device, Precision precision, std::string* record) {
   torch::jit::Module module;
+  torch::jit::ExtraFilesMap extra{{kExportRecordFile, ""}};
   try {
     if (src.bytes) {
-      module = torch::jit::load(std::make_shared<BytesReader>(src.bytes), device);
+      module = torch::jit::load(std::make_shared<BytesReader>(src.bytes), device, extra);
     } else {
-      module = torch::jit::load(src.path, device);
+      module = torch::jit::load(src.path, device, extra);
     }
   } catch (const c10::Error& e) {
+    const std::string checkpoint = CheckpointNotModel(src);
+    if (!checkpoint.empty()) throw ModelError(src.path + ": " + checkpoint);
     throw ModelError(src.path + ": not a loadable TorchScript model: " + Brief(e));
   }
+  if (record) *record = extra[kExportRecordFile];
   module.eval();
   if (precision != Precision::kFp32) {
     // Only floating state changes dtype: integer buffers (position ids,

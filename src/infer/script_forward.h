@@ -6,6 +6,7 @@
 #include <torch/script.h>
 
 #include <memory>
+#include <string>
 
 #include "infer/engine.h"
 #include "infer/forward.h"
@@ -27,8 +28,11 @@ class ScriptForward : public Forward {
 };
 
 // The model `src` on `device` in eval mode, its floating state in
-// `precision`'s dtype. Throws ModelError if it does not load.
-torch::jit::Module LoadScript(const ModelSource& src, torch::Device device, Precision precision);
+// `precision`'s dtype. With `record`, stores there the text of the file's
+// export record (export_record.h), "" if it has none. Throws ModelError if it
+// does not load.
+torch::jit::Module LoadScript(const ModelSource& src, torch::Device device, Precision precision,
+                              std::string* record = nullptr);
 
 // torch.jit.freeze + optimize_for_inference (constant folding, conv-batchnorm
 // folding, fusion), optionally with 4-D weights in channels-last order.

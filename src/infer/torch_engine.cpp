@@ -35,10 +35,14 @@ TorchEngine::TorchEngine(const ModelSource& src, const EngineOptions& o, std::op
   SetThreads(o.threads);
   if (!src.bytes && !std::filesystem::is_regular_file(src.path)) throw ModelError(src.path + ": model file not found");
   if (IsAotiPackage(src.path)) {
-    AddPath("aoti", MakeAoti(src, device_));
+    std::unordered_map<std::string, std::string> metadata;
+    AddPath("aoti", MakeAoti(src, device_, &metadata));
+    record_ = ReadExportRecord(metadata, src.path);
   } else {
-    script_ = LoadScript(src, device_, o.precision);
+    std::string record;
+    script_ = LoadScript(src, device_, o.precision, &record);
     AddPath("eager", std::make_unique<ScriptForward>(script_, false));
+    record_ = ReadExportRecord(ParseRecordLines(record), src.path);
   }
   active_ = paths_.front().second.get();
   active_name_ = paths_.front().first;

@@ -21,6 +21,7 @@
 #include "infer/cuda_graph.h"
 #include "infer/cuda_pipeline.h"
 #include "infer/engine.h"
+#include "infer/export_record.h"
 #include "infer/forward.h"
 #include "infer/preprocess.h"
 #include "infer/prewarm.h"
@@ -103,7 +104,8 @@ class TorchEngine : public Engine {
   torch::Device device_;
   ModelSource source_;
   std::optional<ModelSource> compiled_;
-  torch::jit::Module script_;                                            // as loaded (TorchScript models)
+  std::optional<ExportRecord> record_;  // what the model was exported for, if the file says
+  torch::jit::Module script_;           // as loaded (TorchScript models)
   std::vector<std::pair<std::string, std::unique_ptr<Forward>>> paths_;  // built so far
   Forward* active_ = nullptr;                                            // batches of any size
   std::string active_name_;

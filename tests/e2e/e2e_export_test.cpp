@@ -1,0 +1,186 @@
+// End to end: models exported by the export helper (scripts/export_model.py,
+// installed as mpsbatch-export) from a factory or a torch.save checkpoint
+// score as the eager model does in Python; the helper refuses an example that
+// would fix the batch at 1 row; mpsbatch refuses a job that does not feed what
+// the model was exported for, and a torch.save checkpoint given as the model,
+// each with the fix. The models and references: tests/e2e/export_models.py.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <string>
+#include <vector>
+
+#include "e2e_util.h"
+
+namespace mpsbatch {
+
+using namespace e2e;
+
+namespace {
+
+class Export : public E2E {
+ protected:
+  void SetUp() override {
+    E2E::SetUp();
+    // The helper imports the tests' models (export_models:sequential ...).
+    setenv("PYTHONPATH", MPSBATCH_TESTS_DIR "/e2e", 1);
+    const RunResult made = Python({MPSBATCH_TESTS_DIR "/e2e/export_models.py", "make", dir_.string()}, "make");
+    ASSERT_EQ(made.exit_code, 0) << made.output;
+  }
+
+  RunResult Python(std::vector<std::string> args, const std::string& log, int timeout_s = 300) {
+    args.insert(args.begin(), MPSBATCH_PYTHON_BIN);
+    return Spawn(args, dir_ / (log + ".log"), timeout_s);
+  }
+
+  // mpsbatch-export with `args`.
+  RunResult ExportModel(const std::vector<std::string>& args, int timeout_s = 300) {
+    std::vector<std::string> all{MPSBATCH_SOURCE_DIR "/scripts/export_model.py"};
+    all.insert(all.end(), args.begin(), args.end());
+    return Python(all, "export", timeout_s);
+  }
+
+  static bool IsPackage(const std::string& model) { return model.ends_with(".pt2"); }
+
+  // A job in dir_ that scores data.h5's `datasets` with `model` (on the eager
+  // path where there is a choice).
+  fs::path Job(const std::string& name, const std::string& model, const std::string& datasets,
+               const std::string& outputs, const std::string& extra = "") {
+    const fs::path job = dir_ / name;
+    testing::WriteFile(job, "model: {path: " + model + "}\ndevice: " + TestDevice() + "\nbatch_size: 8\n" +
+                                (IsPackage(model) ? "" : "path: eager\n") +
+                                "input: {path: data.h5, datasets: " + datasets + extra +
+                                "}\noutput: {path: out.h5, datasets: " + outputs + ", overwrite: true}\n");
+    return job;
+  }
+
+  fs::path SeqJob(const std::string& model) {
+    return Job("seq.yaml", model, "[images]", "[logits]", ", scale: 0.0625");
+  }
+  fs::path TwoJob(const std::string& model) { return Job("two.yaml", model, "[features, mask]", "[score, count]"); }
+
+  std::string P(const std::string& name) const { return (dir_ / name).string(); }
+
+  void ExpectSequentialScores() {
+    ExpectNear(ReadFloats(Out(), "logits"), ReadFloats(P("reference.h5"), "seq_logits"), Tolerance());
+  }
+
+  void ExpectTwoInputsScores() {
+    ExpectNear(ReadFloats(Out(), "score"), ReadFloats(P("reference.h5"), "two_score"), Tolerance());
+    InputFile got(Out()), want(P("reference.h5"));
+    const HostArray g = got.ReadRows(got.Describe("count"), 0, 37),
+                    w = want.ReadRows(want.Describe("two_count"), 0, 37);
+    EXPECT_EQ(g.dtype, DType::kInt64);
+    EXPECT_TRUE(g.bytes.size() == w.bytes.size() && std::equal(g.bytes.begin(), g.bytes.end(), w.bytes.begin()))
+        << "the mask counts differ from Python's";
+  }
+};
+
+void ExpectRefused(const RunResult& r, const std::vector<std::string>& parts) {
+  EXPECT_EQ(r.exit_code, 5) << r.output;
+  for (const auto& p : parts) EXPECT_NE(r.output.find(p), std::string::npos) << "no '" << p << "' in:\n" << r.output;
+  EXPECT_EQ(r.output.find("constants.pkl"), std::string::npos) << r.output;
+}
+
+}  // namespace
+
+// nn.Sequential's forward takes `input`: an export that hard-codes another
+// argument name fails for it.
+TEST_F(Export, SequentialFromFactoryToTorchScriptScoresAsPython) {
+  const auto job = SeqJob("seq.pt");
+  const RunResult e = ExportModel({"export_models:sequential", "--job", job.string(), "-o", P("seq.pt")});
+  ASSERT_EQ(e.exit_code, 0) << e.output;
+  EXPECT_NE(e.output.find("forward(input float32 [8, 8])"), std::string::npos) << e.output;
+  EXPECT_RUN_OK(RunMpsbatch(2, job));
+  ExpectSequentialScores();
+}
+
+TEST_F(Export, TwoInputsFromWholeModuleCheckpointToTorchScriptScoresAsPython) {
+  const auto job = TwoJob("two.pt");
+  // Pickled from export_models.py run as a script: its class is __main__.TwoInputs.
+  const RunResult e = ExportModel({"--checkpoint", P("two_whole.pt"), "--class", "export_models:TwoInputs", "--job",
+                                   job.string(), "-o", P("two.pt")});
+  ASSERT_EQ(e.exit_code, 0) << e.output;
+  EXPECT_RUN_OK(RunMpsbatch(2, job));
+  ExpectTwoInputsScores();
+}
+
+TEST_F(Export, TwoInputsFromFactoryWithGivenShapesScoresAsPython) {
+  const RunResult e = ExportModel(
+      {"export_models:two_inputs", "--input", "features:4x6:float32", "--input", "mask:4x6:int64", "-o", P("two.pt")});
+  ASSERT_EQ(e.exit_code, 0) << e.output;
+  EXPECT_RUN_OK(RunMpsbatch(1, TwoJob("two.pt")));
+  ExpectTwoInputsScores();
+}
+
+// AOTInductor compiles with the host's C++ compiler: the one package export
+// of the tests, with a long time limit (its ctest's TIMEOUT too).
+TEST_F(Export, SequentialFromStateDictToAotiPackageScoresAsPython) {
+  if (!MPSBATCH_HAVE_AOTI) GTEST_SKIP() << "this libtorch cannot load AOTInductor packages";
+  const auto job = SeqJob("seq.pt2");
+  const RunResult e = ExportModel({"--checkpoint", P("seq_state.pt"), "--class", "export_models:sequential", "--device",
+                                   TestDevice(), "--job", job.string(), "-o", P("seq.pt2")},
+                                  1500);
+  ASSERT_EQ(e.exit_code, 0) << e.output;
+  EXPECT_RUN_OK(RunMpsbatch(2, job, {}, 300));
+  ExpectSequentialScores();
+  // The record travels in the package's metadata: a job that feeds uint8 is refused.
+  ExpectRefused(RunMpsbatch(1, Job("raw.yaml", "seq.pt2", "[images]", "[logits]"), {"--dry-run"}, 300),
+                {"exported for input 0 ('images', forward's 'input') as float32, and the job gives it as uint8",
+                 "set input.dtype: float32"});
+}
+
+TEST_F(Export, RefusesAnExampleOfOneRow) {
+  const RunResult e = ExportModel({"export_models:sequential", "--input", "input:1x8x8:float32", "-o", P("b1.pt")});
+  EXPECT_EQ(e.exit_code, 1) << e.output;
+  EXPECT_NE(e.output.find("batch of 1 row(s) makes torch.export fix the batch dimension"), std::string::npos)
+      << e.output;
+  EXPECT_FALSE(fs::exists(P("b1.pt")));
+}
+
+// A model that records what it was exported for refuses a job that feeds it
+// something else, naming the key; today's models (no record) run as before.
+TEST_F(Export, JobThatDoesNotFeedWhatTheModelWasExportedForIsRefused) {
+  ASSERT_EQ(ExportModel({"export_models:sequential", "--job", SeqJob("seq.pt").string(), "-o", P("seq.pt")}).exit_code,
+            0);
+  // Without input.scale the uint8 pixels reach the model as uint8.
+  ExpectRefused(RunMpsbatch(1, Job("raw.yaml", "seq.pt", "[images]", "[logits]"), {"--dry-run"}),
+                {"model.path '" + P("seq.pt") + "'",
+                 "exported for input 0 ('images', forward's 'input') as float32, and the job gives it as uint8",
+                 "set input.dtype: float32"});
+  // Another dataset of another row shape.
+  ExpectRefused(
+      RunMpsbatch(1, Job("rows.yaml", "seq.pt", "[features]", "[logits]"), {"--dry-run"}),
+      {"exported for input 0 ('features', forward's 'input') in rows of [8, 8], and the job gives rows of [6]"});
+
+  ASSERT_EQ(ExportModel({"export_models:two_inputs", "--job", TwoJob("two.pt").string(), "-o", P("two.pt")}).exit_code,
+            0);
+  ExpectRefused(RunMpsbatch(1, Job("swapped.yaml", "two.pt", "[mask, features]", "[score, count]"), {"--dry-run"}),
+                {"input.datasets lists [mask, features], and the model was exported for [features, mask] in that "
+                 "order, forward(features, mask); list input.datasets in forward() order"});
+  ExpectRefused(RunMpsbatch(1, Job("one.yaml", "two.pt", "[features]", "[score, count]"), {"--dry-run"}),
+                {"the model was exported for 2 input(s), forward(features, mask), and input.datasets names 1"});
+  // The precision: a TorchScript model exported at fp32 is cast; one at bf16 is not run at fp32.
+  EXPECT_RUN_OK(RunMpsbatch(1, TwoJob("two.pt"), {"--dry-run", "--set", "precision=bf16"}));
+}
+
+// torch.save files are what most users hold; libtorch refuses them with
+// "PytorchStreamReader failed locating file constants.pkl ... corrupted".
+TEST_F(Export, StateDictCheckpointIsRefusedWithTheExportCommand) {
+  ExpectRefused(RunMpsbatch(1, SeqJob("seq_state.pt"), {"--dry-run"}),
+                {"is a checkpoint written by torch.save (a state_dict, or a dict holding one)",
+                 "mpsbatch-export --checkpoint '" + P("seq_state.pt") + "' --class your_module:YourModel"});
+}
+
+TEST_F(Export, WholeModuleCheckpointIsRefusedNamingItsClass) {
+  ExpectRefused(RunMpsbatch(1, TwoJob("two_whole.pt"), {"--dry-run"}),
+                {"is a whole nn.Module (__main__.TwoInputs) pickled by torch.save(model)",
+                 "mpsbatch-export --checkpoint '" + P("two_whole.pt") + "' --class your_module:TwoInputs"});
+}
+
+TEST_F(Export, LegacyCheckpointIsRefusedWithTheExportCommand) {
+  ExpectRefused(RunMpsbatch(1, SeqJob("legacy.pt"), {"--dry-run"}),
+                {"is a checkpoint in torch.save's legacy (non-zip) format", "mpsbatch-export --checkpoint"});
+}
+
+}  // namespace mpsbatch

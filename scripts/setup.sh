@@ -2,7 +2,8 @@
 # Installs what mpsbatch needs on Debian 12/13 or Ubuntu 24.04: the system
 # packages (apt) and a Python venv in .venv with libtorch (PyPI's torch wheel
 # carries it), h5py, numpy and scikit-learn for the demo, the tests and the
-# scripts. Safe to run again: it skips what is already there.
+# scripts, and matplotlib for scripts/plot_run.py. Safe to run again: it
+# skips what is already there.
 #
 # Environment:
 #   MPSBATCH_VENV        venv folder (default: .venv in the repository)
@@ -19,7 +20,7 @@ apt_packages=(
   python3 python3-venv python3-dev
   libopenmpi-dev openmpi-bin
   libhdf5-dev hdf5-tools
-  libyaml-cpp-dev libspdlog-dev libfmt-dev
+  libyaml-cpp-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev
   clang-format
   iproute2 util-linux
@@ -28,7 +29,7 @@ apt_packages=(
 if [[ "${MPSBATCH_SKIP_APT:-0}" != 1 ]]; then
   if ! command -v apt-get >/dev/null; then
     echo "setup: no apt-get here; install the equivalents of: ${apt_packages[*]}" >&2
-    echo "setup: (macOS: brew install cmake ninja open-mpi hdf5 yaml-cpp spdlog googletest; see docs/getting-started.md)" >&2
+    echo "setup: (macOS: brew install cmake ninja open-mpi hdf5 yaml-cpp spdlog nlohmann-json googletest; see docs/getting-started.md)" >&2
     echo "setup: then run again with MPSBATCH_SKIP_APT=1" >&2
     exit 1
   fi
@@ -49,8 +50,8 @@ if [[ ! -x "$venv/bin/python" ]]; then
   echo "setup: creating $venv"
   python3 -m venv "$venv"
 fi
-if ! "$venv/bin/python" -c 'import torch, h5py, numpy, sklearn' 2>/dev/null; then
-  echo "setup: installing $torch_req h5py numpy scikit-learn into $venv"
-  "$venv/bin/python" -m pip install -q --disable-pip-version-check "$torch_req" h5py numpy scikit-learn
+if ! "$venv/bin/python" -c 'import torch, h5py, numpy, sklearn, matplotlib' 2>/dev/null; then
+  echo "setup: installing $torch_req h5py numpy scikit-learn matplotlib into $venv"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check "$torch_req" h5py numpy scikit-learn matplotlib
 fi
 "$venv/bin/python" -c 'import torch; print("setup: done; torch", torch.__version__, "at", torch.utils.cmake_prefix_path)'

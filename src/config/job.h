@@ -31,6 +31,8 @@ struct StallTimeout {
   enum class Mode { kAuto, kOff, kSeconds };
   Mode mode = Mode::kAuto;
   double seconds = 0;  // kSeconds only
+
+  bool operator==(const StallTimeout&) const = default;
 };
 
 // Each enum's names, as the job file spells them (common/enum_table.h).
@@ -85,6 +87,9 @@ struct JobConfig {
   double progress_interval = 10;  // seconds between rank 0's progress lines while scoring; 0: none
   int threads = 0;                // intra-op threads per rank; 0 = host cores / ranks on the host
   std::string log_level = "info";
+  // Where the run report goes (run/run_report.h): "auto" (beside output.path,
+  // its extension replaced by .report.json), "off", or an absolute file path.
+  std::string report = "auto";
 
   struct Input {
     std::string path;
@@ -99,6 +104,8 @@ struct JobConfig {
     InputLayout layout = InputLayout::kNchw;
     bool read_direct = true;  // input.read: auto (straight from the file where possible) or hdf5
     int read_threads = 0;     // threads per direct read; 0 = auto
+
+    bool operator==(const Input&) const = default;
   } input;
 
   struct Output {
@@ -106,7 +113,12 @@ struct JobConfig {
     std::vector<std::string> datasets;  // one per model output, in order
     bool overwrite = false;
     std::optional<DType> dtype;  // every output converted to it; unset: each in its own type
+
+    bool operator==(const Output&) const = default;
   } output;
+
+  // Every field, effective_yaml included.
+  bool operator==(const JobConfig&) const = default;
 };
 
 // Reads and validates the job file at `path`. `overrides` are "key.path=value"

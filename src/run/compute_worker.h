@@ -15,12 +15,14 @@
 #include "infer/engine.h"
 #include "plan/chunk_plan.h"
 #include "plan/job_plan.h"
+#include "run/timeline.h"
 
 namespace mpsbatch {
 
 struct WorkItem {
   Chunk chunk;
   std::vector<HostArray> inputs;  // one per plan input, chunk.rows() rows each
+  ChunkTiming timing;             // the main thread's stamps so far
 };
 
 // Non-finite values (NaN, +Inf, -Inf) found in floating outputs.
@@ -36,6 +38,7 @@ struct ResultItem {
   std::vector<HostArray> outputs;  // one per plan output; empty if `error`
   NonFinite nonfinite;
   std::exception_ptr error;  // what the compute thread threw
+  ChunkTiming timing;        // the WorkItem's, with the compute thread's stamps added
 };
 
 struct ComputeSettings {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <memory>
 
 #include "common/error.h"
@@ -82,6 +83,26 @@ std::vector<HostArray> ReadChunk(InputFile& input, const JobPlan& plan, const Ch
   return arrays;
 }
 
+// A chunk's input rows, read (or taken from `msg`) and timed, ready for the
+// compute thread: `given` is when the rank got the chunk.
+WorkItem PrepareWork(const Chunk& c, TimelineClock::time_point given,
+                     const std::function<std::vector<HostArray>()>& rows) {
+  WorkItem item{c, rows(), {}};
+  item.timing.given = given;
+  item.timing.submitted = TimelineClock::now();
+  item.timing.read_seconds = SecondsBetween(given, item.timing.submitted);
+  return item;
+}
+
+// Records a result delivered (sent or written) since `since`.
+void RecordDelivered(RankTimeline* timeline, const ResultItem& r, TimelineClock::time_point since) {
+  if (!timeline) return;
+  ChunkRecord record{r.chunk.id, r.chunk.rows(), r.timing};
+  record.timing.delivered = TimelineClock::now();
+  record.timing.deliver_seconds = SecondsBetween(since, record.timing.delivered);
+  timeline->chunks.push_back(record);
+}
+
 ResultItem Checked(ResultItem r) {
   if (r.error) std::rethrow_exception(r.error);
   return r;
@@ -97,7 +118,9 @@ RankStats RunWorker(const RankLoopContext& ctx, ComputeWorker& worker) {
   int64_t outstanding = 0;
   bool ended = false;
   auto send_result = [&](ResultItem r) {
+    const auto sending = TimelineClock::now();
     ctx.comm.Send(0, kTagResult, Encode(r.chunk.id, r.outputs));
+    RecordDelivered(ctx.timeline, r, sending);
     stats.nonfinite.Add(r.nonfinite);
     stats.rows += r.chunk.rows();
     ++stats.chunks;
@@ -111,6 +134,7 @@ RankStats RunWorker(const RankLoopContext& ctx, ComputeWorker& worker) {
     }
     if (!ended) {
       if (auto m = ctx.comm.TryReceive(tag)) {
+        const auto given = TimelineClock::now();
         const int64_t id = ChunkIdOf(m->data);
         if (m->source != 0 || id >= ctx.chunks.num_chunks())
           throw CommError("rank " + std::to_string(m->source) + " handed out chunk " + std::to_string(id) +
@@ -119,7 +143,9 @@ RankStats RunWorker(const RankLoopContext& ctx, ComputeWorker& worker) {
           ended = true;
         } else {
           const Chunk c = ctx.chunks.chunk(id);
-          worker.Submit({c, ctx.input ? ReadChunk(*ctx.input, ctx.plan, c) : Decode(m->data, c.rows(), layouts)});
+          worker.Submit(PrepareWork(c, given, [&] {
+            return ctx.input ? ReadChunk(*ctx.input, ctx.plan, c) : Decode(m->data, c.rows(), layouts);
+          }));
           ++outstanding;
         }
         progress = true;
@@ -166,7 +192,9 @@ class Gatherer {
           throw CommError("rank " + std::to_string(m->source) + " sent a result for chunk " + std::to_string(id) +
                           ", which it was not given");
         const Chunk c = ctx_.chunks.chunk(id);
+        const auto writing = TimelineClock::now();
         Finish(m->source, c, Decode(m->data, c.rows(), layouts_));
+        if (ctx_.timeline) ctx_.timeline->write_for_others_seconds += SecondsBetween(writing, TimelineClock::now());
         progress = true;
       }
       while (auto r = worker_.NextFor(std::chrono::microseconds(0))) {
@@ -223,7 +251,10 @@ class Gatherer {
         ctx_.comm.SendAsync(r, ctx_.plan.mode == InputMode::kScatter ? kTagInput : kTagAssign, Encode(-1, {}));
         told_end_[static_cast<size_t>(r)] = true;
       } else if (ctx_.plan.mode == InputMode::kScatter) {
-        ctx_.comm.SendAsync(r, kTagInput, Encode(c->id, ReadChunk(*ctx_.input, ctx_.plan, *c)));
+        const auto reading = TimelineClock::now();
+        std::vector<HostArray> rows = ReadChunk(*ctx_.input, ctx_.plan, *c);
+        if (ctx_.timeline) ctx_.timeline->read_for_others_seconds += SecondsBetween(reading, TimelineClock::now());
+        ctx_.comm.SendAsync(r, kTagInput, Encode(c->id, rows));
       } else {
         ctx_.comm.SendAsync(r, kTagAssign, Encode(c->id, {}));
       }
@@ -234,15 +265,18 @@ class Gatherer {
 
   bool FeedOwn() {
     if (!HasRoom(0)) return false;
+    const auto given = TimelineClock::now();
     const auto c = Take(0);
     if (!c) return false;
-    worker_.Submit({*c, ReadChunk(*ctx_.input, ctx_.plan, *c)});
+    worker_.Submit(PrepareWork(*c, given, [&] { return ReadChunk(*ctx_.input, ctx_.plan, *c); }));
     return true;
   }
 
   void OwnResult(ResultItem r) {
     r = Checked(std::move(r));
+    const auto writing = TimelineClock::now();
     Finish(0, r.chunk, r.outputs);
+    RecordDelivered(ctx_.timeline, r, writing);
     stats_.nonfinite.Add(r.nonfinite);
     stats_.rows += r.chunk.rows();
     ++stats_.chunks;

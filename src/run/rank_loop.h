@@ -18,6 +18,7 @@
 #include "read/input_file.h"
 #include "run/compute_worker.h"
 #include "run/stall_watch.h"
+#include "run/timeline.h"
 #include "write/result_writer.h"
 
 namespace mpsbatch {
@@ -39,9 +40,10 @@ struct RankLoopContext {
   ResultWriter* writer = nullptr;  // rank 0 only
   size_t depth = 2;
   Schedule schedule = Schedule::kDynamic;
-  std::vector<bool> done;        // rank 0: chunks an earlier run wrote (resume); empty: none
-  StallTimeout stall_timeout;    // rank 0: how long a rank may hold a chunk (run/stall_watch.h)
-  double progress_interval = 0;  // rank 0: seconds between progress lines (run/progress.h); 0: none
+  std::vector<bool> done;            // rank 0: chunks an earlier run wrote (resume); empty: none
+  StallTimeout stall_timeout;        // rank 0: how long a rank may hold a chunk (run/stall_watch.h)
+  double progress_interval = 0;      // rank 0: seconds between progress lines (run/progress.h); 0: none
+  RankTimeline* timeline = nullptr;  // where this rank records its chunks (run/timeline.h); null: nowhere
 };
 
 // Collective over all ranks. Returns once this rank's part is done (rank 0:

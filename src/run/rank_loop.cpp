@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
-#include <functional>
 #include <memory>
 
 #include "common/error.h"
@@ -83,10 +82,10 @@ std::vector<HostArray> ReadChunk(InputFile& input, const JobPlan& plan, const Ch
   return arrays;
 }
 
-// A chunk's input rows, read (or taken from `msg`) and timed, ready for the
-// compute thread: `given` is when the rank got the chunk.
-WorkItem PrepareWork(const Chunk& c, TimelineClock::time_point given,
-                     const std::function<std::vector<HostArray>()>& rows) {
+// A chunk's input rows, read (or taken from a message) by `rows` and timed,
+// ready for the compute thread: `given` is when the rank got the chunk.
+template <typename ReadRows>
+WorkItem PrepareWork(const Chunk& c, TimelineClock::time_point given, ReadRows rows) {
   WorkItem item{c, rows(), {}};
   item.timing.given = given;
   item.timing.submitted = TimelineClock::now();

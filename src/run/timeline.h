@@ -1,14 +1,12 @@
-// A rank's timeline for the run report (run/run_report.h): when each of its
-// start-up phases began, and for each chunk it scored when it got the chunk
-// and where the chunk's time went. Stamps are the steady clock's; the rank's
-// main thread and compute thread fill a chunk's ChunkTiming as it passes
-// (WorkItem and ResultItem carry it), each stamp one clock read, nothing
-// per row.
+// A rank's timeline for the run report (run/run_report.h): for each chunk it
+// scored, when it got the chunk and where the chunk's time went. Stamps are
+// the steady clock's; the rank's main thread and compute thread fill a
+// chunk's ChunkTiming as it passes (WorkItem and ResultItem carry it), each
+// stamp one clock read, nothing per row.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
-#include <string>
 #include <vector>
 
 namespace mpsbatch {
@@ -34,21 +32,12 @@ struct ChunkRecord {
   ChunkTiming timing;
 };
 
-// A phase of the rank's run, from `begin` to the next phase's begin (the
-// last one to the end of the timeline).
-struct PhaseMark {
-  std::string name;
-  TimelineClock::time_point begin;
-};
-
-// One rank's timeline. Only the rank's main thread touches it.
+// One rank's chunks (its phases are JobTimes', run/report.h). Only the
+// rank's main thread touches it.
 struct RankTimeline {
-  std::vector<PhaseMark> phases;
   std::vector<ChunkRecord> chunks;      // in the order they were delivered
   double read_for_others_seconds = 0;   // rank 0, scatter mode: reading the other ranks' chunks
   double write_for_others_seconds = 0;  // rank 0: writing the other ranks' results
-
-  void Mark(std::string name, TimelineClock::time_point at) { phases.push_back({std::move(name), at}); }
 };
 
 // Seconds from `from` to `to`.

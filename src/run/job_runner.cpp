@@ -186,15 +186,14 @@ void RunJob(Communicator& comm, const CliOptions& cli) try {
       });
   times.scored = now();
   JobTotals totals;
-  std::vector<std::string> rank_reports;
   Collective(comm, "gather-stats", [&] {
     totals = GatherTotals(
         comm, {static_cast<double>(stats.rows), stats.compute_seconds, CalibrationLine(calibration, comm.rank()),
                stats.nonfinite.values, stats.nonfinite.first_row < 0 ? p.plan.rows : stats.nonfinite.first_row});
-    rank_reports = GatherRankReports(
+    report.Gathered(GatherRankReports(
         comm, report.RankPart({p.engine->device_name(), calibration.report.paths.chosen,
                                CalibrationLine(calibration, comm.rank()), calibration.report.batch_size, stats.rows,
-                               stats.chunks, stats.compute_seconds}));
+                               stats.chunks, stats.compute_seconds})));
   });
   if (comm.rank() == 0) LogNonFinite(totals.nonfinite_values, totals.first_nonfinite_row);
 
@@ -216,7 +215,7 @@ void RunJob(Communicator& comm, const CliOptions& cli) try {
   // 8. Publish, and report.
   if (comm.rank() == 0) {
     PublishOutput(*writer, p.job.output.overwrite);
-    report.WriteCommitted(rank_reports);
+    report.WriteCommitted();
     LogSummary(p, JobTimes::Seconds(times.start, times.scored), JobTimes::Seconds(times.scoring, times.scored),
                totals.rows, totals.compute_seconds, totals.paths);
     LogTimes(times);

@@ -184,11 +184,16 @@ std::string RunReport::RankPart(const RankFacts& facts) {
   return part.dump();
 }
 
-void RunReport::WriteCommitted(const std::vector<std::string>& rank_parts) {
-  std::vector<std::string> parts = rank_parts;
+std::vector<std::string> RunReport::PartsNow() {
+  std::vector<std::string> parts = rank_parts_;
+  if (parts.empty()) parts.emplace_back();
+  parts[0] = RankPart(facts_);
+  return parts;
+}
+
+void RunReport::WriteCommitted() {
   try {
-    if (!parts.empty()) parts[0] = RankPart(facts_);  // with the commit
-    Write("ok", "", parts);
+    Write("ok", "", PartsNow());
   } catch (const std::exception& e) {
     spdlog::warn("the run report was not written ({}); the output is complete", e.what());
   }
@@ -202,7 +207,7 @@ void RunReport::WriteFailed(const std::string& line) noexcept {
     // output that exists (or another run's lock) leaves the report beside
     // that output alone.
     if (!p_.output_lock || RunReportPath(p_.job).empty()) return;
-    Write("failed", line.empty() ? "the job failed; its log says why" : line, {RankPart(facts_)});
+    Write("failed", line.empty() ? "the job failed; its log says why" : line, PartsNow());
   } catch (const std::exception& e) {
     spdlog::warn("the failed job's run report was not written: {}", e.what());
   } catch (...) {

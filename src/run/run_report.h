@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "config/cli.h"
@@ -54,17 +55,24 @@ class RunReport {
   // phases up to now and its chunks.
   std::string RankPart(const RankFacts& facts);
 
+  // Rank 0: keeps every rank's part (GatherRankReports) for the report.
+  void Gathered(std::vector<std::string> rank_parts) { rank_parts_ = std::move(rank_parts); }
+
   // Rank 0, once the output is committed: writes the report from every rank's
   // part (rank 0's own rendered again, to add the commit). Logs a warning if
   // it cannot; never throws.
-  void WriteCommitted(const std::vector<std::string>& rank_parts);
+  void WriteCommitted();
 
   // Rank 0: writes the report marked failed with `line` and what rank 0
-  // knows (its own part only), if it holds the output's lock (a job refused
-  // before that leaves an existing report alone). Never throws.
+  // knows (every rank's part once gathered, else its own), if it holds the
+  // output's lock (a job refused before that leaves an existing report
+  // alone). Never throws.
   void WriteFailed(const std::string& line) noexcept;
 
  private:
+  // Every rank's part, rank 0's rendered again up to now (only its own
+  // before the parts are gathered).
+  std::vector<std::string> PartsNow();
   void Write(const std::string& status, const std::string& error, const std::vector<std::string>& rank_parts);
 
   int rank_;
@@ -74,6 +82,7 @@ class RunReport {
   const JobTimes& times_;
   const RankTimeline& timeline_;
   RankFacts facts_;
+  std::vector<std::string> rank_parts_;  // rank 0: every rank's, once gathered
   std::string start_time_;
   int uncaught_ = 0;  // exceptions in flight when made
   bool written_ = false;

@@ -157,6 +157,26 @@ TEST_F(E2E, AJobThatFailsWhileScoringWritesItsReportMarkedFailed) {
   EXPECT_FALSE(report["ranks"][0]["chunks"].empty());  // the chunks before the poisoned one
 }
 
+// A failure agreed after scoring (here an injected one at the commit, on
+// rank 1) reports every rank's timeline, the output not committed.
+TEST_F(E2E, AJobThatFailsAtTheCommitReportsEveryRank) {
+  setenv("MPSBATCH_FAIL_AT", "commit:1:output", 1);  // inherited by mpiexec and the ranks
+  auto r = RunMpsbatch(2, SmallJob(dir_));
+  unsetenv("MPSBATCH_FAIL_AT");
+  EXPECT_EQ(r.exit_code, 7) << r.output;
+  EXPECT_FALSE(fs::exists(Out()));
+  const fs::path path = dir_ / "out.report.json";
+  ASSERT_TRUE(fs::exists(path)) << r.output;
+  const Json report = ReadReport(path);
+  EXPECT_EQ(report["status"], "failed");
+  EXPECT_NE(report["error"].get<std::string>().find("rank 1 failed in commit"), std::string::npos) << report["error"];
+  EXPECT_EQ(report["output"]["committed"], false);
+  ASSERT_EQ(report["ranks"].size(), 2u);
+  size_t chunks = 0;
+  for (const Json& rank : report["ranks"]) chunks += rank["chunks"].size();
+  EXPECT_EQ(chunks, static_cast<size_t>(kChunks));
+}
+
 TEST_F(E2E, PlotRunDrawsAReport) {
   auto r = RunMpsbatch(2, SmallJob(dir_));
   EXPECT_RUN_OK(r);

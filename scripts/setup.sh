@@ -2,7 +2,8 @@
 # Installs what mpsbatch needs on Debian 12/13 or Ubuntu 24.04: the system
 # packages (apt) and a Python venv in .venv with libtorch (PyPI's torch wheel
 # carries it), h5py, numpy and scikit-learn for the demo, the tests and the
-# scripts, and PyYAML for mpsbatch-export (which reads job files). Safe to run again: it skips what is already there.
+# scripts, PyYAML for mpsbatch-export (which reads job files) and matplotlib for
+# scripts/plot_run.py. Safe to run again: it skips what is already there.
 #
 # Environment:
 #   MPSBATCH_VENV        venv folder (default: .venv in the repository)
@@ -19,7 +20,7 @@ apt_packages=(
   python3 python3-venv python3-dev
   libopenmpi-dev openmpi-bin
   libhdf5-dev hdf5-tools
-  libyaml-cpp-dev libspdlog-dev libfmt-dev
+  libyaml-cpp-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libssl-dev
   libgtest-dev libgmock-dev
   clang-format
@@ -33,7 +34,7 @@ optional_packages=(slurmctld slurmd slurm-client munge)
 if [[ "${MPSBATCH_SKIP_APT:-0}" != 1 ]]; then
   if ! command -v apt-get >/dev/null; then
     echo "setup: no apt-get here; install the equivalents of: ${apt_packages[*]}" >&2
-    echo "setup: (macOS: brew install cmake ninja open-mpi hdf5 yaml-cpp spdlog googletest openssl@3; see docs/getting-started.md)" >&2
+    echo "setup: (macOS: brew install cmake ninja open-mpi hdf5 yaml-cpp spdlog nlohmann-json googletest openssl@3; see docs/getting-started.md)" >&2
     echo "setup: then run again with MPSBATCH_SKIP_APT=1" >&2
     exit 1
   fi
@@ -66,8 +67,8 @@ if [[ ! -x "$venv/bin/python" ]]; then
   echo "setup: creating $venv"
   python3 -m venv "$venv"
 fi
-if ! "$venv/bin/python" -c 'import torch, h5py, numpy, sklearn, yaml' 2>/dev/null; then
-  echo "setup: installing $torch_req h5py numpy scikit-learn pyyaml into $venv"
-  "$venv/bin/python" -m pip install -q --disable-pip-version-check "$torch_req" h5py numpy scikit-learn pyyaml
+if ! "$venv/bin/python" -c 'import torch, h5py, numpy, sklearn, yaml, matplotlib' 2>/dev/null; then
+  echo "setup: installing $torch_req h5py numpy scikit-learn pyyaml matplotlib into $venv"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check "$torch_req" h5py numpy scikit-learn pyyaml matplotlib
 fi
 "$venv/bin/python" -c 'import torch; print("setup: done; torch", torch.__version__, "at", torch.utils.cmake_prefix_path)'

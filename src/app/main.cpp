@@ -27,6 +27,7 @@ int Main(int argc, char** argv) {
   CliOptions cli;
   try {
     cli = ParseCommandLine(std::vector<std::string>(argv + 1, argv + argc));
+    cli.command_line = CommandLineText(std::vector<std::string>(argv, argv + argc));
   } catch (const UsageError& e) {
     if (comm.rank() == 0) std::fprintf(stderr, "mpsbatch: %s\n", e.what());
     return ExitCode(e.kind());

@@ -35,6 +35,9 @@ std::optional<Failure> Run(const std::function<void()>& body) {
 
 std::atomic<Communicator*> g_terminate_comm{nullptr};
 
+// LastFailureLine's; the main thread sets and reads it.
+std::string g_last_failure;
+
 [[noreturn]] void AbortOnTerminate() {
   Failure failure{ErrorKind::kInternal, "std::terminate called without an exception"};
   if (std::current_exception()) failure = CurrentFailure();
@@ -90,7 +93,8 @@ void Agree(Communicator& comm, std::string_view step, const std::function<void()
   Failure agreed;
   agreed.kind = static_cast<ErrorKind>(std::stoi(payload.substr(0, newline)));
   agreed.message = payload.substr(newline + 1);
-  if (comm.rank() == 0) spdlog::error("{}", FailureLine(first, step, agreed));
+  g_last_failure = FailureLine(first, step, agreed);
+  if (comm.rank() == 0) spdlog::error("{}", g_last_failure);
   throw JobFailed(agreed.kind);
 }
 
@@ -109,11 +113,14 @@ void Collective(Communicator& comm, std::string_view step, const std::function<v
 
 void AbortJob(Communicator& comm, std::string_view step, const Failure& failure,
               const std::function<void()>& before_abort) {
-  spdlog::error("{}", FailureLine(comm.rank(), step, failure));
+  g_last_failure = FailureLine(comm.rank(), step, failure);
+  spdlog::error("{}", g_last_failure);
   if (before_abort) Run(before_abort);  // the abort comes whatever happens there
   spdlog::default_logger()->flush();
   comm.Abort(ExitCode(failure.kind));
 }
+
+std::string LastFailureLine() { return g_last_failure; }
 
 void AbortJobOnTerminate(Communicator& comm) {
   g_terminate_comm.store(&comm);

@@ -96,6 +96,11 @@ void Collective(Communicator& comm, std::string_view step, const std::function<v
 [[noreturn]] void AbortJob(Communicator& comm, std::string_view step, const Failure& failure,
                            const std::function<void()>& before_abort = {});
 
+// FailureLine of the last failure this rank learnt of: agreed in a step (the
+// failing rank's, on every rank) or ending the job from this rank (AbortJob).
+// "" before any. For what the job records of its failure (run/run_report.h).
+std::string LastFailureLine();
+
 // Makes std::terminate (an exception escaping a thread or a noexcept
 // function) abort the job with a FailureLine naming this rank and "job",
 // rather than leave the other ranks waiting on a rank that is gone.

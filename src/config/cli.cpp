@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
+#include <cstring>
 
 #include "common/error.h"
 
@@ -19,6 +21,11 @@ CliOptions ParseCommandLine(const std::vector<std::string>& args) {
       o.dry_run = true;
     } else if (a == "--resume") {
       o.overrides.push_back("resume=true");  // the same as the job key
+    } else if (a == "--report") {
+      if (i + 1 >= args.size()) throw UsageError("--report needs a file path, or off");
+      o.overrides.push_back("report=" + args[++i]);  // the same as the job key
+    } else if (a.rfind("--report=", 0) == 0) {
+      o.overrides.push_back("report=" + a.substr(9));
     } else if (a == "--restart") {
       o.restart = true;
     } else if (a == "--set") {
@@ -54,6 +61,9 @@ options:
                     metadata, print the plan; write nothing
   --resume          score only the chunks an earlier, interrupted run of this
                     job did not finish (the same as --set resume=true)
+  --report PATH     write the run report (JSON: configuration, ranks, chunk
+                    timelines) to PATH instead of beside the output; off for
+                    none (the same as --set report=PATH)
   --restart         discard the saved chunks of an earlier run and start again
                     (without --resume or --restart, a run refuses to start
                     while an earlier run's chunks are saved for its output)
@@ -64,6 +74,19 @@ options:
 
 The job file's keys are described in docs/job-reference.md.
 )";
+}
+
+std::string CommandLineText(const std::vector<std::string>& argv) {
+  std::string text;
+  for (const auto& a : argv) {
+    const bool plain = !a.empty() && std::all_of(a.begin(), a.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || std::strchr("-_./=:,+@%", c) != nullptr;
+    });
+    std::string quoted = "'";
+    for (char c : a) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    text += (text.empty() ? "" : " ") + (plain ? a : quoted + "'");
+  }
+  return text;
 }
 
 std::string EffectiveLogLevel(const std::string& job_level, int verbosity) {

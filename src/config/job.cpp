@@ -40,7 +40,7 @@ const std::map<std::string, std::set<std::string>> kSchema = {
     {"",
      {"model", "device", "precision", "batch_size", "chunk_size", "schedule", "fail_on_nonfinite", "resume", "threads",
       "log_level", "on_error", "max_failed_rows", "stall_timeout", "progress_interval", "path", "calibration_seconds",
-      "calibration_cache", "input", "output", "progress"}},
+      "calibration_cache", "report", "input", "output", "progress"}},
     {"model", {"path", "compiled"}},
     {"input",
      {"path", "dataset", "datasets", "mode", "dtype", "scale", "mean", "std", "layout", "read", "read_threads"}},
@@ -316,6 +316,12 @@ JobConfig Build(YAML::Node root, JobReader& r) {
     for (const char* flag : {"true", "false", "yes", "no", "on", "none"})
       if (value == flag) r.Fail("calibration_cache", n, "expected auto, off or a folder, got '" + value + "'");
     c.calibration_cache = value == "auto" || value == "off" ? value : r.Path(n, "calibration_cache");
+  }
+  if (auto n = root["report"]) {
+    const std::string value = r.String(n, "report");
+    for (const char* flag : {"true", "false", "yes", "no", "on", "none"})
+      if (value == flag) r.Fail("report", n, "expected auto, off or a file path, got '" + value + "'");
+    c.report = value == "auto" || value == "off" ? value : r.Path(n, "report");
   }
   const bool aoti_available = c.model_path.ends_with(".pt2") || !c.model_compiled.empty();
   if (c.path == PathRequest::kAoti && !aoti_available)

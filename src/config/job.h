@@ -35,6 +35,8 @@ struct StallTimeout {
   enum class Mode { kAuto, kOff, kSeconds };
   Mode mode = Mode::kAuto;
   double seconds = 0;  // kSeconds only
+
+  bool operator==(const StallTimeout&) const = default;
 };
 
 // What a batch whose forward fails means: the end of the job (fail), or rows
@@ -117,6 +119,9 @@ struct JobConfig {
   ProgressStyle progress = ProgressStyle::kAuto;
   int threads = 0;  // intra-op threads per rank; 0 = host cores / ranks on the host
   std::string log_level = "info";
+  // Where the run report goes (run/run_report.h): "auto" (beside output.path,
+  // its extension replaced by .report.json), "off", or an absolute file path.
+  std::string report = "auto";
 
   struct Input {
     std::string path;                   // as the job gives it, for messages: a path, a glob, or a list's entries
@@ -132,6 +137,8 @@ struct JobConfig {
     InputLayout layout = InputLayout::kNchw;
     bool read_direct = true;  // input.read: auto (straight from the file where possible) or hdf5
     int read_threads = 0;     // threads per direct read; 0 = auto
+
+    bool operator==(const Input&) const = default;
   } input;
 
   struct Output {
@@ -139,7 +146,12 @@ struct JobConfig {
     std::vector<std::string> datasets;  // one per model output, in order
     bool overwrite = false;
     std::optional<DType> dtype;  // every output converted to it; unset: each in its own type
+
+    bool operator==(const Output&) const = default;
   } output;
+
+  // Every field, effective_yaml included.
+  bool operator==(const JobConfig&) const = default;
 };
 
 // Reads and validates the job file at `path`. `overrides` are "key.path=value"

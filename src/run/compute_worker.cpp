@@ -48,6 +48,7 @@ ChunkPipeline::~ChunkPipeline() { engine_.Abandon(); }
 void ChunkPipeline::Add(WorkItem item) {
   Open o;
   o.result.chunk = item.chunk;
+  o.result.timing = item.timing;
   for (const auto& spec : plan_.outputs) {
     Shape shape{item.chunk.rows()};
     shape.insert(shape.end(), spec.row_shape.begin(), spec.row_shape.end());
@@ -70,7 +71,7 @@ bool ChunkPipeline::CanStart() const {
 ResultItem ChunkPipeline::Fail(Open& chunk, std::exception_ptr error) {
   engine_.Abandon();
   flying_.clear();
-  ResultItem r{chunk.item.chunk, {}, {}, error, {}};
+  ResultItem r{chunk.item.chunk, {}, {}, error, {}, chunk.result.timing};
   open_.clear();
   return r;
 }
@@ -96,6 +97,7 @@ std::optional<ResultItem> ChunkPipeline::StartNext() {
     const int64_t e = std::min(rows, b + settings_.batch_size);
     std::vector<ArrayView> views;
     for (const auto& in : o.item.inputs) views.push_back(RowSlice(in, b, e));
+    const auto started = TimelineClock::now();
     try {
       try {
         engine_.Start(views);
@@ -109,6 +111,8 @@ std::optional<ResultItem> ChunkPipeline::StartNext() {
     } catch (...) {
       return Fail(o, std::current_exception());
     }
+    if (b == 0) o.result.timing.compute_begin = started;
+    o.result.timing.start_seconds += SecondsBetween(started, TimelineClock::now());
     o.started = e;
     flying_.push_back({&o, b, e});
     return std::nullopt;
@@ -153,6 +157,7 @@ std::optional<ResultItem> ChunkPipeline::FinishOldest() {
   flying_.pop_front();
   Open& o = *batch.chunk;
   const int64_t b = batch.begin, e = batch.end;
+  const auto finishing = TimelineClock::now();
   try {
     std::vector<HostArray> ys;
     std::vector<std::string> errors;
@@ -176,6 +181,8 @@ std::optional<ResultItem> ChunkPipeline::FinishOldest() {
     return Fail(o, std::current_exception());
   }
   o.done += e - b;
+  o.result.timing.compute_end = TimelineClock::now();
+  o.result.timing.finish_seconds += SecondsBetween(finishing, o.result.timing.compute_end);
   // Batches finish in the order they started, so chunks complete in order.
   if (o.done < o.item.chunk.rows() || &o != &open_.front()) return std::nullopt;
   ResultItem r = std::move(o.result);

@@ -18,12 +18,14 @@
 #include "plan/job_plan.h"
 #include "run/bad_rows.h"
 #include "run/row_isolation.h"
+#include "run/timeline.h"
 
 namespace mpsbatch {
 
 struct WorkItem {
   Chunk chunk;
   std::vector<HostArray> inputs;  // one per plan input, chunk.rows() rows each
+  ChunkTiming timing;             // the main thread's stamps so far
 };
 
 // Non-finite values (NaN, +Inf, -Inf) found in floating outputs.
@@ -42,6 +44,7 @@ struct ResultItem {
   NonFinite nonfinite;                 // in rows that did not fail
   std::exception_ptr error;            // what the compute thread threw
   std::vector<FailedRow> failed_rows;  // the first kMessagesPerChunk failed rows, with their errors
+  ChunkTiming timing;                  // the WorkItem's, with the compute thread's stamps added
 };
 
 struct ComputeSettings {

@@ -10,6 +10,7 @@
 #include "comm/input_mode.h"
 #include "comm/job_exchanges.h"
 #include "comm/outlive.h"
+#include "comm/report_exchange.h"
 #include "common/host.h"
 #include "common/log.h"
 #include "common/stop_signal.h"
@@ -30,6 +31,9 @@
 #include "run/progress.h"
 #include "run/rank_loop.h"
 #include "run/report.h"
+#include "run/run_attributes.h"
+#include "run/run_report.h"
+#include "run/timeline.h"
 
 namespace mpsbatch {
 
@@ -58,7 +62,7 @@ void DistributeModel(Communicator& comm, PlannedJob& p) {
 // This rank's loop over its chunks. Rank 0 stops on a signal keeping what is
 // finished for a --resume; the others have nothing to save.
 RankStats Score(Communicator& comm, PlannedJob& p, const ChunkPlan& chunks, int64_t batch_size, size_t depth,
-                std::unique_ptr<ResultWriter>& writer) {
+                std::unique_ptr<ResultWriter>& writer, RankTimeline& timeline, RunReport& report) {
   std::optional<StopSignals> stop_signals;
   if (comm.rank() == 0) stop_signals.emplace();
   std::vector<bool> done;
@@ -78,10 +82,11 @@ RankStats Score(Communicator& comm, PlannedJob& p, const ChunkPlan& chunks, int6
     RankStats stats = RunRankLoop({comm, *p.engine, p.plan, chunks, compute, p.input.get(), writer.get(), depth,
                                    p.job.schedule, std::move(done), p.job.stall_timeout,
                                    ProgressEvery(style, p.job.progress_interval), style == ProgressStyle::kLive,
-                                   p.job.max_failed_rows});
+                                   p.job.max_failed_rows, &timeline});
     if (comm.rank() == 0) ThrowIfStopSignalled();
     return stats;
   } catch (const StopRequested& s) {
+    report.WriteFailed("stopped by signal " + std::to_string(s.signal()));
     StopKeepingPartial(writer, p.output_lock, p.job.output.path, chunks.num_chunks(), s.signal());
   }
 }
@@ -105,6 +110,8 @@ void RunJob(Communicator& comm, const CliOptions& cli) try {
   p.prewarm = &prewarm;
   p.restart = cli.restart;
   p.dry_run = cli.dry_run;
+  RankTimeline timeline;
+  RunReport report(comm.rank(), comm.host(), cli, p, times, timeline, start_time);
 
   // 1. The job file, read and validated on rank 0, then the same text on all.
   std::string effective, source = cli.job_path;
@@ -173,7 +180,9 @@ void RunJob(Communicator& comm, const CliOptions& cli) try {
   // 5. The output file, on rank 0.
   std::unique_ptr<ResultWriter> writer;
   Agree(comm, "create-output", [&] {
-    if (comm.rank() == 0) CreateOutput(writer, p, comm.size(), start_time, devices.names);
+    if (comm.rank() != 0) return;
+    CreateOutput(writer, p, comm.size(), start_time, devices.names);
+    WriteRunAttributes(*writer, p, cli.command_line, start_time);
   });
   // The last line before scoring: the output's partial file exists by now.
   if (comm.rank() == 0) LogCalibration(times, calibration);
@@ -190,14 +199,22 @@ void RunJob(Communicator& comm, const CliOptions& cli) try {
   times.scoring = now();
   RankStats stats;
   Collective(
-      comm, "score", [&] { stats = Score(comm, p, chunks, calibration.report.batch_size, depth, writer); },
-      [&] { KeepPartial(writer, p.output_lock); });
+      comm, "score",
+      [&] { stats = Score(comm, p, chunks, calibration.report.batch_size, depth, writer, timeline, report); },
+      [&] {
+        if (comm.rank() == 0) report.WriteFailed(LastFailureLine());
+        KeepPartial(writer, p.output_lock);
+      });
   times.scored = now();
   JobTotals totals;
   Collective(comm, "gather-stats", [&] {
     totals = GatherTotals(
         comm, {static_cast<double>(stats.rows), stats.compute_seconds, CalibrationLine(calibration, comm.rank()),
                stats.nonfinite.values, stats.nonfinite.first_row < 0 ? p.plan.rows : stats.nonfinite.first_row});
+    report.Gathered(GatherRankReports(
+        comm, report.RankPart({p.engine->device_name(), calibration.report.paths.chosen,
+                               CalibrationLine(calibration, comm.rank()), calibration.report.batch_size, stats.rows,
+                               stats.chunks, stats.compute_seconds})));
   });
   if (comm.rank() == 0) LogNonFinite(totals.nonfinite_values, totals.first_nonfinite_row);
 
@@ -210,6 +227,8 @@ void RunJob(Communicator& comm, const CliOptions& cli) try {
   Agree(comm, "commit", [&] {
     if (comm.rank() != 0) return;
     if (stats.failed.skipping) writer->SetAttribute("failed_rows", stats.failed.count);
+    WriteSealAttributes(*writer, totals.processes,
+                        times.before_job.value_or(0) + JobTimes::Seconds(times.start, now()));
     SealOutput(*writer, p, totals.nonfinite_values, totals.paths);
   });
   if (const int running = FinalizeAndOutlive(comm, totals.processes, std::chrono::seconds(5)); running > 0)
@@ -218,6 +237,7 @@ void RunJob(Communicator& comm, const CliOptions& cli) try {
   // 8. Publish, and report.
   if (comm.rank() == 0) {
     PublishOutput(*writer, p.job.output.overwrite);
+    report.WriteCommitted();
     LogSummary(p, comm.size(), JobTimes::Seconds(times.start, times.scored),
                JobTimes::Seconds(times.scoring, times.scored), totals.rows, totals.compute_seconds, totals.paths);
     LogTimes(times);

@@ -91,6 +91,26 @@ std::vector<HostArray> ReadChunk(InputSet& input, const JobPlan& plan, const Chu
   return arrays;
 }
 
+// A chunk's input rows, read (or taken from a message) by `rows` and timed,
+// ready for the compute thread: `given` is when the rank got the chunk.
+template <typename ReadRows>
+WorkItem PrepareWork(const Chunk& c, TimelineClock::time_point given, ReadRows rows) {
+  WorkItem item{c, rows(), {}};
+  item.timing.given = given;
+  item.timing.submitted = TimelineClock::now();
+  item.timing.read_seconds = SecondsBetween(given, item.timing.submitted);
+  return item;
+}
+
+// Records a result delivered (sent or written) since `since`.
+void RecordDelivered(RankTimeline* timeline, const ResultItem& r, TimelineClock::time_point since) {
+  if (!timeline) return;
+  ChunkRecord record{r.chunk.id, r.chunk.rows(), r.timing};
+  record.timing.delivered = TimelineClock::now();
+  record.timing.deliver_seconds = SecondsBetween(since, record.timing.delivered);
+  timeline->chunks.push_back(record);
+}
+
 ResultItem Checked(ResultItem r) {
   if (r.error) std::rethrow_exception(r.error);
   return r;
@@ -106,8 +126,10 @@ RankStats RunWorker(const RankLoopContext& ctx, ComputeWorker& worker) {
   int64_t outstanding = 0;
   bool ended = false;
   auto send_result = [&](ResultItem r) {
+    const auto sending = TimelineClock::now();
     ctx.comm.Send(0, kTagResult,
                   Encode(r.chunk.id, r.outputs, ctx.compute.skip_failed_rows ? EncodeFailedRows(r.failed_rows) : ""));
+    RecordDelivered(ctx.timeline, r, sending);
     stats.nonfinite.Add(r.nonfinite);
     stats.rows += r.chunk.rows();
     ++stats.chunks;
@@ -121,6 +143,7 @@ RankStats RunWorker(const RankLoopContext& ctx, ComputeWorker& worker) {
     }
     if (!ended) {
       if (auto m = ctx.comm.TryReceive(tag)) {
+        const auto given = TimelineClock::now();
         const int64_t id = ChunkIdOf(m->data);
         if (m->source != 0 || id >= ctx.chunks.num_chunks())
           throw CommError("rank " + std::to_string(m->source) + " handed out chunk " + std::to_string(id) +
@@ -129,7 +152,9 @@ RankStats RunWorker(const RankLoopContext& ctx, ComputeWorker& worker) {
           ended = true;
         } else {
           const Chunk c = ctx.chunks.chunk(id);
-          worker.Submit({c, ctx.input ? ReadChunk(*ctx.input, ctx.plan, c) : Decode(m->data, c.rows(), layouts)});
+          worker.Submit(PrepareWork(c, given, [&] {
+            return ctx.input ? ReadChunk(*ctx.input, ctx.plan, c) : Decode(m->data, c.rows(), layouts);
+          }));
           ++outstanding;
         }
         progress = true;
@@ -179,10 +204,12 @@ class Gatherer {
           throw CommError("rank " + std::to_string(m->source) + " sent a result for chunk " + std::to_string(id) +
                           ", which it was not given");
         const Chunk c = ctx_.chunks.chunk(id);
+        const auto writing = TimelineClock::now();
         std::vector<FailedRow> failed_rows;
         const auto outputs =
             Decode(m->data, c.rows(), layouts_, ctx_.compute.skip_failed_rows ? &failed_rows : nullptr);
         Finish(m->source, c, outputs, failed_rows);
+        if (ctx_.timeline) ctx_.timeline->write_for_others_seconds += SecondsBetween(writing, TimelineClock::now());
         progress = true;
       }
       while (auto r = worker_.NextFor(std::chrono::microseconds(0))) {
@@ -258,7 +285,10 @@ class Gatherer {
         ctx_.comm.SendAsync(r, ctx_.plan.mode == InputMode::kScatter ? kTagInput : kTagAssign, Encode(-1, {}));
         told_end_[static_cast<size_t>(r)] = true;
       } else if (ctx_.plan.mode == InputMode::kScatter) {
-        ctx_.comm.SendAsync(r, kTagInput, Encode(c->id, ReadChunk(*ctx_.input, ctx_.plan, *c)));
+        const auto reading = TimelineClock::now();
+        std::vector<HostArray> rows = ReadChunk(*ctx_.input, ctx_.plan, *c);
+        if (ctx_.timeline) ctx_.timeline->read_for_others_seconds += SecondsBetween(reading, TimelineClock::now());
+        ctx_.comm.SendAsync(r, kTagInput, Encode(c->id, rows));
       } else {
         ctx_.comm.SendAsync(r, kTagAssign, Encode(c->id, {}));
       }
@@ -269,15 +299,18 @@ class Gatherer {
 
   bool FeedOwn(size_t level) {
     if (!HasRoom(0, level)) return false;
+    const auto given = TimelineClock::now();
     const auto c = Take(0);
     if (!c) return false;
-    worker_.Submit({*c, ReadChunk(*ctx_.input, ctx_.plan, *c)});
+    worker_.Submit(PrepareWork(*c, given, [&] { return ReadChunk(*ctx_.input, ctx_.plan, *c); }));
     return true;
   }
 
   void OwnResult(ResultItem r) {
     r = Checked(std::move(r));
+    const auto writing = TimelineClock::now();
     Finish(0, r.chunk, r.outputs, r.failed_rows);
+    RecordDelivered(ctx_.timeline, r, writing);
     stats_.nonfinite.Add(r.nonfinite);
     stats_.rows += r.chunk.rows();
     ++stats_.chunks;

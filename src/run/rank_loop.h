@@ -22,6 +22,7 @@
 #include "run/bad_rows.h"
 #include "run/compute_worker.h"
 #include "run/stall_watch.h"
+#include "run/timeline.h"
 #include "write/result_writer.h"
 
 namespace mpsbatch {
@@ -49,6 +50,7 @@ struct RankLoopContext {
   double progress_interval = 0;          // rank 0: seconds between progress lines (run/progress.h); 0: none
   bool live_progress = false;            // rank 0: a status line every progress_interval instead of log lines
   FailedRowsLimit max_failed_rows = {};  // rank 0, with compute.skip_failed_rows: past it the job fails
+  RankTimeline* timeline = nullptr;      // where this rank records its chunks (run/timeline.h); null: nowhere
 };
 
 // Collective over all ranks. Returns once this rank's part is done (rank 0:

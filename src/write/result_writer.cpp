@@ -247,6 +247,15 @@ void ResultWriter::SetAttribute(const std::string& name, int64_t value) {
     throw OutputError(partial_path_ + ": cannot write attribute '" + name + "': " + Hdf5Message());
 }
 
+void ResultWriter::SetAttribute(const std::string& name, double value) {
+  ReplaceAttribute(name);
+  H5Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+  H5Handle attr(H5Acreate2(file_.get(), name.c_str(), H5T_NATIVE_DOUBLE, space.get(), H5P_DEFAULT, H5P_DEFAULT),
+                H5Aclose);
+  if (!attr.valid() || H5Awrite(attr.get(), H5T_NATIVE_DOUBLE, &value) < 0)
+    throw OutputError(partial_path_ + ": cannot write attribute '" + name + "': " + Hdf5Message());
+}
+
 void ResultWriter::Commit(bool overwrite) {
   Seal();
   Publish(overwrite);

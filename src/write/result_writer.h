@@ -87,6 +87,7 @@ class ResultWriter {
   // Replace an attribute of the same name, if any.
   void SetAttribute(const std::string& name, const std::string& value);
   void SetAttribute(const std::string& name, int64_t value);
+  void SetAttribute(const std::string& name, double value);
   // Flushes HDF5's caches to the file (after the header attributes, so that
   // all metadata is on disk before rows are written).
   void Flush();

@@ -21,6 +21,20 @@ TEST(Cli, RestartDiscardsSavedChunks) {
             std::string::npos);
 }
 
+TEST(Cli, ReportMovesOrSkipsTheRunReport) {
+  EXPECT_EQ(ParseCommandLine({"job.yaml", "--report", "/tmp/r.json"}).overrides,
+            (std::vector<std::string>{"report=/tmp/r.json"}));
+  EXPECT_EQ(ParseCommandLine({"job.yaml", "--report=off"}).overrides, (std::vector<std::string>{"report=off"}));
+  EXPECT_THROW(ParseCommandLine({"job.yaml", "--report"}), UsageError);
+  EXPECT_NE(UsageText().find("--report PATH"), std::string::npos);
+}
+
+TEST(Cli, CommandLineTextQuotesWhatAShellWouldSplit) {
+  EXPECT_EQ(CommandLineText({"mpsbatch", "job.yaml", "--set", "batch_size=4"}), "mpsbatch job.yaml --set batch_size=4");
+  EXPECT_EQ(CommandLineText({"mpsbatch", "my job.yaml", "--set", "input.path=it's.h5", ""}),
+            "mpsbatch 'my job.yaml' --set 'input.path=it'\\''s.h5' ''");
+}
+
 TEST(Cli, HelpAndVersionNeedNoJob) {
   EXPECT_TRUE(ParseCommandLine({"--help"}).help);
   EXPECT_TRUE(ParseCommandLine({"--version"}).version);

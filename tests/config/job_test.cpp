@@ -83,6 +83,14 @@ output:
   EXPECT_NE(ErrorOf(kMinimal, {"input.path=[a.h5, [b.h5]]"}).find("expected a string"), std::string::npos);
 }
 
+TEST(Job, ReportIsBesideTheOutputUnlessMovedOrOff) {
+  EXPECT_EQ(Parse(kMinimal).report, "auto");
+  EXPECT_EQ(Parse(kMinimal, {"report=off"}).report, "off");
+  EXPECT_EQ(Parse(kMinimal + std::string("report: r/run.json\n")).report, "/jobs/r/run.json");
+  EXPECT_NE(ErrorOf(kMinimal, {"report=false"}).find("expected auto, off or a file path, got 'false'"),
+            std::string::npos);
+}
+
 TEST(Job, InputReadKeys) {
   JobConfig c = Parse(kMinimal, {"input.read=hdf5", "input.read_threads=3"});
   EXPECT_FALSE(c.input.read_direct);

@@ -21,9 +21,10 @@ namespace mpsbatch {
 
 // Failure points inside thread bodies (the collective steps have their own
 // table, kCollectiveSteps in comm/collective_step.h).
-inline constexpr std::array<std::string_view, 2> kThreadFaultPoints = {
+inline constexpr std::array<std::string_view, 3> kThreadFaultPoints = {
     "compute-thread",  // ComputeWorker's thread, before its first chunk
     "sync-thread",     // ResultWriter's syncing thread, before its first fsync
+    "read-thread",     // ChunkReader's thread, before its first read
 };
 
 // The rank FaultPoint compares with MPSBATCH_FAIL_AT's; the Communicator sets

@@ -24,6 +24,11 @@ std::string OneLine(std::string reason) {
 
 void SilenceHdf5Errors() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
 
+std::mutex& Hdf5Mutex() {
+  static std::mutex mu;
+  return mu;
+}
+
 std::string Hdf5Message() {
   std::vector<std::string> reasons;
   H5Ewalk2(

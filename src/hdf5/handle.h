@@ -2,14 +2,16 @@
 // typed errors, and the questions both the reader (read/) and the writer
 // (write/) ask of an open file: its name, its descriptor, its attributes.
 // HDF5 never prints its own error stack to the user: call SilenceHdf5Errors()
-// once per process, and use Hdf5Message() to read the library's reason into
-// an exception. All HDF5 calls of a process must come from one thread (the
-// library may be built without thread safety).
+// on each thread that calls HDF5, and use Hdf5Message() to read the library's
+// reason into an exception. The library may be built without thread safety:
+// HDF5 calls come from one thread, or, where two threads use it (the rank
+// loop's reader beside rank 0's writer), each holds Hdf5Mutex() around them.
 #pragma once
 
 #include <hdf5.h>
 
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -50,7 +52,13 @@ class H5Handle {
   Closer closer_ = nullptr;
 };
 
+// Per thread in a thread-safe build of the library: call it on every thread
+// that calls HDF5.
 void SilenceHdf5Errors();
+
+// The process's one lock over the HDF5 library, for threads that call it
+// beside another thread's calls.
+std::mutex& Hdf5Mutex();
 
 // The reasons on the current thread's HDF5 error stack, innermost last, then
 // clears the stack, on one line (an I/O failure's reason carries the time

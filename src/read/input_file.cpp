@@ -206,10 +206,12 @@ std::string InputFile::ReadMethod(const DatasetInfo& info) {
 void InputFile::ReadRows(const DatasetInfo& info, int64_t begin, int64_t end, std::byte* out) {
   MPSBATCH_ASSERT(begin >= 0 && begin <= end && end <= info.shape[0]);
   if (begin == end) return;
+  std::unique_lock hdf5(Hdf5Mutex());  // not over the direct reads, which do not call HDF5
   Open& ds = Dataset(info.name);
   if (RowLocator* direct = Direct(info, ds)) {
     std::vector<FileRange> ranges;
     if (direct->Locate(ds.id.get(), begin, end, &ranges)) {
+      hdf5.unlock();
       try {
         if (!read_helpers_ && options_.threads > 1) read_helpers_ = std::make_unique<ThreadPool>(options_.threads - 1);
         ds.raw->ReadRanges(std::move(ranges), out, read_helpers_.get());

@@ -42,7 +42,8 @@ class InputFile {
   DatasetInfo Describe(const std::string& dataset);
 
   // Reads rows [begin, end) into `out` (which must hold (end-begin) rows of
-  // `info`'s row size). Throws InputError.
+  // `info`'s row size). Throws InputError. Holds Hdf5Mutex() over its HDF5
+  // calls, so one thread may read while another writes the output.
   void ReadRows(const DatasetInfo& info, int64_t begin, int64_t end, std::byte* out);
   HostArray ReadRows(const DatasetInfo& info, int64_t begin, int64_t end);
 

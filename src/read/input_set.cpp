@@ -4,9 +4,11 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <mutex>
 #include <set>
 
 #include "common/error.h"
+#include "hdf5/handle.h"
 
 namespace mpsbatch {
 
@@ -142,6 +144,8 @@ InputSet::Slot& InputSet::Open(size_t index) {
     throw changed("changed size (" + std::to_string(shard.stamp.size) + " -> " + std::to_string(stamp->size) +
                   " bytes)");
   if (check_mtime_ && stamp->mtime_ns != shard.stamp.mtime_ns) throw changed("was modified");
+  // The rank loop's reader opens files beside rank 0's writer (hdf5/handle.h).
+  std::unique_lock hdf5(Hdf5Mutex());
   MakeRoom();
   auto file = std::make_unique<InputFile>(shard.path, options_);
   std::vector<DatasetInfo> infos;

@@ -1,7 +1,7 @@
 // A rank's compute thread: takes chunks of input rows, runs them through the
-// engine batch by batch, and hands back the chunk's outputs. The rank's main
-// thread does all I/O and MPI meanwhile, so reading, computing and sending
-// overlap. Queues are bounded: Submit blocks when `depth` chunks wait.
+// engine batch by batch, and hands back the chunk's outputs. The rank's
+// reader (run/chunk_reader.h) and main thread do all I/O and MPI meanwhile, so
+// reading, computing and sending overlap. Queues are bounded: Submit blocks when `depth` chunks wait.
 #pragma once
 
 #include <atomic>

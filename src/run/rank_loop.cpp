@@ -8,6 +8,8 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/stop_signal.h"
+#include "hdf5/handle.h"
+#include "run/chunk_reader.h"
 #include "run/compute_worker.h"
 #include "run/progress.h"
 
@@ -85,23 +87,6 @@ std::vector<HostArray> Decode(const Bytes& msg, int64_t rows, const std::vector<
   return arrays;
 }
 
-std::vector<HostArray> ReadChunk(InputSet& input, const JobPlan& plan, const Chunk& c) {
-  std::vector<HostArray> arrays;
-  for (const auto& info : plan.inputs) arrays.push_back(input.ReadRows(info, c.begin, c.end));
-  return arrays;
-}
-
-// A chunk's input rows, read (or taken from a message) by `rows` and timed,
-// ready for the compute thread: `given` is when the rank got the chunk.
-template <typename ReadRows>
-WorkItem PrepareWork(const Chunk& c, TimelineClock::time_point given, ReadRows rows) {
-  WorkItem item{c, rows(), {}};
-  item.timing.given = given;
-  item.timing.submitted = TimelineClock::now();
-  item.timing.read_seconds = SecondsBetween(given, item.timing.submitted);
-  return item;
-}
-
 // Records a result delivered (sent or written) since `since`.
 void RecordDelivered(RankTimeline* timeline, const ResultItem& r, TimelineClock::time_point since) {
   if (!timeline) return;
@@ -118,17 +103,18 @@ ResultItem Checked(ResultItem r) {
 
 // Ranks other than 0: take the chunks rank 0 hands out (an id to read in
 // shared mode, the rows themselves in scatter mode) until it sends the end
-// marker, and send each result back.
-RankStats RunWorker(const RankLoopContext& ctx, ComputeWorker& worker) {
+// marker, and send each result back without waiting for rank 0 to take it
+// (rank 0 hands out no more than `depth` chunks, so at most as many sends wait).
+RankStats RunWorker(const RankLoopContext& ctx, ComputeWorker& worker, ChunkReader& reader) {
   const int tag = ctx.input ? kTagAssign : kTagInput;
-  const std::vector<RowLayout> layouts = InputLayouts(ctx.plan);
   RankStats stats;
   int64_t outstanding = 0;
   bool ended = false;
   auto send_result = [&](ResultItem r) {
     const auto sending = TimelineClock::now();
-    ctx.comm.Send(0, kTagResult,
-                  Encode(r.chunk.id, r.outputs, ctx.compute.skip_failed_rows ? EncodeFailedRows(r.failed_rows) : ""));
+    ctx.comm.SendAsync(0, kTagResult,
+                       Encode(r.chunk.id, r.outputs,
+                              ctx.compute.skip_failed_rows ? EncodeFailedRows(r.failed_rows) : ""));
     RecordDelivered(ctx.timeline, r, sending);
     stats.nonfinite.Add(r.nonfinite);
     stats.rows += r.chunk.rows();
@@ -137,6 +123,8 @@ RankStats RunWorker(const RankLoopContext& ctx, ComputeWorker& worker) {
   };
   while (!ended || outstanding > 0) {
     bool progress = false;
+    reader.ThrowIfFailed();
+    ctx.comm.ProgressSends();
     while (auto r = worker.NextFor(std::chrono::microseconds(0))) {
       send_result(Checked(std::move(*r)));
       progress = true;
@@ -151,10 +139,7 @@ RankStats RunWorker(const RankLoopContext& ctx, ComputeWorker& worker) {
         if (id < 0) {
           ended = true;
         } else {
-          const Chunk c = ctx.chunks.chunk(id);
-          worker.Submit(PrepareWork(c, given, [&] {
-            return ctx.input ? ReadChunk(*ctx.input, ctx.plan, c) : Decode(m->data, c.rows(), layouts);
-          }));
+          reader.ReadForSelf(ctx.chunks.chunk(id), given, ctx.input ? Bytes{} : std::move(m->data));
           ++outstanding;
         }
         progress = true;
@@ -164,22 +149,26 @@ RankStats RunWorker(const RankLoopContext& ctx, ComputeWorker& worker) {
     if (!progress)
       if (auto r = worker.NextFor(std::chrono::microseconds(200))) send_result(Checked(std::move(*r)));
   }
+  ctx.comm.WaitSends();
   return stats;
 }
 
 // Rank 0: hands out chunks (ChunkDispenser) so that every rank, itself
 // included, has up to `depth` in flight; computes its own; receives every
 // result and writes it, checking that it came from the rank that was given the
-// chunk and that no chunk is written twice.
+// chunk and that no chunk is written twice. Its reader reads every chunk it
+// hands to itself and, in scatter mode, to the others.
 class Gatherer {
  public:
-  Gatherer(const RankLoopContext& ctx, ComputeWorker& worker)
+  Gatherer(const RankLoopContext& ctx, ComputeWorker& worker, ChunkReader& reader)
       : ctx_(ctx),
         worker_(worker),
+        reader_(reader),
         dispenser_(ctx.chunks, ctx.schedule == Schedule::kDynamic, ctx.done),
         holder_(static_cast<size_t>(ctx.chunks.num_chunks()), -1),
         in_flight_(static_cast<size_t>(ctx.comm.size()), 0),
         told_end_(static_cast<size_t>(ctx.comm.size()), false),
+        reading_for_(static_cast<size_t>(ctx.comm.size()), 0),
         layouts_(OutputLayouts(ctx.plan, ctx.compute.skip_failed_rows)),
         failed_(ctx.compute.skip_failed_rows, ctx.plan.rows, ctx.max_failed_rows),
         watch_(ctx.comm.size(), ctx.stall_timeout),
@@ -197,6 +186,12 @@ class Gatherer {
   RankStats Run() {
     while (written_ < ctx_.chunks.num_chunks()) {
       bool progress = false;
+      reader_.ThrowIfFailed();
+      while (auto m = reader_.NextMessage()) {
+        ctx_.comm.SendAsync(m->rank, kTagInput, std::move(m->data));
+        --reading_for_[static_cast<size_t>(m->rank)];
+        progress = true;
+      }
       ctx_.comm.ProgressSends();
       while (auto m = ctx_.comm.TryReceive(kTagResult)) {
         const int64_t id = ChunkIdOf(m->data);
@@ -282,13 +277,12 @@ class Gatherer {
     while (!told_end_[static_cast<size_t>(r)] && HasRoom(r, level)) {
       const auto c = Take(r);
       if (!c) {
+        if (reading_for_[static_cast<size_t>(r)] > 0) break;  // the end marker goes after them
         ctx_.comm.SendAsync(r, ctx_.plan.mode == InputMode::kScatter ? kTagInput : kTagAssign, Encode(-1, {}));
         told_end_[static_cast<size_t>(r)] = true;
       } else if (ctx_.plan.mode == InputMode::kScatter) {
-        const auto reading = TimelineClock::now();
-        std::vector<HostArray> rows = ReadChunk(*ctx_.input, ctx_.plan, *c);
-        if (ctx_.timeline) ctx_.timeline->read_for_others_seconds += SecondsBetween(reading, TimelineClock::now());
-        ctx_.comm.SendAsync(r, kTagInput, Encode(c->id, rows));
+        reader_.ReadFor(r, *c);
+        ++reading_for_[static_cast<size_t>(r)];
       } else {
         ctx_.comm.SendAsync(r, kTagAssign, Encode(c->id, {}));
       }
@@ -302,7 +296,7 @@ class Gatherer {
     const auto given = TimelineClock::now();
     const auto c = Take(0);
     if (!c) return false;
-    worker_.Submit(PrepareWork(*c, given, [&] { return ReadChunk(*ctx_.input, ctx_.plan, *c); }));
+    reader_.ReadForSelf(*c, given);
     return true;
   }
 
@@ -321,8 +315,10 @@ class Gatherer {
     auto& holder = holder_[static_cast<size_t>(c.id)];
     if (holder == kWritten) throw InternalError("chunk " + std::to_string(c.id) + " arrived twice");
     if (ctx_.compute.skip_failed_rows) failed_.Add(c.begin, outputs.back(), failed_rows);
+    std::unique_lock hdf5(Hdf5Mutex());  // the reader's thread reads beside
     for (size_t o = 0; o < outputs.size(); ++o) ctx_.writer->WriteRows(o, c.begin, c.rows(), outputs[o].bytes.data());
     ctx_.writer->MarkChunkDone(c.id);
+    hdf5.unlock();
     watch_.Finished(rank, c.id, StallWatch::Clock::now());
     holder = kWritten;
     --in_flight_[static_cast<size_t>(rank)];
@@ -334,10 +330,12 @@ class Gatherer {
 
   const RankLoopContext& ctx_;
   ComputeWorker& worker_;
+  ChunkReader& reader_;
   ChunkDispenser dispenser_;
   std::vector<int> holder_;  // per chunk: the rank it was given to, -1 before, kWritten after
   std::vector<int64_t> in_flight_;
   std::vector<bool> told_end_;
+  std::vector<int64_t> reading_for_;  // per rank: chunks the reader reads for it, not yet sent
   int64_t written_ = 0;
   std::vector<RowLayout> layouts_;
   FailedRowTally failed_;
@@ -350,20 +348,30 @@ class Gatherer {
 
 RankStats RunRankLoop(const RankLoopContext& ctx) {
   auto worker = std::make_unique<ComputeWorker>(ctx.engine, ctx.plan, ctx.compute, ctx.depth);
+  // Declared after the worker, which it submits to: joined first.
+  auto reader = std::make_unique<ChunkReader>(
+      ctx.input, ctx.plan, *worker, ctx.depth * static_cast<size_t>(ctx.comm.size()),
+      [](const Chunk& c, const std::vector<HostArray>& rows) { return Encode(c.id, rows); },
+      [layouts = InputLayouts(ctx.plan)](const Chunk& c, const Bytes& m) { return Decode(m, c.rows(), layouts); });
   RankStats stats;
   try {
     if (ctx.comm.rank() == 0) {
       MPSBATCH_ASSERT(ctx.writer && ctx.input);
-      stats = Gatherer(ctx, *worker).Run();
+      stats = Gatherer(ctx, *worker, *reader).Run();
     } else {
-      stats = RunWorker(ctx, *worker);
+      stats = RunWorker(ctx, *worker, *reader);
     }
   } catch (...) {
-    // The job ends now (see the header); joining a compute thread stuck in
-    // the model would hang it.
+    // The job ends now (see the header); joining a thread stuck in a read or
+    // in the model would hang it. The reader is given a moment to finish the
+    // read in hand, so that rank 0 saving what it wrote has HDF5 to itself.
+    (void)reader->Stop(std::chrono::seconds(2));
+    (void)reader.release();
     (void)worker.release();
     throw;
   }
+  if (ctx.timeline) ctx.timeline->read_for_others_seconds = reader->read_for_others_seconds();
+  reader.reset();
   stats.compute_seconds = worker->compute_seconds();
   return stats;
 }

@@ -57,8 +57,9 @@ struct RankLoopContext {
 // once every row is written). Throws on any failure; since other ranks may be
 // blocked on this one, the caller must then abort the job. Rank 0 throws
 // StallError for a rank past stall_timeout and StopRequested for a stop
-// signal (common/stop_signal.h). After a throw the compute thread is left
-// running, not joined: it may be stuck in the model for good.
+// signal (common/stop_signal.h). After a throw the compute thread and the
+// reader (run/chunk_reader.h) are left running, not joined: one may be stuck
+// in the model or in a read for good.
 RankStats RunRankLoop(const RankLoopContext& ctx);
 
 }  // namespace mpsbatch

@@ -1,0 +1,80 @@
+#include "run/chunk_reader.h"
+
+#include "common/error.h"
+#include "common/fault.h"
+#include "hdf5/handle.h"
+
+namespace mpsbatch {
+
+ChunkReader::ChunkReader(InputSet* input, const JobPlan& plan, ComputeWorker& worker, size_t capacity, Encode encode,
+                         Decode decode)
+    : input_(input),
+      plan_(plan),
+      worker_(worker),
+      encode_(std::move(encode)),
+      decode_(std::move(decode)),
+      requests_(capacity),
+      messages_(capacity),
+      thread_([this] { Loop(); }) {}
+
+ChunkReader::~ChunkReader() { requests_.Close(); }
+
+void ChunkReader::ReadForSelf(const Chunk& c, TimelineClock::time_point given, ByteBuffer received) {
+  Ask({c, kSelf, std::move(received), given});
+}
+
+void ChunkReader::ReadFor(int rank, const Chunk& c) { Ask({c, rank, {}, TimelineClock::now()}); }
+
+void ChunkReader::Ask(Request r) {
+  if (requests_.Push(std::move(r))) return;
+  ThrowIfFailed();  // the thread closes the queue when it fails
+  throw InternalError("chunk reader is closed");
+}
+
+void ChunkReader::ThrowIfFailed() const {
+  if (failed_.load(std::memory_order_acquire)) std::rethrow_exception(error_);
+}
+
+bool ChunkReader::Stop(std::chrono::milliseconds grace) {
+  stopped_ = true;
+  requests_.Close();
+  return ended_future_.wait_for(grace) == std::future_status::ready;
+}
+
+void ChunkReader::Loop() noexcept {
+  try {
+    FaultPoint("read-thread");
+    SilenceHdf5Errors();
+    while (auto r = requests_.Pop()) {
+      if (stopped_) break;
+      Serve(std::move(*r));
+    }
+  } catch (...) {
+    error_ = std::current_exception();
+    failed_.store(true, std::memory_order_release);
+    requests_.Close();
+  }
+  ended_.set_value();
+}
+
+void ChunkReader::Serve(Request r) {
+  std::vector<HostArray> rows;
+  if (!input_) {
+    rows = decode_(r.chunk, r.received);
+    r.received = {};  // its memory back to the buffer cache before the worker needs more
+  } else {
+    for (const auto& info : plan_.inputs) rows.push_back(input_->ReadRows(info, r.chunk.begin, r.chunk.end));
+  }
+  if (r.rank == kSelf) {
+    WorkItem item{r.chunk, std::move(rows), {}};
+    item.timing.given = r.given;
+    item.timing.submitted = TimelineClock::now();
+    item.timing.read_seconds = SecondsBetween(r.given, item.timing.submitted);
+    worker_.Submit(std::move(item));
+  } else {
+    messages_.Push({r.rank, encode_(r.chunk, rows)});
+    read_for_others_ns_ += std::chrono::duration_cast<std::chrono::nanoseconds>(TimelineClock::now() - r.given).count();
+  }
+}
+
+}  // namespace mpsbatch

@@ -27,6 +27,8 @@
 #include "plan/chunk_plan.h"
 #include "plan/job_plan.h"
 #include "read/input_file.h"
+#include "read/input_set.h"
+#include "read/input_sources.h"
 #include "run/rank_loop.h"
 #include "write/result_writer.h"
 
@@ -187,9 +189,13 @@ int Simulate(Communicator& comm, const SimOptions& o) {
   plan.inputs = {{"x", DType::kFloat32, {rows, o.in_width}}};
   plan.outputs = {{"y", DType::kFloat32, {o.out_width}}};
   const ChunkPlan chunks(plan.rows, plan.chunk_rows, comm.size());
-  std::unique_ptr<InputFile> input;
-  if (comm.rank() == 0 || o.mode == InputMode::kShared)
-    input = std::make_unique<InputFile>(in_path, ReadOptions{.direct = true, .threads = o.read_threads});
+  std::unique_ptr<InputSet> input;
+  if (comm.rank() == 0 || o.mode == InputMode::kShared) {
+    const auto stamp = StampOf(in_path);
+    if (!stamp) throw InputError(in_path + ": gone");
+    input = std::make_unique<InputSet>(std::vector<InputShard>{{in_path, rows, *stamp}}, plan.inputs,
+                                       ReadOptions{.direct = true, .threads = o.read_threads}, true);
+  }
   std::unique_ptr<ResultWriter> writer;
   if (comm.rank() == 0) writer = std::make_unique<ResultWriter>(out_path, plan.outputs, plan.rows);
   PacedEngine engine(o.rate, o.out_width);

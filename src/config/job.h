@@ -55,6 +55,8 @@ struct FailedRowsLimit {
   std::optional<int64_t> For(int64_t rows) const;
   // "none", "12" or "0.1%", as the job file spells it.
   std::string Text() const;
+
+  bool operator==(const FailedRowsLimit&) const = default;
 };
 
 // Each enum's names, as the job file spells them (common/enum_table.h).

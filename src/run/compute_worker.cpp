@@ -304,7 +304,7 @@ void ComputeWorker::Loop() noexcept {
   } catch (...) {
     // The owner rethrows it from Next/NextFor (a chunk-less result: no chunk
     // was lost that the owner does not already count as in flight).
-    done_.Push(ResultItem{Chunk{}, {}, {}, std::current_exception(), {}});
+    done_.Push(ResultItem{Chunk{}, {}, {}, std::current_exception(), {}, {}});
   }
 }
 
@@ -336,7 +336,7 @@ void ComputeWorker::Work() {
           pipe.Add(std::move(*item));  // allocates the chunk's outputs
         } catch (...) {
           count_busy();
-          done_.Push(ResultItem{chunk, {}, {}, std::current_exception(), {}});
+          done_.Push(ResultItem{chunk, {}, {}, std::current_exception(), {}, {}});
           return;
         }
       }

@@ -112,9 +112,9 @@ RankStats RunWorker(const RankLoopContext& ctx, ComputeWorker& worker, ChunkRead
   bool ended = false;
   auto send_result = [&](ResultItem r) {
     const auto sending = TimelineClock::now();
-    ctx.comm.SendAsync(0, kTagResult,
-                       Encode(r.chunk.id, r.outputs,
-                              ctx.compute.skip_failed_rows ? EncodeFailedRows(r.failed_rows) : ""));
+    ctx.comm.SendAsync(
+        0, kTagResult,
+        Encode(r.chunk.id, r.outputs, ctx.compute.skip_failed_rows ? EncodeFailedRows(r.failed_rows) : ""));
     RecordDelivered(ctx.timeline, r, sending);
     stats.nonfinite.Add(r.nonfinite);
     stats.rows += r.chunk.rows();

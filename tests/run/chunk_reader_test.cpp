@@ -90,8 +90,11 @@ class ChunkReaderTest : public testing::Hdf5FolderTest {
     std::vector<float> x(static_cast<size_t>(kRows * kWidth));
     for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i);
     ASSERT_GE(H5Dwrite(ds.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, x.data()), 0) << Hdf5Message();
-    input_ = std::make_unique<InputFile>(path_);
-    info_ = input_->Describe("x");
+    info_ = InputFile(path_).Describe("x");
+    const auto stamp = StampOf(path_);
+    ASSERT_TRUE(stamp);
+    input_ = std::make_unique<InputSet>(std::vector<InputShard>{{path_, kRows, *stamp}},
+                                        std::vector<DatasetInfo>{info_}, ReadOptions{}, true);
     plan_.rows = kRows;
     plan_.chunk_rows = kChunkRows;
     plan_.inputs = {info_};
@@ -147,7 +150,7 @@ class ChunkReaderTest : public testing::Hdf5FolderTest {
   }
 
   std::string path_;
-  std::unique_ptr<InputFile> input_;
+  std::unique_ptr<InputSet> input_;
   DatasetInfo info_;
   JobPlan plan_;
   ComputeSettings compute_;
@@ -160,7 +163,7 @@ TEST_F(ChunkReaderTest, ReadsForTheWorkerAndForOtherRanksInOrder) {
   auto reader = MakeReader(worker);
   for (int64_t id = 0; id < chunks_.num_chunks(); ++id) {
     if (id % 2 == 0)
-      reader->ReadForSelf(chunks_.chunk(id));
+      reader->ReadForSelf(chunks_.chunk(id), TimelineClock::now());
     else
       reader->ReadFor(static_cast<int>(id % 4 == 1 ? 1 : 3), chunks_.chunk(id));
   }
@@ -191,9 +194,9 @@ TEST_P(ChunkReaderFailureTest, AFailedReadIsThrownAsTheInputFileThrewIt) {
   auto reader = MakeReader(worker);
   CutShort();
   const Chunk last = chunks_.chunk(chunks_.num_chunks() - 1);
-  reader->ReadForSelf(chunks_.chunk(0));
+  reader->ReadForSelf(chunks_.chunk(0), TimelineClock::now());
   if (GetParam())
-    reader->ReadForSelf(last);
+    reader->ReadForSelf(last, TimelineClock::now());
   else
     reader->ReadFor(1, last);
   const std::string failure = FailureOf(*reader);
@@ -201,7 +204,7 @@ TEST_P(ChunkReaderFailureTest, AFailedReadIsThrownAsTheInputFileThrewIt) {
   EXPECT_EQ(failure, ReadFailureOf(last));
   EXPECT_NE(failure.find("(truncated?)"), std::string::npos) << failure;
   // Later requests are refused with the same error, never left waiting.
-  EXPECT_THROW(reader->ReadForSelf(chunks_.chunk(1)), InputError);
+  EXPECT_THROW((reader->ReadForSelf(chunks_.chunk(1), TimelineClock::now())), InputError);
   EXPECT_TRUE(reader->Stop(std::chrono::seconds(10)));
 }
 
@@ -214,11 +217,11 @@ TEST_F(ChunkReaderTest, AFailedReadIsThrownWhileTheModelHangs) {
   auto worker = std::make_unique<ComputeWorker>(*engine, *plan, compute_, 2);
   auto reader = MakeReader(*worker);
   CutShort();
-  reader->ReadForSelf(chunks_.chunk(0));
+  reader->ReadForSelf(chunks_.chunk(0), TimelineClock::now());
   engine->WaitUntilStuck();
-  reader->ReadForSelf(chunks_.chunk(1));  // waits in the worker's queue
+  reader->ReadForSelf(chunks_.chunk(1), TimelineClock::now());  // waits in the worker's queue
   const Chunk last = chunks_.chunk(chunks_.num_chunks() - 1);
-  reader->ReadForSelf(last);
+  reader->ReadForSelf(last, TimelineClock::now());
   EXPECT_EQ(FailureOf(*reader), ReadFailureOf(last));
   EXPECT_TRUE(reader->Stop(std::chrono::seconds(10)));
   (void)reader.release();

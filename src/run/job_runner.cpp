@@ -79,10 +79,10 @@ RankStats Score(Communicator& comm, PlannedJob& p, const ChunkPlan& chunks, int6
     const ProgressStyle style =
         comm.rank() == 0 ? ResolveProgressStyle(p.job.progress, p.job.progress_interval, StderrReachesTerminal())
                          : ProgressStyle::kOff;
-    RankStats stats = RunRankLoop({comm, *p.engine, p.plan, chunks, compute, p.input.get(), writer.get(), depth,
-                                   p.job.schedule, std::move(done), p.job.stall_timeout,
-                                   ProgressEvery(style, p.job.progress_interval), style == ProgressStyle::kLive,
-                                   p.job.max_failed_rows, &timeline});
+    RankStats stats =
+        RunRankLoop({comm, *p.engine, p.plan, chunks, compute, p.input.get(), writer.get(), depth, p.job.schedule,
+                     std::move(done), p.job.stall_timeout, ProgressEvery(style, p.job.progress_interval),
+                     style == ProgressStyle::kLive, p.job.max_failed_rows, &timeline});
     if (comm.rank() == 0) ThrowIfStopSignalled();
     return stats;
   } catch (const StopRequested& s) {

@@ -144,7 +144,7 @@ job_dir reference
 
 check() {  # name rc log: exit 0, 2 ranks, no warning, the reference's bits
   [[ $2 == 0 ]] || { tail -n 20 "$3"; log_tail; fail "$1 exited $2"; }
-  grep -q "over 2 rank(s)" "$3" || { cat "$3"; fail "$1 did not run on 2 ranks"; }
+  grep -q "done: 103 rows on 2 rank(s)" "$3" || { cat "$3"; fail "$1 did not run on 2 ranks"; }
   ! grep "\[warning\]" "$3" || fail "$1: mpsbatch warned (above) under the doc's command"
   h5diff "$work/reference/out.h5" "$work/$1/out.h5" /y /y || fail "$1: output differs from one rank's"
   echo "slurm: $1: exit 0, 2 ranks, no warning, output identical to a single-rank run"

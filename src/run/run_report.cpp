@@ -245,11 +245,8 @@ void RunReport::Write(const std::string& status, const std::string& error, const
   Json files = Json::array();
   for (const auto& f : plan.input_files)
     files.push_back({{"path", f.path}, {"rows", f.rows}, {"size", f.stamp.size}, {"mtime_ns", f.stamp.mtime_ns}});
-  r["input"] = {{"path", job.input.path},
-                {"files", files},
-                {"mode", InputModeName(plan.mode)},
-                {"datasets", Datasets(plan.inputs)},
-                {"sources", sources}};
+  r["input"] = {{"path", job.input.path},           {"size", plan.input_file_size},      {"files", files},
+                {"mode", InputModeName(plan.mode)}, {"datasets", Datasets(plan.inputs)}, {"sources", sources}};
   r["outputs"] = Outputs(plan.outputs);
   r["resume_identity"] = p_.identity;
   r["rows"] = plan.rows;

@@ -94,7 +94,7 @@ class ChunkReaderTest : public testing::Hdf5FolderTest {
     const auto stamp = StampOf(path_);
     ASSERT_TRUE(stamp);
     input_ = std::make_unique<InputSet>(std::vector<InputShard>{{path_, kRows, *stamp}},
-                                        std::vector<DatasetInfo>{info_}, ReadOptions{}, true);
+                                        std::vector<DatasetInfo>{info_}, ReadOptions{}, false);
     plan_.rows = kRows;
     plan_.chunk_rows = kChunkRows;
     plan_.inputs = {info_};

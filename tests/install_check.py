@@ -16,7 +16,10 @@ import re
 import subprocess
 import sys
 
+# No LD_LIBRARY_PATH and no venv on PATH; MPI's own settings stay (a host may
+# need them for MPI to start at all, e.g. its launch agent).
 CLEAN_ENV = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/")}
+CLEAN_ENV.update({k: v for k, v in os.environ.items() if k.startswith(("OMPI_", "OPAL_", "PMIX_"))})
 
 
 def run(argv, env=None):

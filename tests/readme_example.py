@@ -46,6 +46,8 @@ def main():
                    check=True, timeout=600)
     env = {"PATH": os.path.join(os.path.abspath(prefix), "bin") + ":/usr/bin:/bin",
            "HOME": os.environ.get("HOME", "/")}
+    # MPI's own settings stay: a host may need them for MPI to start at all.
+    env.update({k: v for k, v in os.environ.items() if k.startswith(("OMPI_MCA_", "OPAL_", "PMIX_"))})
     print(f"running README.md's block in {work}:\n{shell[0]}", flush=True)
     r = subprocess.run(["bash", "-euo", "pipefail", "-c", shell[0]], cwd=work, env=env, timeout=900)
     if r.returncode != 0:

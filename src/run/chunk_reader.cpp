@@ -38,7 +38,14 @@ void ChunkReader::ThrowIfFailed() const {
 bool ChunkReader::Stop(std::chrono::milliseconds grace) {
   stopped_ = true;
   requests_.Close();
-  return ended_future_.wait_for(grace) == std::future_status::ready;
+  // Waits only while a read is in hand: a thread waiting to hand rows to a
+  // compute thread stuck in the model touches no HDF5, and waiting for it
+  // would only delay the job's end.
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  while (ended_future_.wait_for(std::chrono::milliseconds(1)) != std::future_status::ready) {
+    if (!reading_ || std::chrono::steady_clock::now() > deadline) return !reading_;
+  }
+  return true;
 }
 
 void ChunkReader::Loop() noexcept {
@@ -46,10 +53,15 @@ void ChunkReader::Loop() noexcept {
     FaultPoint("read-thread");
     SilenceHdf5Errors();
     while (auto r = requests_.Pop()) {
+      // Set before stopped_ is read, as Stop sets stopped_ before it reads
+      // reading_: one of the two sees the other.
+      reading_ = true;
       if (stopped_) break;
       Serve(std::move(*r));
     }
+    reading_ = false;
   } catch (...) {
+    reading_ = false;
     error_ = std::current_exception();
     failed_.store(true, std::memory_order_release);
     requests_.Close();
@@ -65,6 +77,7 @@ void ChunkReader::Serve(Request r) {
   } else {
     for (const auto& info : plan_.inputs) rows.push_back(input_->ReadRows(info, r.chunk.begin, r.chunk.end));
   }
+  reading_ = false;
   if (r.rank == kSelf) {
     WorkItem item{r.chunk, std::move(rows), {}};
     item.timing.given = r.given;

@@ -64,7 +64,7 @@ class ChunkReader {
   // Rethrows what the thread threw (a read's InputError as InputFile threw
   // it), if it did.
   void ThrowIfFailed() const;
-  // Takes no more requests and waits up to `grace` for the one in hand, so
+  // Takes no more requests and waits up to `grace` for a read in hand, so
   // that the caller may use HDF5 alone afterwards if it returns true.
   bool Stop(std::chrono::milliseconds grace);
 
@@ -93,6 +93,7 @@ class ChunkReader {
   std::exception_ptr error_;  // set before failed_
   std::atomic<bool> failed_{false}, stopped_{false};
   std::atomic<int64_t> read_for_others_ns_{0};
+  std::atomic<bool> reading_{false};  // inside a read (HDF5) or a decode
   std::promise<void> ended_;
   std::future<void> ended_future_ = ended_.get_future();
   std::jthread thread_;  // last: started once the rest exists, joined before it goes

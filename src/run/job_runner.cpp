@@ -86,8 +86,8 @@ RankStats Score(Communicator& comm, PlannedJob& p, const ChunkPlan& chunks, int6
     if (comm.rank() == 0) ThrowIfStopSignalled();
     return stats;
   } catch (const StopRequested& s) {
-    report.WriteFailed("stopped by signal " + std::to_string(s.signal()));
-    StopKeepingPartial(writer, p.output_lock, p.job.output.path, chunks.num_chunks(), s.signal());
+    StopKeepingPartial(writer, p.output_lock, p.job.output.path, chunks.num_chunks(), s.signal(),
+                       [&] { report.WriteFailed("stopped by signal " + std::to_string(s.signal())); });
   }
 }
 

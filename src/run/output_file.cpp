@@ -38,7 +38,9 @@ void CheckInputUnchanged(const PlannedJob& p) {
 // Records what the syncing thread still holds, keeps the partial file and
 // journal, closes them and releases the output's lock. Returns the partial
 // file's path ("" without a writer: not rank 0, or no output yet).
-std::string SaveForResume(std::unique_ptr<ResultWriter>& writer, std::unique_ptr<OutputLock>& lock) {
+// Closes the writer keeping its partial file; returns that file's path ("" if
+// there was no writer).
+std::string SaveWriter(std::unique_ptr<ResultWriter>& writer) {
   std::string partial;
   if (writer) {
     if (const std::string lost = writer->StopSyncing(); !lost.empty())
@@ -47,6 +49,11 @@ std::string SaveForResume(std::unique_ptr<ResultWriter>& writer, std::unique_ptr
     partial = writer->partial_path();
     writer.reset();
   }
+  return partial;
+}
+
+std::string SaveForResume(std::unique_ptr<ResultWriter>& writer, std::unique_ptr<OutputLock>& lock) {
+  const std::string partial = SaveWriter(writer);
   lock.reset();
   return partial;
 }
@@ -99,10 +106,13 @@ void KeepPartial(std::unique_ptr<ResultWriter>& writer, std::unique_ptr<OutputLo
 }
 
 [[noreturn]] void StopKeepingPartial(std::unique_ptr<ResultWriter>& writer, std::unique_ptr<OutputLock>& lock,
-                                     const std::string& output_path, int64_t chunks, int signal) {
-  const std::string partial = SaveForResume(writer, lock);
+                                     const std::string& output_path, int64_t chunks, int signal,
+                                     const std::function<void()>& then) {
+  const std::string partial = SaveWriter(writer);
   const int64_t saved = JournalRecordsBySize(JournalPath(output_path));
   spdlog::error("stopped: {} of {} chunks saved in {}; run again with --resume", saved, chunks, partial);
+  if (then) then();  // still holding the output's lock, as the report requires
+  lock.reset();
   EndBySignal(signal);
 }
 

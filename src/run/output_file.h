@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,9 +41,12 @@ void KeepPartial(std::unique_ptr<ResultWriter>& writer, std::unique_ptr<OutputLo
 
 // Rank 0, told to stop by a signal while scoring: records every finished
 // chunk durably, keeps the partial file for a --resume and ends the process
-// by that signal. (mpirun sends SIGKILL odls_base_sigkill_timeout after its
-// SIGTERM; a journal cut short by it still lists only durable chunks.)
+// by that signal, running `then` (the run report) once the stop line is
+// logged. (mpirun sends SIGKILL odls_base_sigkill_timeout after its SIGTERM,
+// and ends the job when another rank dies of the signal: what is saved and
+// said comes first; a journal cut short still lists only durable chunks.)
 [[noreturn]] void StopKeepingPartial(std::unique_ptr<ResultWriter>& writer, std::unique_ptr<OutputLock>& lock,
-                                     const std::string& output_path, int64_t chunks, int signal);
+                                     const std::string& output_path, int64_t chunks, int signal,
+                                     const std::function<void()>& then = {});
 
 }  // namespace mpsbatch

@@ -183,6 +183,14 @@ std::vector<OutputSpec> OutputSpecsFromProbe(const JobConfig& job, const std::ve
   return specs;
 }
 
+std::string InputFilesSummary(const JobPlan& plan) {
+  const auto& files = plan.input_files;
+  if (files.size() < 2) return "";
+  const auto empty = std::count_if(files.begin(), files.end(), [](const InputShard& f) { return f.rows == 0; });
+  return std::to_string(files.size()) + " files (" + files.front().path + " ... " + files.back().path + ")" +
+         (empty > 0 ? ", " + std::to_string(empty) + " file(s) without rows skipped" : "");
+}
+
 std::string DescribePlan(const JobConfig& job, const JobPlan& plan, int ranks) {
   const ChunkPlan chunks = PlanChunks(plan, ranks);
   std::string s = "plan: " + std::to_string(plan.rows) + " rows in " + std::to_string(chunks.num_chunks()) +
@@ -190,12 +198,8 @@ std::string DescribePlan(const JobConfig& job, const JobPlan& plan, int ranks) {
                   " rank(s), batch_size " +
                   (job.batch_size_auto ? std::string("auto") : std::to_string(job.batch_size)) + ", path " +
                   PathRequestName(job.path) + ", schedule " + ScheduleName(job.schedule) + "\n";
-  if (plan.input_files.size() > 1) {
-    const auto empty = std::count_if(plan.input_files.begin(), plan.input_files.end(),
-                                     [](const InputShard& f) { return f.rows == 0; });
-    s += "  input:  " + job.input.path + ": " + std::to_string(plan.input_files.size()) + " files (" +
-         plan.input_files.front().path + " ... " + plan.input_files.back().path + "), " + std::to_string(plan.rows) +
-         " rows" + (empty > 0 ? ", " + std::to_string(empty) + " file(s) without rows skipped" : "") + " (mode " +
+  if (const std::string files = InputFilesSummary(plan); !files.empty()) {
+    s += "  input:  " + job.input.path + ": " + files + ", " + std::to_string(plan.rows) + " rows (mode " +
          InputModeName(plan.mode) + ")\n";
   } else {
     s += "  input:  " + job.input.path + " (mode " + InputModeName(plan.mode) + ")\n";

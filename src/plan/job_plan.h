@@ -50,6 +50,9 @@ JobPlan DeserializePlan(const std::string& data);
 std::vector<OutputSpec> OutputSpecsFromProbe(const JobConfig& job, const std::vector<HostArray>& probe, int64_t rows);
 
 // Several lines for the log and --dry-run.
+// "17 files (first ... last), 2 file(s) without rows skipped" for an input of
+// several files; "" for one.
+std::string InputFilesSummary(const JobPlan& plan);
 std::string DescribePlan(const JobConfig& job, const JobPlan& plan, int ranks);
 
 // The chunks of the plan's rows over `ranks` ranks: chunk_rows rows each,

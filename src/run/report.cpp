@@ -1,6 +1,5 @@
 #include "run/report.h"
 
-#include <algorithm>
 #include <cstdio>
 #include <map>
 
@@ -66,12 +65,7 @@ void LogPlanHead(const PlannedJob& p, int ranks) {
   spdlog::info("plan: {} rows of {} on {} rank(s), batch_size {}, path {}, schedule {}", p.plan.rows, job.input.path,
                ranks, job.batch_size_auto ? std::string("auto") : std::to_string(job.batch_size),
                PathRequestName(job.path), ScheduleName(job.schedule));
-  const auto& files = p.plan.input_files;
-  if (files.size() > 1) {
-    const auto empty = std::count_if(files.begin(), files.end(), [](const InputShard& f) { return f.rows == 0; });
-    spdlog::info("  input: {} files ({} ... {}){}", files.size(), files.front().path, files.back().path,
-                 empty > 0 ? fmt::format(", {} without rows skipped", empty) : "");
-  }
+  if (const std::string files = InputFilesSummary(p.plan); !files.empty()) spdlog::info("  input: {}", files);
   for (const auto& in : p.plan.inputs)
     spdlog::info("  input {}: {} {}", in.name, DTypeName(in.dtype), ShapeString(in.shape));
   for (const auto& src : p.plan.input_sources) spdlog::info("  rows from {} ({})", src.path, src.role);

@@ -16,8 +16,8 @@ using TimelineClock = std::chrono::steady_clock;
 // Where one chunk's time went on the rank that scored it.
 struct ChunkTiming {
   TimelineClock::time_point given{};          // main thread: handed to this rank (id or rows received, or taken)
-  double read_seconds = 0;                    // main thread: reading its rows (or taking them from the message)
-  TimelineClock::time_point submitted{};      // main thread: handed to the compute thread
+  double read_seconds = 0;                    // reader thread: from `given`, its wait in line and the read (or decode)
+  TimelineClock::time_point submitted{};      // reader thread: handed to the compute thread
   TimelineClock::time_point compute_begin{};  // compute thread: its first batch started
   TimelineClock::time_point compute_end{};    // compute thread: its last batch finished
   double start_seconds = 0;    // compute thread: in Engine::Start (copies and preprocessing; on CPU the whole batch)

@@ -5,7 +5,9 @@
 # libtorch while bench.py exports ResNet-50's AOTInductor package and writes
 # the input, then runs the package-only job alternately on 1 and N ranks
 # (one rank per GPU), RUNS times each (docs/performance.md).
-#   scripts/bench/gpus.sh OUT_DIR [ROWS] [RUNS] [SIM_RANKS...]
+# Each run's log (at -v: every rank's start-up and calibration lines) and run
+# report (the timeline of every chunk, docs/run-report.md) are kept in OUT_DIR.
+#   scripts/bench/gpus.sh OUT_DIR [ROWS] [RUNS] [SIM_RANKS... | none]
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 out=$1 rows=${2:-131072} runs=${3:-2}
@@ -35,8 +37,8 @@ for i in $(seq "$runs"); do
   for n in 1 "$gpus"; do
     log="$out/resnet50-${n}gpu-run$i.log"
     t0=$(date +%s.%N)
-    mpirun -n "$n" --bind-to none build-gpu/src/mpsbatch "$job" --set output.path="/tmp/bench-resnet50/gpus-$n.h5" \
-      >"$log" 2>&1 || echo "run failed: $log"
+    mpirun -n "$n" --bind-to none build-gpu/src/mpsbatch "$job" -v --set output.path="/tmp/bench-resnet50/gpus-$n.h5" \
+      --report "$out/resnet50-${n}gpu-run$i.report.json" >"$log" 2>&1 || echo "run failed: $log"
     t1=$(date +%s.%N)
     wall=$(awk "BEGIN{printf \"%.2f\", $t1 - $t0}")
     rate=$(awk "BEGIN{printf \"%.0f\", $rows / ($t1 - $t0)}")
@@ -50,5 +52,6 @@ cmp <($py -c "import h5py,sys; f=h5py.File('/tmp/bench-resnet50/gpus-1.h5'); sys
   && echo "outputs of 1 and $gpus GPU(s): identical bits" | tee -a "$out/gpus.txt" \
   || echo "outputs of 1 and $gpus GPU(s) differ" | tee -a "$out/gpus.txt"
 rm -f /tmp/bench-resnet50/gpus-*.h5
-bash scripts/bench/hand_out_sim.sh build-gpu "$out/hand_out_sim.txt" 20000 5 "${sim_ranks[@]}"
+[ "${sim_ranks[0]}" = none ] ||
+  bash scripts/bench/hand_out_sim.sh build-gpu "$out/hand_out_sim.txt" 20000 5 "${sim_ranks[@]}"
 echo "total: $((SECONDS - start)) s"

@@ -18,6 +18,52 @@ namespace {
 // Reads below this stay on one thread; parts are at least half of it.
 constexpr size_t kSplitBytes = size_t{8} << 20;
 
+constexpr uint64_t kNoChunk = ~uint64_t{0};
+
+#if H5_VERSION_GE(1, 12, 3) || (H5_VERS_MAJOR == 1 && H5_VERS_MINOR == 10 && H5_VERS_RELEASE >= 10)
+#define MPSBATCH_HAVE_CHUNK_ITER 1
+// Past this many chunks (128 MiB of table) a dataset is read through HDF5.
+constexpr int64_t kTableChunksMax = int64_t{16} << 20;
+
+struct TableBuild {
+  std::vector<std::pair<hsize_t, uint64_t>> found;  // first coordinate, address
+  hsize_t chunk_bytes = 0;
+  bool odd = false;  // a chunk of another size or with a filter applied
+};
+
+int CollectChunk(const hsize_t* offset, unsigned filter_mask, haddr_t address, hsize_t size, void* data) {
+  auto* build = static_cast<TableBuild*>(data);
+  if (filter_mask != 0 || size != build->chunk_bytes || address == HADDR_UNDEF) build->odd = true;
+  build->found.emplace_back(offset[0], address);
+  return H5_ITER_CONT;
+}
+
+// Every chunk's address by chunk index, in one pass over the chunk index, or
+// "" on success and the reason otherwise.
+std::string ReadChunkTable(hid_t dataset, int64_t rows, int64_t chunk_rows, size_t row_bytes, uint64_t base,
+                           std::vector<uint64_t>* table) {
+  const int64_t chunks = (rows + chunk_rows - 1) / chunk_rows;
+  if (chunks > kTableChunksMax) return std::to_string(chunks) + " chunks, too many to list";
+  TableBuild build;
+  build.chunk_bytes = static_cast<hsize_t>(chunk_rows) * row_bytes;
+  if (H5Dchunk_iter(dataset, H5P_DEFAULT, CollectChunk, &build) < 0) {
+    Hdf5Message();
+    return "chunk index unreadable";
+  }
+  if (build.odd) return "a chunk of unexpected size";
+  // The chunks' first coordinates, in elements: on the chunk grid. (Reading
+  // three rows both ways checks the table too: InputFile.)
+  table->assign(static_cast<size_t>(chunks), kNoChunk);
+  for (const auto& [first, address] : build.found) {
+    if (first % static_cast<hsize_t>(chunk_rows) != 0) return "a chunk off the chunk grid";
+    const hsize_t index = first / static_cast<hsize_t>(chunk_rows);
+    if (index >= table->size()) return "a chunk past the dataset's rows";
+    (*table)[index] = base + address;
+  }
+  return "";
+}
+#endif
+
 std::optional<std::string> LayoutProblem(hid_t dcpl, const Shape& shape, int64_t* chunk_rows) {
   switch (H5Pget_layout(dcpl)) {
     case H5D_CONTIGUOUS:
@@ -45,6 +91,14 @@ std::optional<std::string> LayoutProblem(hid_t dcpl, const Shape& shape, int64_t
 
 }  // namespace
 
+bool Hdf5ListsChunks() {
+#ifdef MPSBATCH_HAVE_CHUNK_ITER
+  return true;
+#else
+  return false;
+#endif
+}
+
 std::optional<RowLocator> RowLocator::For(hid_t dataset, DType dtype, const Shape& shape, std::string* why_not) {
   auto fail = [&](const std::string& reason) {
     Hdf5Message();  // clear whatever a failed query left
@@ -70,7 +124,20 @@ std::optional<RowLocator> RowLocator::For(hid_t dataset, DType dtype, const Shap
   if (!fcpl.valid() || H5Pget_userblock(fcpl.get(), &userblock) < 0) return fail("user block size unreadable");
   loc.chunk_base_ = userblock;
 #endif
-  if (loc.chunk_rows_ == 0) {
+  if (loc.chunk_rows_ > 0) {
+#ifdef MPSBATCH_HAVE_CHUNK_ITER
+    if (const std::string problem =
+            ReadChunkTable(dataset, shape[0], loc.chunk_rows_, loc.row_bytes_, loc.chunk_base_, &loc.chunk_table_);
+        !problem.empty())
+      return fail(problem);
+#else
+    const int64_t chunks = (shape[0] + loc.chunk_rows_ - 1) / loc.chunk_rows_;
+    if (chunks > kLookupChunksMax)
+      return fail(std::to_string(chunks) + " chunks, and HDF5 " + std::to_string(H5_VERS_MAJOR) + "." +
+                  std::to_string(H5_VERS_MINOR) + "." + std::to_string(H5_VERS_RELEASE) +
+                  " looks each up from the first: HDF5 1.10.10 or later reads them directly");
+#endif
+  } else {
     const haddr_t offset = H5Dget_offset(dataset);
     if (offset == HADDR_UNDEF) return fail("no data written yet");
     if (H5Dget_storage_size(dataset) < static_cast<hsize_t>(shape[0]) * loc.row_bytes_)
@@ -81,6 +148,11 @@ std::optional<RowLocator> RowLocator::For(hid_t dataset, DType dtype, const Shap
 }
 
 std::optional<uint64_t> RowLocator::ChunkAddress(hid_t dataset, int64_t chunk) {
+  if (!chunk_table_.empty()) {
+    if (chunk < 0 || static_cast<size_t>(chunk) >= chunk_table_.size()) return std::nullopt;
+    const uint64_t address = chunk_table_[static_cast<size_t>(chunk)];
+    return address == kNoChunk ? std::nullopt : std::optional<uint64_t>(address);
+  }
   if (auto it = chunk_addresses_.find(chunk); it != chunk_addresses_.end()) return it->second;
 #if H5_VERSION_GE(1, 10, 5)
   std::vector<hsize_t> coord(static_cast<size_t>(rank_), 0);

@@ -8,6 +8,14 @@
 // metadata, and ReadRanges reads them with pread from several threads, which
 // is faster than HDF5's single-threaded copies (docs/performance.md has the
 // figures). Every other layout is read through HDF5.
+//
+// A chunked dataset's chunk addresses are read once, in one pass over HDF5's
+// chunk index (H5Dchunk_iter, HDF5 1.10.10, 1.12.3 and later), into a table
+// that later reads consult without HDF5. Older HDF5 has only
+// H5Dget_chunk_info_by_coord, which walks the index from its start on every
+// call: its cost grows with the chunk's position (about 1 ms per lookup at
+// the 20,000th chunk), so there a dataset of more than kLookupChunksMax
+// chunks is read through HDF5, whose own reads look chunks up by key.
 #pragma once
 
 #include <hdf5.h>
@@ -43,8 +51,15 @@ class RowLocator {
   // Appends the file ranges of rows [begin, end) to *out, destination offsets
   // counted from row `begin`. Returns false when a chunk they touch was never
   // written (HDF5 supplies its fill value), leaving *out as it found it.
-  // Looks up chunks through HDF5: call from the thread that owns the file.
+  // Without a chunk table it looks chunks up through HDF5: call it, like For,
+  // where HDF5 may be called (hdf5/handle.h's lock). With one, or for a
+  // contiguous dataset, it calls no HDF5 (NeedsHdf5() is false).
   bool Locate(hid_t dataset, int64_t begin, int64_t end, std::vector<FileRange>* out);
+  bool NeedsHdf5() const { return chunk_rows_ > 0 && chunk_table_.empty(); }
+
+  // Chunked datasets of more chunks than this are read through HDF5 where
+  // the HDF5 library has no H5Dchunk_iter (see above).
+  static constexpr int64_t kLookupChunksMax = 1024;
 
   // "contiguous" or "chunks of N rows".
   std::string Describe() const;
@@ -58,8 +73,13 @@ class RowLocator {
   uint64_t offset_ = 0;                                    // contiguous: where row 0 starts
   int64_t chunk_rows_ = 0;                                 // chunked: rows per chunk; 0 = contiguous
   uint64_t chunk_base_ = 0;                                // added to the chunk addresses HDF5 reports
-  std::unordered_map<int64_t, uint64_t> chunk_addresses_;  // looked up so far
+  std::unordered_map<int64_t, uint64_t> chunk_addresses_;  // looked up so far (no chunk table)
+  std::vector<uint64_t> chunk_table_;  // chunk index -> address, kNoChunk if unwritten; empty: look up
 };
+
+// True where the HDF5 library lists a dataset's chunks in one pass
+// (H5Dchunk_iter): then chunked datasets of any chunk count are read directly.
+bool Hdf5ListsChunks();
 
 // An open file descriptor for reading, closed on destruction.
 class ReadOnlyFile {

@@ -70,6 +70,7 @@ void ChunkReader::Loop() noexcept {
 }
 
 void ChunkReader::Serve(Request r) {
+  const auto reading = TimelineClock::now();
   std::vector<HostArray> rows;
   if (!input_) {
     rows = decode_(r.chunk, r.received);
@@ -83,6 +84,7 @@ void ChunkReader::Serve(Request r) {
     item.timing.given = r.given;
     item.timing.submitted = TimelineClock::now();
     item.timing.read_seconds = SecondsBetween(r.given, item.timing.submitted);
+    item.timing.reading_seconds = SecondsBetween(reading, item.timing.submitted);
     worker_.Submit(std::move(item));
   } else {
     messages_.Push({r.rank, encode_(r.chunk, rows)});

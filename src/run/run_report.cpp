@@ -58,6 +58,7 @@ Json ChunkJson(const ChunkRecord& c, TimelineClock::time_point origin) {
           {"begin", At(origin, t.given)},
           {"end", At(origin, t.delivered)},
           {"read_seconds", t.read_seconds},
+          {"reading_seconds", t.reading_seconds},
           {"queued_seconds", SecondsBetween(t.submitted, t.compute_begin)},
           {"compute_begin", At(origin, t.compute_begin)},
           {"compute_end", At(origin, t.compute_end)},

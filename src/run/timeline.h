@@ -17,6 +17,7 @@ using TimelineClock = std::chrono::steady_clock;
 struct ChunkTiming {
   TimelineClock::time_point given{};          // main thread: handed to this rank (id or rows received, or taken)
   double read_seconds = 0;                    // reader thread: from `given`, its wait in line and the read (or decode)
+  double reading_seconds = 0;                 // reader thread: the read (or decode) alone, part of read_seconds
   TimelineClock::time_point submitted{};      // reader thread: handed to the compute thread
   TimelineClock::time_point compute_begin{};  // compute thread: its first batch started
   TimelineClock::time_point compute_end{};    // compute thread: its last batch finished

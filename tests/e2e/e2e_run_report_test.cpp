@@ -67,6 +67,8 @@ void ExpectCompleteReport(const Json& report, int ranks) {
       EXPECT_LE(c["begin"].get<double>(), c["compute_begin"].get<double>()) << "chunk " << id;
       EXPECT_LE(c["compute_begin"].get<double>(), c["compute_end"].get<double>()) << "chunk " << id;
       EXPECT_LE(c["compute_end"].get<double>(), c["end"].get<double>()) << "chunk " << id;
+      EXPECT_GE(c["reading_seconds"].get<double>(), 0.0) << "chunk " << id;
+      EXPECT_LE(c["reading_seconds"].get<double>(), c["read_seconds"].get<double>()) << "chunk " << id;
     }
     EXPECT_EQ(rank["rows"], rank_rows);
     EXPECT_EQ(rank["chunks_scored"], static_cast<int64_t>(rank["chunks"].size()));

@@ -14,8 +14,10 @@
 // Prints one line from rank 0: ranks, rows, the ideal and the measured
 // aggregate rate, the efficiency, the chunks rank 0 served a second and the
 // CPU time its loop's thread spent per chunk (the hand-out, the receives, the
-// writes). Exits non-zero if a row is missing or misplaced in the output, so
-// the ctest smoke run can fail.
+// writes; also its idle turns, so it is rank 0's cost per chunk only where
+// rank 0 is busy, as with a --rate no rank keeps up with). Exits non-zero if
+// a row is missing or misplaced in the output, so the ctest smoke run can
+// fail.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>

@@ -6,15 +6,23 @@
 // hand-out and the writer keep up with that many ranks, and the rate at which
 // they stop keeping up.
 //
-//   mpirun -n 64 --oversubscribe hand_out_sim --rate 20000 --seconds 4
+//   mpirun -n 64 --oversubscribe hand_out_sim --rate 20000 --seconds 4 [--chunk ROWS|auto]
 //
+// --chunk auto cuts the rows as a job without chunk_size would
+// (ChooseChunkRows, dynamic schedule); a number forces that chunk_size. Each
+// rank holds as many chunks as a job's would (ChunksInFlight).
 // Prints one line from rank 0: ranks, rows, the ideal and the measured
-// aggregate rate, and the efficiency. Exits non-zero if a row is missing or
-// misplaced in the output, so the ctest smoke run can fail.
+// aggregate rate, the efficiency, the chunks rank 0 served a second and the
+// CPU time its loop's thread spent per chunk (the hand-out, the receives, the
+// writes; also its idle turns, so it is rank 0's cost per chunk only where
+// rank 0 is busy, as with a --rate no rank keeps up with). Exits non-zero if
+// a row is missing or misplaced in the output, so the ctest smoke run can
+// fail.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <deque>
 #include <filesystem>
 #include <string>
@@ -41,7 +49,7 @@ struct SimOptions {
   double rate = 20000;  // rows/s per rank
   double seconds = 3;   // the ideal job time: rows = rate * ranks * seconds
   int64_t batch = 256;
-  int64_t chunk = 4096;
+  int64_t chunk = 4096;    // 0: as a job would choose (--chunk auto)
   int64_t in_width = 16;   // float32 values per input row
   int64_t out_width = 10;  // float32 values per output row
   int read_threads = 4;    // threads per direct read, as a job's rank gets on a host with cores to spare
@@ -119,7 +127,7 @@ SimOptions Parse(int argc, char** argv) {
     else if (key == "--batch")
       o.batch = std::stoll(value);
     else if (key == "--chunk")
-      o.chunk = std::stoll(value);
+      o.chunk = value == "auto" ? 0 : std::stoll(value);
     else if (key == "--in-width")
       o.in_width = std::stoll(value);
     else if (key == "--out-width")
@@ -168,11 +176,23 @@ int64_t CountMisplacedRows(const std::string& path, int64_t rows, int64_t width)
   return bad;
 }
 
-int Simulate(Communicator& comm, const SimOptions& o) {
+// CPU seconds this thread has run.
+double ThreadCpuSeconds() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
+
+int Simulate(Communicator& comm, SimOptions o) {
+  const auto row_bytes = static_cast<size_t>((o.in_width + o.out_width) * 4);
+  const int64_t ideal_rows = static_cast<int64_t>(o.rate * o.seconds * comm.size()) / o.batch * o.batch;
+  if (o.chunk <= 0) {
+    const int chunks_per_rank = o.schedule == Schedule::kDynamic ? 16 : 4;  // as plan/plan_job.cpp
+    o.chunk = ChooseChunkRows(std::max(o.batch, ideal_rows), o.batch, comm.size(), row_bytes, 0, chunks_per_rank);
+  }
   // At least four chunks per rank, so the hand-out is exercised even on a
   // short job.
-  const int64_t rows = std::max<int64_t>(4 * o.chunk * comm.size(),
-                                         static_cast<int64_t>(o.rate * o.seconds * comm.size()) / o.chunk * o.chunk);
+  const int64_t rows = std::max<int64_t>(4 * o.chunk * comm.size(), ideal_rows / o.chunk * o.chunk);
   if (rows >= (int64_t{1} << 24)) throw ConfigError("hand_out_sim: more than 2^24 rows; lower --seconds or --rate");
   const std::string in_path = o.dir + "/in.h5", out_path = o.dir + "/out.h5";
   if (comm.rank() == 0) {
@@ -212,13 +232,15 @@ int Simulate(Communicator& comm, const SimOptions& o) {
                       .compute = compute,
                       .input = input.get(),
                       .writer = writer.get(),
-                      .depth = 2,
+                      .depth = ChunksInFlight(o.chunk, o.batch, static_cast<size_t>(o.chunk) * row_bytes),
                       .schedule = o.schedule};
 #pragma GCC diagnostic pop
 
   comm.Barrier();
   const auto start = Clock::now();
+  const double cpu_start = ThreadCpuSeconds();
   const RankStats stats = RunRankLoop(ctx);
+  const double cpu = ThreadCpuSeconds() - cpu_start;
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   const int64_t total = comm.AllreduceSum(stats.rows);
   int failed = total == rows ? 0 : 1;
@@ -229,11 +251,13 @@ int Simulate(Communicator& comm, const SimOptions& o) {
     const double ideal = o.rate * comm.size();
     std::printf(
         "ranks %d  rows %lld  chunk %lld  batch %lld  mode %s  in %lld B/row  out %lld B/row  ideal %.0f rows/s  "
-        "measured %.0f rows/s  efficiency %.1f%%  misplaced %lld\n",
+        "measured %.0f rows/s  efficiency %.1f%%  chunks %lld  served %.0f chunks/s  rank 0 loop %.1f us CPU/chunk  "
+        "depth %zu  misplaced %lld\n",
         comm.size(), static_cast<long long>(rows), static_cast<long long>(o.chunk), static_cast<long long>(o.batch),
         o.mode == InputMode::kScatter ? "scatter" : "shared", static_cast<long long>(o.in_width * 4),
         static_cast<long long>(o.out_width * 4), ideal, rows / seconds, 100.0 * rows / seconds / ideal,
-        static_cast<long long>(bad));
+        static_cast<long long>(chunks.num_chunks()), chunks.num_chunks() / seconds, 1e6 * cpu / chunks.num_chunks(),
+        ctx.depth, static_cast<long long>(bad));
     std::filesystem::remove_all(o.dir);
   }
   return static_cast<int>(comm.AllreduceMax(failed));

@@ -7,6 +7,10 @@
 # efficiency; where the efficiency drops is where rank 0 stops keeping up.
 #
 #   scripts/bench/hand_out_sim.sh BUILD_DIR OUT.txt [RATE] [SECONDS] [RANKS...]
+#   HAND_OUT_ONLY=1 scripts/bench/hand_out_sim.sh ...   # the hand-out alone:
+#     small rows in chunks as a job picks them (--chunk auto) and of one batch
+#     (256 rows, as chunk_size: 256 forces), with rank 0's chunks served a
+#     second and its loop's CPU time per chunk
 #
 # The ranks sleep while they wait, so more ranks than cores is a fair model of
 # rank 0's load (each rank still needs a little CPU per chunk). Output rows of
@@ -31,6 +35,12 @@ run() {  # ranks, ideal seconds, then hand_out_sim's options
   timeout 600 mpirun -n "$n" --oversubscribe --bind-to none "$sim" --rate "$rate" --seconds "$s" \
     --dir "$dir" "$@" 2>&1 | grep '^ranks' | tee -a "$out" || echo "ranks $n $* failed or timed out" | tee -a "$out"
 }
+if [ "${HAND_OUT_ONLY:-0}" = 1 ]; then
+  for n in "${ranks[@]}"; do run "$n" "$seconds" --out-width 10 --chunk auto --batch 256; done
+  for n in "${ranks[@]}"; do run "$n" "$seconds" --out-width 10 --chunk 256 --batch 256; done
+  rm -rf "$dir"
+  exit 0
+fi
 for n in "${ranks[@]}"; do run "$n" "$seconds" --out-width 10; done
 # One batch per chunk, as a job with big rows gets: the most hand-out turns.
 for n in "${ranks[@]}"; do run "$n" "$seconds" --out-width 10 --chunk 256 --batch 256; done

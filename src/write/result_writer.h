@@ -8,7 +8,8 @@
 // id is appended, fsync'ed, to a journal beside the partial file, by a thread
 // of the journal's own (write/journal_writer.h). The datasets' storage is
 // allocated when they are created and the file flushed, so writing rows
-// afterwards changes no HDF5 metadata: a process killed at any moment leaves a
+// afterwards changes no HDF5 metadata (and, with no chunk cache, rows go
+// straight to the file): a process killed at any moment leaves a
 // partial file that opens, and a journal that lists only chunks whose rows are
 // in it. The partial file also records the run's identity (ResumeIdentity)
 // and chunk size, which a resume must match.

@@ -4,7 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -17,6 +20,23 @@ namespace mpsbatch {
 namespace {
 
 using ResultWriterTest = testing::Hdf5FolderTest;
+
+// Whether the file at `path` holds `bytes` anywhere, as the operating system
+// has it (what a read by another process, or an fsync, sees).
+bool FileHolds(const std::string& path, const std::vector<std::byte>& bytes) {
+  std::ifstream in(path, std::ios::binary);
+  const std::vector<char> file((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto* want = reinterpret_cast<const char*>(bytes.data());
+  return std::search(file.begin(), file.end(), want, want + bytes.size()) != file.end();
+}
+
+// 256 rows of 10 distinct float32 values each, as the bytes WriteRows takes.
+std::vector<std::byte> DistinctRows() {
+  std::vector<float> rows(256 * 10);
+  for (size_t i = 0; i < rows.size(); ++i) rows[i] = 1000.25f + static_cast<float>(i);
+  const auto* p = reinterpret_cast<const std::byte*>(rows.data());
+  return std::vector<std::byte>(p, p + rows.size() * sizeof(float));
+}
 
 }  // namespace
 
@@ -139,6 +159,32 @@ TEST_F(ResultWriterTest, NamesWithSlashesAreDatasetsInGroups) {
   EXPECT_EQ(reinterpret_cast<const float*>(a.bytes.data())[2], 2);
   HostArray b = f.ReadRows(f.Describe("scores/extra/ids"), 0, 3);
   EXPECT_EQ(reinterpret_cast<const int64_t*>(b.bytes.data())[0], 7);
+}
+
+// Rows go to the file as they are written, with no flush: HDF5 keeps no
+// cached copy of the chunk they fall in (here one chunk of 4,096 rows holds
+// the whole dataset), which a flush per finished chunk would then write back
+// whole. Holds for a created file and a reopened one.
+TEST_F(ResultWriterTest, RowsReachTheFileWithoutAFlush) {
+  const std::string out = Path("out.h5");
+  const std::vector<OutputSpec> specs = {{"y", DType::kFloat32, {10}}};
+  const std::vector<std::byte> rows = DistinctRows();
+  {
+    ResultWriter w(out, specs, 4096, "rows: 4096\n", 256);
+    w.Flush();
+    w.WriteRows(0, 256, 256, rows.data());
+    EXPECT_TRUE(FileHolds(PartialPath(out), rows));
+    w.KeepForResume();
+  }
+  std::vector<std::byte> more = rows;
+  std::reverse(more.begin(), more.end());
+  {
+    auto w = ResultWriter::Reopen(out, specs, 4096);
+    w->WriteRows(0, 1024, 256, more.data());
+    EXPECT_TRUE(FileHolds(PartialPath(out), more));
+    w->MarkChunkDone(4);
+    w->Sync();
+  }
 }
 
 }  // namespace mpsbatch

@@ -167,6 +167,7 @@ RowLocator* InputFile::Direct(const DatasetInfo& info, Open& ds) {
   std::optional<RowLocator> direct = RowLocator::For(ds.id.get(), info.dtype, info.shape, &why_not);
   std::shared_ptr<ReadOnlyFile> raw;
   if (direct && !(raw = RawFileOf(ds.id.get(), &why_not))) direct.reset();
+  if (direct) ForgoChunkCache(info.name, ds);
   if (direct) {
     // The locator reads HDF5's metadata as documented; check it on real rows.
     const size_t row_bytes = info.row_bytes();
@@ -188,6 +189,16 @@ RowLocator* InputFile::Direct(const DatasetInfo& info, Open& ds) {
   ds.why_not = why_not;
   ds.checked = true;
   return ds.direct ? &*ds.direct : nullptr;
+}
+
+void InputFile::ForgoChunkCache(const std::string& name, Open& ds) {
+  H5Handle dapl(H5Pcreate(H5P_DATASET_ACCESS), H5Pclose);
+  if (!dapl.valid() ||
+      H5Pset_chunk_cache(dapl.get(), H5D_CHUNK_CACHE_NSLOTS_DEFAULT, 0, H5D_CHUNK_CACHE_W0_DEFAULT) < 0)
+    throw InputError(path_ + ": dataset '" + name + "': " + Hdf5Message());
+  ds.id.Close();  // the only handle: HDF5 keeps the cache of an open dataset for every handle to it
+  ds.id = H5Handle(H5Dopen2(file_.get(), name.c_str(), dapl.get()), H5Dclose);
+  if (!ds.id.valid()) throw InputError(path_ + ": dataset '" + name + "': cannot open: " + Hdf5Message());
 }
 
 std::shared_ptr<ReadOnlyFile> InputFile::RawFileOf(hid_t dataset, std::string* why_not) {

@@ -94,6 +94,13 @@ class InputFile {
   // The dataset's locator, once its direct reading has been checked against
   // HDF5's on its first, middle and last rows; nullptr when HDF5 must read it.
   RowLocator* Direct(const DatasetInfo& info, Open& ds);
+  // Opens `name` again without HDF5's chunk cache, once its rows are to be
+  // read directly: HDF5 reads a chunk into its cache whole to hand out one
+  // row, so the check of the direct reading read three chunks through HDF5
+  // (with thousands of small files, about as much as their rows); uncached,
+  // HDF5 reads just the rows asked for. HDF5 itself then reads only chunks
+  // never written (fill values). Throws InputError.
+  void ForgoChunkCache(const std::string& name, Open& ds);
   // The file HDF5 reads `dataset`'s rows from, open for direct reads: behind
   // an external link, the link's target. nullptr (with *why_not) when HDF5
   // reads it through a driver other than its default one.

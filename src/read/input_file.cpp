@@ -52,7 +52,16 @@ std::vector<std::string> InputFile::DatasetNames() {
   return names;
 }
 
-InputFile::InputFile(const std::string& path, ReadOptions options) : path_(path), options_(options) {
+ThreadPool* ReadHelpers::Get() {
+  if (threads_ < 1) return nullptr;
+  std::call_once(started_, [this] { pool_ = std::make_unique<ThreadPool>(threads_); });
+  return pool_.get();
+}
+
+InputFile::InputFile(const std::string& path, ReadOptions options, std::shared_ptr<ReadHelpers> helpers)
+    : path_(path),
+      options_(options),
+      read_helpers_(helpers ? std::move(helpers) : std::make_shared<ReadHelpers>(options.threads - 1)) {
   namespace fs = std::filesystem;
   std::error_code ec;
   const auto status = fs::status(path, ec);
@@ -61,12 +70,16 @@ InputFile::InputFile(const std::string& path, ReadOptions options) : path_(path)
   if (!fs::is_regular_file(status))
     throw InputError("input.path '" + path + "': is " + NonRegularFileKind(status.type()) +
                      ", not a regular file: give the path of an HDF5 file");
+  // Asked only once the open has failed: asking first would read every
+  // file's superblock twice, which thousands of input files notice.
+  file_ = H5Handle(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  if (file_.valid()) return;
+  const std::string why = Hdf5Message();
   if (H5Fis_hdf5(path.c_str()) <= 0) {
     Hdf5Message();
     throw InputError("input.path '" + path + "': not an HDF5 file");
   }
-  file_ = H5Handle(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
-  if (!file_.valid()) throw InputError("input.path '" + path + "': cannot open: " + Hdf5Message());
+  throw InputError("input.path '" + path + "': cannot open: " + why);
 }
 
 InputFile::Open& InputFile::Dataset(const std::string& name) {
@@ -154,6 +167,7 @@ RowLocator* InputFile::Direct(const DatasetInfo& info, Open& ds) {
   std::optional<RowLocator> direct = RowLocator::For(ds.id.get(), info.dtype, info.shape, &why_not);
   std::shared_ptr<ReadOnlyFile> raw;
   if (direct && !(raw = RawFileOf(ds.id.get(), &why_not))) direct.reset();
+  if (direct) ForgoChunkCache(info.name, ds);
   if (direct) {
     // The locator reads HDF5's metadata as documented; check it on real rows.
     const size_t row_bytes = info.row_bytes();
@@ -175,6 +189,16 @@ RowLocator* InputFile::Direct(const DatasetInfo& info, Open& ds) {
   ds.why_not = why_not;
   ds.checked = true;
   return ds.direct ? &*ds.direct : nullptr;
+}
+
+void InputFile::ForgoChunkCache(const std::string& name, Open& ds) {
+  H5Handle dapl(H5Pcreate(H5P_DATASET_ACCESS), H5Pclose);
+  if (!dapl.valid() ||
+      H5Pset_chunk_cache(dapl.get(), H5D_CHUNK_CACHE_NSLOTS_DEFAULT, 0, H5D_CHUNK_CACHE_W0_DEFAULT) < 0)
+    throw InputError(path_ + ": dataset '" + name + "': " + Hdf5Message());
+  ds.id.Close();  // the only handle: HDF5 keeps the cache of an open dataset for every handle to it
+  ds.id = H5Handle(H5Dopen2(file_.get(), name.c_str(), dapl.get()), H5Dclose);
+  if (!ds.id.valid()) throw InputError(path_ + ": dataset '" + name + "': cannot open: " + Hdf5Message());
 }
 
 std::shared_ptr<ReadOnlyFile> InputFile::RawFileOf(hid_t dataset, std::string* why_not) {
@@ -213,8 +237,7 @@ void InputFile::ReadRows(const DatasetInfo& info, int64_t begin, int64_t end, st
     if (direct->Locate(ds.id.get(), begin, end, &ranges)) {
       hdf5.unlock();
       try {
-        if (!read_helpers_ && options_.threads > 1) read_helpers_ = std::make_unique<ThreadPool>(options_.threads - 1);
-        ds.raw->ReadRanges(std::move(ranges), out, read_helpers_.get());
+        ds.raw->ReadRanges(std::move(ranges), out, read_helpers_->Get());
       } catch (const InputError& e) {
         throw InputError("dataset '" + info.name + "', rows " + std::to_string(begin) + ".." + std::to_string(end) +
                          ": " + e.what());

@@ -7,6 +7,7 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -32,10 +33,28 @@ struct ReadOptions {
   int threads = 1;     // threads per direct read
 };
 
+// The threads beside the caller's that direct reads use (ReadOptions::threads
+// - 1), started at the first read that asks for them and joined when the last
+// file holding them goes. The files of one input share one: starting and
+// joining threads for each of thousands of small files took longer than
+// reading them. Thread-safe.
+class ReadHelpers {
+ public:
+  explicit ReadHelpers(int threads) : threads_(threads) {}
+  // The pool, started on the first call; nullptr when there are no helpers.
+  ThreadPool* Get();
+
+ private:
+  const int threads_;
+  std::once_flag started_;
+  std::unique_ptr<ThreadPool> pool_;
+};
+
 class InputFile {
  public:
-  // Opens `path` read-only. Throws InputError naming the path.
-  explicit InputFile(const std::string& path, ReadOptions options = {});
+  // Opens `path` read-only. Direct reads use `helpers` (their own, started
+  // at the first, when null). Throws InputError naming the path.
+  explicit InputFile(const std::string& path, ReadOptions options = {}, std::shared_ptr<ReadHelpers> helpers = nullptr);
 
   // Throws InputError if the dataset is missing, is not a dataset, holds an
   // unsupported type, or is a scalar.
@@ -75,6 +94,13 @@ class InputFile {
   // The dataset's locator, once its direct reading has been checked against
   // HDF5's on its first, middle and last rows; nullptr when HDF5 must read it.
   RowLocator* Direct(const DatasetInfo& info, Open& ds);
+  // Opens `name` again without HDF5's chunk cache, once its rows are to be
+  // read directly: HDF5 reads a chunk into its cache whole to hand out one
+  // row, so the check of the direct reading read three chunks through HDF5
+  // (with thousands of small files, about as much as their rows); uncached,
+  // HDF5 reads just the rows asked for. HDF5 itself then reads only chunks
+  // never written (fill values). Throws InputError.
+  void ForgoChunkCache(const std::string& name, Open& ds);
   // The file HDF5 reads `dataset`'s rows from, open for direct reads: behind
   // an external link, the link's target. nullptr (with *why_not) when HDF5
   // reads it through a driver other than its default one.
@@ -87,9 +113,7 @@ class InputFile {
   std::map<std::string, Open> datasets_;
   // The files direct reads go to, by device and inode, opened at the first.
   std::map<std::pair<uint64_t, uint64_t>, std::shared_ptr<ReadOnlyFile>> raw_files_;
-  // The threads beside the caller's that direct reads use (options_.threads
-  // - 1), started at the first direct read and kept to the end.
-  std::unique_ptr<ThreadPool> read_helpers_;
+  std::shared_ptr<ReadHelpers> read_helpers_;
 };
 
 }  // namespace mpsbatch

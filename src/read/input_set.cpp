@@ -56,6 +56,9 @@ std::vector<std::string> ExpandInputPaths(const std::vector<std::string>& entrie
   return paths;
 }
 
+InputSet::InputSet(ReadOptions options, bool check_mtime)
+    : options_(options), check_mtime_(check_mtime), read_helpers_(std::make_shared<ReadHelpers>(options.threads - 1)) {}
+
 std::unique_ptr<InputSet> InputSet::Inspect(const std::vector<std::string>& paths,
                                             const std::vector<std::string>& datasets, ReadOptions options) {
   MPSBATCH_ASSERT(!paths.empty() && !datasets.empty());
@@ -67,7 +70,7 @@ std::unique_ptr<InputSet> InputSet::Inspect(const std::vector<std::string>& path
   for (size_t f = 0; f < paths.size(); ++f) {
     set->MakeRoom();
     Slot& slot = set->slots_[f];
-    slot.file = std::make_unique<InputFile>(paths[f], options);
+    slot.file = std::make_unique<InputFile>(paths[f], options, set->read_helpers_);
     ++set->open_;
     slot.used = ++set->clock_;
     for (const auto& name : datasets) {
@@ -87,6 +90,7 @@ std::unique_ptr<InputSet> InputSet::Inspect(const std::vector<std::string>& path
                          ": every file of input.path must hold the same datasets with the same dtypes and row shapes");
     }
     if (f == 0) first_file = slot.infos;
+    set->AddSourceFiles(slot);
     const auto stamp = StampOf(paths[f]);
     if (!stamp) throw InputError("input.path '" + paths[f] + "': cannot read its modification time");
     const int64_t rows = slot.infos.front().shape[0];
@@ -98,12 +102,17 @@ std::unique_ptr<InputSet> InputSet::Inspect(const std::vector<std::string>& path
                      " files hold no rows; there is nothing to score");
   set->inputs_ = std::move(first_file);
   for (auto& info : set->inputs_) info.shape[0] = set->rows();
+  set->sources_found_ = true;
   return set;
 }
 
 InputSet::InputSet(std::vector<InputShard> shards, std::vector<DatasetInfo> inputs, ReadOptions options,
                    bool check_mtime)
-    : shards_(std::move(shards)), inputs_(std::move(inputs)), options_(options), check_mtime_(check_mtime) {
+    : shards_(std::move(shards)),
+      inputs_(std::move(inputs)),
+      options_(options),
+      check_mtime_(check_mtime),
+      read_helpers_(std::make_shared<ReadHelpers>(options.threads - 1)) {
   MPSBATCH_ASSERT(!shards_.empty());
   slots_.resize(shards_.size());
   first_row_.push_back(0);
@@ -147,7 +156,7 @@ InputSet::Slot& InputSet::Open(size_t index) {
   // The rank loop's reader opens files beside rank 0's writer (hdf5/handle.h).
   std::unique_lock hdf5(Hdf5Mutex());
   MakeRoom();
-  auto file = std::make_unique<InputFile>(shard.path, options_);
+  auto file = std::make_unique<InputFile>(shard.path, options_, read_helpers_);
   std::vector<DatasetInfo> infos;
   for (const auto& planned : inputs_) {
     infos.push_back(file->Describe(planned.name));
@@ -202,22 +211,26 @@ std::string InputSet::ReadMethod(const DatasetInfo& info) {
   return slot.file->ReadMethod(slot.infos[k]);
 }
 
-std::vector<SourceFile> InputSet::SourceFiles() {
-  std::vector<SourceFile> all;
-  for (size_t f = 0; f < shards_.size(); ++f) {
-    Slot& slot = Open(f);
-    for (const auto& info : slot.infos)
-      for (auto& src : slot.file->SourceFiles(info.name)) {
-        const bool known =
-            std::any_of(all.begin(), all.end(), [&](const SourceFile& seen) { return seen.path == src.path; });
-        if (!known) all.push_back(std::move(src));
-      }
-  }
-  return all;
+void InputSet::AddSourceFiles(Slot& slot) {
+  for (const auto& info : slot.infos)
+    for (auto& src : slot.file->SourceFiles(info.name)) {
+      const bool known =
+          std::any_of(sources_.begin(), sources_.end(), [&](const SourceFile& seen) { return seen.path == src.path; });
+      if (!known) sources_.push_back(std::move(src));
+    }
 }
 
+std::vector<SourceFile> InputSet::SourceFiles() {
+  if (!sources_found_) CheckAll();
+  return sources_;
+}
+
+// One pass: with thousands of files, opening each again for its source files
+// would double what planning spends on opening them.
 void InputSet::CheckAll() {
-  for (size_t f = 0; f < shards_.size(); ++f) Open(f);
+  sources_.clear();
+  for (size_t f = 0; f < shards_.size(); ++f) AddSourceFiles(Open(f));
+  sources_found_ = true;
 }
 
 }  // namespace mpsbatch

@@ -65,10 +65,13 @@ class InputSet {
   std::string ReadMethod(const DatasetInfo& info);
 
   // The files besides the input files that their rows come from (see
-  // read/input_sources.h), each once. Throws InputError if one is missing.
+  // read/input_sources.h), each once. Found while Inspect or CheckAll had
+  // each file open, else by opening each now. Throws InputError if one is
+  // missing.
   std::vector<SourceFile> SourceFiles();
 
-  // Opens every file once, checking each against its shard. Throws InputError.
+  // Opens every file once, checking each against its shard, and finds its
+  // source files. Throws InputError.
   void CheckAll();
 
  private:
@@ -78,18 +81,23 @@ class InputSet {
     uint64_t used = 0;               // for closing the least recently used
   };
 
-  InputSet(ReadOptions options, bool check_mtime) : options_(options), check_mtime_(check_mtime) {}
+  InputSet(ReadOptions options, bool check_mtime);
   // File `index` open and checked; may close another.
   Slot& Open(size_t index);
   // Closes the least recently used open file while too many are open.
   void MakeRoom();
   size_t DatasetIndex(const DatasetInfo& info) const;
+  // Adds the source files of the open file in `slot` to sources_.
+  void AddSourceFiles(Slot& slot);
 
   std::vector<InputShard> shards_;
   std::vector<DatasetInfo> inputs_;
   std::vector<int64_t> first_row_;  // per file its first row, then the total
   ReadOptions options_;
   bool check_mtime_ = true;
+  std::shared_ptr<ReadHelpers> read_helpers_;  // one pool for every file's direct reads
+  std::vector<SourceFile> sources_;
+  bool sources_found_ = false;  // sources_ holds every file's
   std::vector<Slot> slots_;
   size_t open_ = 0;
   uint64_t clock_ = 0;

@@ -4,12 +4,13 @@
 // marked in the `failed` dataset and filled with NaN; every other row is the
 // clean run's, bit for bit; max_failed_rows (a count or a percentage) ends
 // the job; on_error: fail is unchanged; a killed run's failed rows survive a
-// --resume.
+// --resume. The same holds over an input of many files.
 #include <csignal>
 #include <regex>
 #include <set>
 
 #include "e2e_util.h"
+#include "shards_util.h"
 #include "write/journal.h"
 
 namespace mpsbatch::e2e {
@@ -94,6 +95,57 @@ TEST_P(SkipOnRanks, FindsExactlyTheFailedRowsAndKeepsEveryOtherRowsBits) {
 }
 
 INSTANTIATE_TEST_SUITE_P(E2E, SkipOnRanks, ::testing::Values(1, 2, 3));
+
+// The rows of x_f32 and x_marked as 17 files (one without rows), in `data`;
+// returns the glob that names them.
+std::string WriteMarkedShards(const fs::path& data, const std::string& dataset) {
+  fs::create_directories(data);
+  testing::WriteShards(Fixture("inputs.h5"), dataset, data, {9, 1, 15, 0, 16, 3, 7, 2, 11, 4, 6, 5, 8, 2, 10, 1, 3});
+  return (data / "part-*.h5").string();
+}
+
+// Over 17 files on 1-4 ranks: exactly the marked rows fail, found across the
+// files (row 9 is a file's only row, row 40 a file's last), and every other
+// row is the clean run's over the same files, bit for bit.
+class SkipOverShards : public ::testing::TestWithParam<int> {};
+
+TEST_P(SkipOverShards, FindsExactlyTheFailedRowsAcrossTheFiles) {
+  SilenceHdf5Errors();
+  const int ranks = GetParam();
+  const auto root = testing::TestDir();
+  const auto clean_dir = root / "clean", dir = root / "skip";
+  fs::create_directories(clean_dir);
+  fs::create_directories(dir);
+  const std::string clean_glob = WriteMarkedShards(root / "clean-data", "x_f32");
+  const std::string marked_glob = WriteMarkedShards(root / "marked-data", "x_marked");
+  const RunResult clean =
+      RunMpsbatch(ranks, WritePoisonedJob(clean_dir, "x_f32"), {"--set", "input.path=" + clean_glob});
+  EXPECT_RUN_OK(clean);
+  const RunResult r =
+      RunMpsbatch(ranks, WritePoisonedJob(dir, "x_marked", "on_error: skip\n"), {"--set", "input.path=" + marked_glob});
+  EXPECT_RUN_OK(r);
+  const std::string out = (dir / "out.h5").string();
+  EXPECT_EQ(ReadFlags(out), FlagsOf(kMarkedRows));
+  EXPECT_EQ(IntAttribute(out, "failed_rows"), 7);
+  ExpectRowsAsClean(ReadFloats(out, "y"), ReadFloats((clean_dir / "out.h5").string(), "y"), kMarkedRows, 10);
+  EXPECT_NE(r.output.find("7 rows failed and were filled (on_error: skip, max_failed_rows: none)"), std::string::npos)
+      << r.output;
+}
+
+INSTANTIATE_TEST_SUITE_P(E2E, SkipOverShards, ::testing::Values(1, 2, 3, 4));
+
+// max_failed_rows over many files: past it the job fails, and no output is
+// committed.
+TEST_F(E2E, FailedRowsCapOverShards) {
+  const std::string glob = WriteMarkedShards(dir_ / "data", "x_marked");
+  const RunResult r = RunMpsbatch(3, WritePoisonedJob(dir_, "x_marked", "on_error: skip\nmax_failed_rows: 3\n"),
+                                  {"--set", "input.path=" + glob}, 60);
+  EXPECT_EQ(r.exit_code, 5) << r.output;
+  EXPECT_TRUE(std::regex_search(r.output, std::regex(R"(model error: [4-7] rows failed, more than max_failed_rows: 3 )"
+                                                     R"(allows \(3 rows\); the first, row [0-9]+: )")))
+      << r.output;
+  EXPECT_FALSE(fs::exists(Out()));
+}
 
 TEST_F(E2E, SkipWithoutFailuresSaysNoRowFailed) {
   const RunResult r = RunMpsbatch(2, WritePoisonedJob(dir_, "x_f32", "on_error: skip\n"));

@@ -1,11 +1,13 @@
 // An input of many files (input.path a glob or a list): the output equals,
 // bit for bit, the output of one file holding the same rows, on any rank
-// count and input mode, with files smaller than a chunk and a file without
-// rows; a dry run names the first bad file; a killed run resumes across the
-// files; a file changed before a resume or during a run is refused by name.
+// count, input mode and schedule, with files smaller than a chunk and a file
+// without rows; a dry run names the first bad file (truncated, corrupt, of
+// another dtype); a killed run resumes across the files; a file changed or
+// removed before a resume or during a run is refused by name.
 #include <sys/stat.h>
 
 #include <csignal>
+#include <fstream>
 #include <regex>
 
 #include "e2e_util.h"
@@ -73,8 +75,13 @@ std::vector<float> HangExpected(const std::string& input) {
 struct ShardCase {
   int files;
   int ranks;
-  const char* mode;  // input.mode
+  const char* mode;                  // input.mode
+  const char* schedule = "dynamic";  // schedule
 };
+
+void PrintTo(const ShardCase& c, std::ostream* os) {
+  *os << c.files << " files, " << c.ranks << " rank(s), input.mode " << c.mode << ", schedule " << c.schedule;
+}
 
 class ShardedInput : public ::testing::TestWithParam<ShardCase> {
  protected:
@@ -82,7 +89,7 @@ class ShardedInput : public ::testing::TestWithParam<ShardCase> {
 };
 
 TEST_P(ShardedInput, EqualsOneFileOfTheSameRowsBitForBit) {
-  const auto [files, ranks, mode] = GetParam();
+  const auto [files, ranks, mode, schedule] = GetParam();
   const auto dir = testing::TestDir();
   const auto data = dir / "data";
   fs::create_directories(data);
@@ -93,9 +100,10 @@ TEST_P(ShardedInput, EqualsOneFileOfTheSameRowsBitForBit) {
                            With(kOneRowBatches, {"--set", "input.path=" + (data / "whole.h5").string(), "--set",
                                                  "output.path=" + (dir / "whole-out.h5").string()}));
   ASSERT_EQ(whole.exit_code, 0) << whole.output;
-  auto r = RunMpsbatch(ranks, job,
-                       With(kOneRowBatches, {"--set", "input.path=" + (data / "part-*.h5").string(), "--set",
-                                             "input.mode=" + std::string(mode)}));
+  auto r = RunMpsbatch(
+      ranks, job,
+      With(kOneRowBatches, {"--set", "input.path=" + (data / "part-*.h5").string(), "--set",
+                            "input.mode=" + std::string(mode), "--set", "schedule=" + std::string(schedule)}));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   for (const char* name : {"logits", "probs"})
     EXPECT_EQ(ReadFloatsBytes((dir / "out.h5").string(), name), ReadFloatsBytes((dir / "whole-out.h5").string(), name))
@@ -110,10 +118,12 @@ INSTANTIATE_TEST_SUITE_P(E2E, ShardedInput,
                          ::testing::Values(ShardCase{1, 1, "auto"}, ShardCase{1, 3, "auto"}, ShardCase{3, 2, "auto"},
                                            ShardCase{3, 4, "auto"}, ShardCase{17, 1, "auto"}, ShardCase{17, 2, "auto"},
                                            ShardCase{17, 3, "auto"}, ShardCase{17, 4, "auto"},
-                                           ShardCase{17, 3, "scatter"}, ShardCase{3, 2, "scatter"}),
+                                           ShardCase{17, 3, "scatter"}, ShardCase{3, 2, "scatter"},
+                                           ShardCase{17, 4, "scatter"}, ShardCase{17, 2, "auto", "static"},
+                                           ShardCase{17, 4, "auto", "static"}, ShardCase{17, 3, "scatter", "static"}),
                          [](const auto& info) {
                            return std::to_string(info.param.files) + "files_" + std::to_string(info.param.ranks) +
-                                  "ranks_" + info.param.mode;
+                                  "ranks_" + info.param.mode + "_" + info.param.schedule;
                          });
 
 // A list of files (and globs) keeps its order, which is the rows' order.
@@ -167,6 +177,77 @@ TEST_F(E2E, DryRunNamesAShardOfAnotherDtype) {
                           " holds float32 rows of [8, 8]"),
             std::string::npos)
       << r.output;
+}
+
+// A shard whose first bytes were overwritten (HDF5's signature gone) is
+// named by the dry run as no HDF5 file, the others not at all.
+TEST_F(E2E, DryRunNamesACorruptShard) {
+  const auto data = dir_ / "data";
+  fs::create_directories(data);
+  const auto paths = testing::WriteShards(Fixture("inputs.h5"), "x_f32", data, Counts(17));
+  {
+    std::fstream f(paths[9], std::ios::in | std::ios::out | std::ios::binary);
+    const std::string garbage(512, '\x5a');
+    f.write(garbage.data(), static_cast<std::streamsize>(garbage.size()));
+  }
+  const auto job = WriteJob(dir_, "two_outputs.pt", "[x_f32]", "[logits, probs]");
+  auto r = RunMpsbatch(2, job, {"--dry-run", "--set", "input.path=" + (data / "part-*.h5").string()});
+  EXPECT_EQ(r.exit_code, 4) << r.output;
+  EXPECT_NE(r.output.find("input error: input.path '" + paths[9] + "': not an HDF5 file"), std::string::npos)
+      << r.output;
+  for (size_t i = 0; i < paths.size(); ++i) {
+    if (i != 9) {
+      EXPECT_EQ(r.output.find(paths[i]), std::string::npos) << paths[i] << "\n" << r.output;
+    }
+  }
+}
+
+// A shard removed after the dry run: a glob is expanded when the job runs,
+// so the run plans the files still there (and says how many); a list that
+// names the removed file is refused by name.
+TEST_F(E2E, AShardRemovedAfterTheDryRun) {
+  const auto data = dir_ / "data";
+  fs::create_directories(data);
+  const auto paths = testing::WriteShards(Fixture("inputs.h5"), "x_f32", data, Counts(17));
+  const auto job = WriteJob(dir_, "two_outputs.pt", "[x_f32]", "[logits, probs]");
+  const std::vector<std::string> glob{"--set", "input.path=" + (data / "part-*.h5").string()};
+  auto r = RunMpsbatch(2, job, With({"--dry-run"}, glob));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("17 files (" + paths[0]), std::string::npos) << r.output;
+  fs::remove(paths[4]);  // 16 of the 103 rows
+  r = RunMpsbatch(2, job, glob);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("16 files (" + paths[0] + " ... " + paths[16] + ")"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("done: 87 rows on 2 rank(s)"), std::string::npos) << r.output;
+  std::string list;
+  for (const auto& path : paths) list += (list.empty() ? "" : ", ") + std::string("'") + path + "'";
+  r = RunMpsbatch(2, job, {"--set", "input.path=[" + list + "]", "--set", "output.overwrite=true"});
+  EXPECT_EQ(r.exit_code, 4) << r.output;
+  EXPECT_NE(r.output.find("input.path '" + paths[4] + "': file not found"), std::string::npos) << r.output;
+}
+
+// A shard removed while the job runs: an input error naming it, nothing
+// committed.
+TEST_F(E2E, AShardRemovedMidRunIsAnInputErrorNamingIt) {
+  const auto data = dir_ / "data";
+  fs::create_directories(data);
+  const auto paths = testing::WriteShards(Fixture("hang_unmarked.h5"), "x", data, {20, 30, 53});
+  const auto job = WriteHangJob(dir_, (data / "part-*.h5").string(), "threads: 1\n", "cpu");
+  const fs::path log = dir_ / "run.log";
+  auto argv = MpiexecPrefix(2);
+  const auto tail = MpsbatchArgs(job, {});
+  argv.insert(argv.end(), tail.begin(), tail.end());
+  const pid_t mpirun = Start(argv, log);
+  ASSERT_TRUE(WaitForRecords(mpirun, dir_, 2)) << testing::ReadFile(log);
+  fs::remove(paths[2]);
+  const RunResult r = Wait(mpirun, log, 120);
+  EXPECT_EQ(r.exit_code, 4) << r.output;
+  // Seen when it is opened or, opened before, when the output is sealed.
+  const bool named =
+      r.output.find("input.path '" + paths[2] + "' changed during the run (it is gone)") != std::string::npos ||
+      r.output.find("input.path's file '" + paths[2] + "' is gone since the job was planned") != std::string::npos;
+  EXPECT_TRUE(named) << r.output;
+  EXPECT_FALSE(fs::exists(Out()));
 }
 
 // A run killed (SIGKILL) once it has finished chunks of several files

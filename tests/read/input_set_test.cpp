@@ -1,7 +1,8 @@
 // The input's files as one run of rows (read/input_set.h): input.path's globs
 // expanded in name order, every file held to the first one's datasets, rows
-// read across files as from their concatenation, and a file changed since the
-// plan refused by name.
+// read across files as from their concatenation with one pool of read
+// threads, their source files listed once, and a file changed since the plan
+// refused by name.
 #include "read/input_set.h"
 
 #include <gtest/gtest.h>
@@ -20,6 +21,14 @@ namespace mpsbatch {
 namespace {
 
 using InputSetTest = testing::Hdf5FolderTest;
+
+// The threads of this process (Linux); -1 where /proc does not list them.
+int ThreadsOfThisProcess() {
+  std::error_code ec;
+  std::filesystem::directory_iterator it("/proc/self/task", ec);
+  if (ec) return -1;
+  return static_cast<int>(std::distance(it, std::filesystem::directory_iterator()));
+}
 
 std::string InspectRefusal(const std::vector<std::string>& paths, const std::vector<std::string>& datasets) {
   try {
@@ -78,6 +87,50 @@ TEST_F(InputSetTest, ReadsRowsAcrossFilesAsTheirConcatenation) {
   const HostArray got = again.ReadRows(set->inputs()[0], 0, 100);
   const HostArray want = whole.ReadRows(all, 0, 100);
   EXPECT_EQ(std::memcmp(got.bytes.data(), want.bytes.data(), got.bytes.size()), 0);
+}
+
+// Direct reads of every file use one pool of read threads (read_threads - 1
+// of them), on rank 0's set and on another rank's: a pool per file started and
+// joined threads for each of thousands of small files.
+TEST_F(InputSetTest, ItsFilesShareOneSetOfReadThreads) {
+  if (ThreadsOfThisProcess() < 1) GTEST_SKIP() << "/proc/self/task lists no threads here";
+  testing::WriteFloatRows(Path("all.h5"), "x", 60, 3);
+  const auto paths = testing::WriteShards(Path("all.h5"), "x", dir_, {10, 10, 10, 10, 10, 10});
+  const ReadOptions options{.direct = true, .threads = 3};
+  const int before = ThreadsOfThisProcess();
+  auto set = InputSet::Inspect(paths, {"x"}, options);
+  const DatasetInfo& x = set->inputs()[0];
+  EXPECT_NE(set->ReadMethod(x).find("directly"), std::string::npos) << set->ReadMethod(x);
+  set->ReadRows(x, 0, 60);
+  EXPECT_EQ(ThreadsOfThisProcess() - before, 2);
+  InputSet again(set->shards(), set->inputs(), options, false);
+  again.ReadRows(x, 0, 60);
+  EXPECT_EQ(ThreadsOfThisProcess() - before, 4);
+  set.reset();
+  EXPECT_EQ(ThreadsOfThisProcess() - before, 2);
+}
+
+// The files besides the input files, each once, whether found while
+// planning (Inspect), while another rank checks every file (CheckAll), or
+// asked for alone.
+TEST_F(InputSetTest, ListsTheSourceFilesOfAllItsFilesOnce) {
+  testing::WriteFloatRows(Path("src.h5"), "x", 4, 3);
+  testing::MakeVirtual(Path("a.h5"), "x", 4, 3, {{Path("src.h5"), "x"}});
+  testing::WriteFloatRows(Path("b.h5"), "x", 2, 3);
+  testing::MakeVirtual(Path("c.h5"), "x", 4, 3, {{Path("src.h5"), "x"}});
+  auto names = [](const std::vector<SourceFile>& files) {
+    std::vector<std::string> out;
+    for (const auto& f : files) out.push_back(f.path + " (" + f.role + ")");
+    return out;
+  };
+  const std::vector<std::string> want{Path("src.h5") + " (virtual dataset source)"};
+  auto set = InputSet::Inspect({Path("a.h5"), Path("b.h5"), Path("c.h5")}, {"x"}, {});
+  EXPECT_EQ(names(set->SourceFiles()), want);
+  InputSet checked(set->shards(), set->inputs(), {}, false);
+  checked.CheckAll();
+  EXPECT_EQ(names(checked.SourceFiles()), want);
+  InputSet asked(set->shards(), set->inputs(), {}, false);
+  EXPECT_EQ(names(asked.SourceFiles()), want);
 }
 
 TEST_F(InputSetTest, InspectNamesTheFirstFileThatDisagrees) {

@@ -4,13 +4,15 @@
 // of file 7 leaves files 0-6 final and a resume completes the rest to the
 // clean run's bits); the job refuses a pattern that maps two inputs to one
 // output or an output onto its input, existing outputs without
-// output.overwrite, and a --resume over another job's output.
+// output.overwrite, a second run of the same pattern, and a --resume over
+// another job's output.
 #include <csignal>
 #include <regex>
 
 #include "e2e_util.h"
 #include "shards_util.h"
 #include "write/journal.h"
+#include "write/output_lock.h"
 #include "write/partial_file.h"
 
 namespace mpsbatch::e2e {
@@ -195,6 +197,22 @@ TEST_F(E2E, PerInputRefusesExistingOutputsWithoutOverwrite) {
   r = RunMpsbatch(2, job, With(args, {"--set", "output.overwrite=true"}));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_TRUE(fs::exists(outs[0]));
+}
+
+// One lock for the job's output set, on the pattern: a run of the same
+// pattern while another holds it is refused before it writes anything.
+TEST_F(E2E, PerInputOneRunPerPattern) {
+  const auto data = dir_ / "data";
+  fs::create_directories(data);
+  testing::WriteShards(Fixture("inputs.h5"), "x_f32", data, Counts(3));
+  const auto job = WriteJob(dir_, "two_outputs.pt", "[x_f32]", "[logits, probs]");
+  fs::create_directories(dir_ / "o");
+  const OutputLock other((dir_ / "o" / "{stem}.h5").string());
+  auto r = RunMpsbatch(1, job, With({"--set", "input.path=" + (data / "part-*.h5").string()}, PerInput(dir_ / "o")));
+  EXPECT_EQ(r.exit_code, 7) << r.output;
+  EXPECT_NE(r.output.find("another run is writing this output"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find((dir_ / "o" / "{stem}.h5.lock").string()), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(dir_ / "o" / "part-0000.h5.partial"));
 }
 
 // Killed while a chunk of file 7 of 17 is in flight: files 0-6 are final and

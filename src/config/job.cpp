@@ -62,7 +62,7 @@ const std::map<std::string, std::set<std::string>> kSchema = {
     {"model", {"path", "compiled"}},
     {"input",
      {"path", "dataset", "datasets", "mode", "dtype", "scale", "mean", "std", "layout", "read", "read_threads"}},
-    {"output", {"path", "datasets", "overwrite", "dtype"}},
+    {"output", {"path", "datasets", "overwrite", "dtype", "per_input"}},
 };
 
 std::string Join(const std::string& parent, const std::string& key) {
@@ -438,6 +438,9 @@ JobConfig Build(YAML::Node root, JobReader& r) {
     r.Fail("output.datasets", out_names, problem);
   if (auto n = out["overwrite"]) c.output.overwrite = r.Bool(n, "output.overwrite");
   if (auto n = out["dtype"]) c.output.dtype = r.Dtype(n, "output.dtype", true);
+  if (auto n = out["per_input"]) c.output.per_input = r.Bool(n, "output.per_input");
+  if (const std::string problem = OutputPatternProblem(c.output.path, c.output.per_input); !problem.empty())
+    r.Fail("output.path", out_path, problem);
   if (c.on_error == OnError::kSkip)
     for (const auto& name : c.output.datasets)
       if (name == kFailedDatasetName)

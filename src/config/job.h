@@ -148,6 +148,9 @@ struct JobConfig {
     std::vector<std::string> datasets;  // one per model output, in order
     bool overwrite = false;
     std::optional<DType> dtype;  // every output converted to it; unset: each in its own type
+    // One output file per input file, path a pattern of {stem}, {name} and
+    // {index} (config/output_rules.h, run/output_set.h).
+    bool per_input = false;
 
     bool operator==(const Output&) const = default;
   } output;

@@ -60,4 +60,63 @@ std::string OutputNamesProblem(const std::vector<std::string>& names) {
   return "";
 }
 
+namespace {
+
+constexpr std::array<std::string_view, 3> kPlaceholders = {"{stem}", "{name}", "{index}"};
+
+bool HasPlaceholder(const std::string& text) {
+  return std::any_of(kPlaceholders.begin(), kPlaceholders.end(),
+                     [&](std::string_view p) { return text.find(p) != std::string::npos; });
+}
+
+}  // namespace
+
+std::string OutputPatternProblem(const std::string& path, bool per_input) {
+  const std::filesystem::path p(path);
+  const std::string name = p.filename().string(), folder = p.parent_path().string();
+  if (!per_input) {
+    if (!HasPlaceholder(path)) return "";
+    return "'" + path +
+           "' holds a placeholder ({stem}, {name} or {index}) of one output file per input file; set "
+           "output.per_input: true for that, or give output.path one file's name";
+  }
+  if (HasPlaceholder(folder))
+    return "'" + path + "': placeholders go in the file name, not in its folder (one folder holds every file); e.g. " +
+           (p.parent_path().parent_path() / "{stem}.h5").string();
+  if (!HasPlaceholder(name))
+    return "'" + path +
+           "' names one file, but output.per_input: true writes one per input file; put {stem} (the input file's "
+           "name without its suffix), {name} or {index} in the file name, e.g. " +
+           (p.parent_path() / "{stem}.h5").string();
+  for (size_t open = name.find('{'); open != std::string::npos; open = name.find('{', open + 1)) {
+    const size_t close = name.find('}', open);
+    const std::string token = name.substr(open, close == std::string::npos ? std::string::npos : close - open + 1);
+    if (std::find(kPlaceholders.begin(), kPlaceholders.end(), token) == kPlaceholders.end())
+      return "'" + path + "' holds '" + token + "', which is no placeholder; use {stem}, {name} or {index}";
+  }
+  return "";
+}
+
+std::string ExpandOutputPattern(const std::string& pattern, const std::string& input, size_t index, size_t count) {
+  const std::filesystem::path in(input);
+  std::string digits = std::to_string(index);
+  const size_t width = std::to_string(count).size();
+  if (digits.size() < width) digits.insert(0, width - digits.size(), '0');
+  const std::pair<std::string_view, std::string> values[] = {
+      {"{stem}", in.stem().string()}, {"{name}", in.filename().string()}, {"{index}", digits}};
+  std::string out;
+  for (size_t at = 0; at < pattern.size();) {
+    bool replaced = false;
+    for (const auto& [key, value] : values)
+      if (pattern.compare(at, key.size(), key) == 0) {
+        out += value;
+        at += key.size();
+        replaced = true;
+        break;
+      }
+    if (!replaced) out += pattern[at++];
+  }
+  return out;
+}
+
 }  // namespace mpsbatch

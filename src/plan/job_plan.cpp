@@ -284,6 +284,8 @@ std::string ResumeIdentity(const JobConfig& job, const JobPlan& plan, int64_t in
   // Under on_error: skip the file holds the `failed` dataset too; absent for
   // fail, so that files started before the key existed still resume.
   if (job.on_error != OnError::kFail) s << "on_error: " << OnErrorName(job.on_error) << "\n";
+  // One file per input file: absent for one output, whose files it leaves as they were.
+  if (job.output.per_input) s << "output.per_input: true\n";
   s << "batch_size: " << (job.batch_size_auto ? "auto" : std::to_string(job.batch_size)) << "\n";
   s << "output.dtype: " << OutputDTypeSetting(job) << "\n";
   names.clear();

@@ -13,6 +13,7 @@
 #include "plan/feed_hint.h"
 #include "plan/job_options.h"
 #include "plan/model_file.h"
+#include "plan/shard_outputs.h"
 #include "read/input_sources.h"
 #include "write/journal.h"
 #include "write/output_lock.h"
@@ -95,15 +96,20 @@ void PlanOnRankZero(Communicator& comm, PlannedJob& p, const std::function<void(
   reads.emplace_back("model.path", job.model_path);
   if (!job.model_compiled.empty()) reads.emplace_back("model.compiled", job.model_compiled);
   for (const auto& src : p.plan.input_sources) reads.emplace_back("input.path's " + src.role, src.path);
-  CheckOutputFiles(job.output.path, reads);
-  CheckOutputPath(job.output.path, job.output.overwrite);
-  // Before anything is truncated; a dry run writes nothing and takes none.
-  if (!p.dry_run) {
-    MakeOutputFolder(job.output.path);
-    p.output_lock = std::make_unique<OutputLock>(job.output.path);
+  if (job.output.per_input) {
+    p.shard_outputs = PlanShardOutputs(job, p.plan.input_files, reads, p.restart, p.dry_run, p.output_lock);
+    if (job.resume) p.resume = ResumeShardOutputs(p.shard_outputs, p.plan.input_files);
+  } else {
+    CheckOutputFiles(job.output.path, reads);
+    CheckOutputPath(job.output.path, job.output.overwrite);
+    // Before anything is truncated; a dry run writes nothing and takes none.
+    if (!p.dry_run) {
+      MakeOutputFolder(job.output.path);
+      p.output_lock = std::make_unique<OutputLock>(job.output.path);
+    }
+    CheckSavedChunksKept(job.output.path, job.resume, p.restart);
+    if (job.resume) p.resume = ReadPartial(job.output.path);
   }
-  CheckSavedChunksKept(job.output.path, job.resume, p.restart);
-  if (job.resume) p.resume = ReadPartial(job.output.path);
   if (inspected) inspected();
 
   p.model_bytes = ReadModelFile(job.model_path, "model.path", &p.model_identity);
@@ -144,6 +150,7 @@ void PlanOnRankZero(Communicator& comm, PlannedJob& p, const std::function<void(
   p.probe_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_probe).count();
   std::tie(p.plan.model_sha256, p.plan.compiled_sha256) = hashes.get();
   p.identity = ResumeIdentity(job, p.plan, p.plan.input_files.front().stamp.mtime_ns);
+  if (job.output.per_input) CheckShardIdentities(p.shard_outputs, p.identity);
   if (p.resume) {
     const std::string difference = IdentityDifference(p.resume->identity, p.identity);
     if (!difference.empty())

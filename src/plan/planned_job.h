@@ -8,10 +8,12 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "config/job.h"
 #include "infer/engine.h"
 #include "plan/job_plan.h"
+#include "plan/shard_outputs.h"
 #include "read/input_set.h"
 #include "read/input_sources.h"
 #include "write/output_lock.h"
@@ -35,6 +37,7 @@ struct PlannedJob {
   bool restart = false;                     // --restart: discard what an earlier run left
   bool dry_run = false;                     // --dry-run: check, write nothing
   std::unique_ptr<OutputLock> output_lock;  // rank 0: held from planning to the end
+  std::vector<ShardOutput> shard_outputs;   // rank 0, output.per_input: one per input file, in order
 };
 
 }  // namespace mpsbatch

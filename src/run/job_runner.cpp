@@ -28,6 +28,7 @@
 #include "run/bad_rows.h"
 #include "run/calibrate.h"
 #include "run/output_file.h"
+#include "run/output_set.h"
 #include "run/progress.h"
 #include "run/rank_loop.h"
 #include "run/report.h"
@@ -62,7 +63,8 @@ void DistributeModel(Communicator& comm, PlannedJob& p) {
 // This rank's loop over its chunks. Rank 0 stops on a signal keeping what is
 // finished for a --resume; the others have nothing to save.
 RankStats Score(Communicator& comm, PlannedJob& p, const ChunkPlan& chunks, int64_t batch_size, size_t depth,
-                std::unique_ptr<ResultWriter>& writer, RankTimeline& timeline, RunReport& report) {
+                std::unique_ptr<ResultWriter>& writer, std::shared_ptr<OutputSet>& shards, RankTimeline& timeline,
+                RunReport& report) {
   std::optional<StopSignals> stop_signals;
   if (comm.rank() == 0) stop_signals.emplace();
   std::vector<bool> done;
@@ -79,13 +81,16 @@ RankStats Score(Communicator& comm, PlannedJob& p, const ChunkPlan& chunks, int6
     const ProgressStyle style =
         comm.rank() == 0 ? ResolveProgressStyle(p.job.progress, p.job.progress_interval, StderrReachesTerminal())
                          : ProgressStyle::kOff;
-    RankStats stats =
-        RunRankLoop({comm, *p.engine, p.plan, chunks, compute, p.input.get(), writer.get(), depth, p.job.schedule,
-                     std::move(done), p.job.stall_timeout, ProgressEvery(style, p.job.progress_interval),
-                     style == ProgressStyle::kLive, p.job.max_failed_rows, &timeline});
+    RankStats stats = RunRankLoop({comm, *p.engine, p.plan, chunks, compute, p.input.get(),
+                                   shards ? static_cast<ChunkSink*>(shards.get()) : writer.get(), depth, p.job.schedule,
+                                   std::move(done), p.job.stall_timeout, ProgressEvery(style, p.job.progress_interval),
+                                   style == ProgressStyle::kLive, p.job.max_failed_rows, &timeline});
     if (comm.rank() == 0) ThrowIfStopSignalled();
     return stats;
   } catch (const StopRequested& s) {
+    if (shards)
+      StopKeepingShards(*shards, p.output_lock, s.signal(),
+                        [&] { report.WriteFailed("stopped by signal " + std::to_string(s.signal())); });
     StopKeepingPartial(writer, p.output_lock, p.job.output.path, chunks.num_chunks(), s.signal(),
                        [&] { report.WriteFailed("stopped by signal " + std::to_string(s.signal())); });
   }
@@ -179,8 +184,14 @@ void RunJob(Communicator& comm, const CliOptions& cli) try {
 
   // 5. The output file, on rank 0.
   std::unique_ptr<ResultWriter> writer;
+  std::shared_ptr<OutputSet> shards;  // output.per_input: one file per input file
   Agree(comm, "create-output", [&] {
     if (comm.rank() != 0) return;
+    if (p.job.output.per_input) {
+      shards = CreateOutputSet(p, comm.size(), start_time, devices.names, cli.command_line);
+      report.ShowShards(shards);
+      return;
+    }
     CreateOutput(writer, p, comm.size(), start_time, devices.names);
     WriteRunAttributes(*writer, p, cli.command_line, start_time);
   });
@@ -200,9 +211,10 @@ void RunJob(Communicator& comm, const CliOptions& cli) try {
   RankStats stats;
   Collective(
       comm, "score",
-      [&] { stats = Score(comm, p, chunks, calibration.report.batch_size, depth, writer, timeline, report); },
+      [&] { stats = Score(comm, p, chunks, calibration.report.batch_size, depth, writer, shards, timeline, report); },
       [&] {
         if (comm.rank() == 0) report.WriteFailed(LastFailureLine());
+        KeepShards(shards.get());
         KeepPartial(writer, p.output_lock);
       });
   times.scored = now();
@@ -226,6 +238,11 @@ void RunJob(Communicator& comm, const CliOptions& cli) try {
   // (comm/outlive.h).
   Agree(comm, "commit", [&] {
     if (comm.rank() != 0) return;
+    if (shards) {  // each file committed as its last chunk came in
+      if (shards->committed() != shards->files())
+        throw InternalError(std::to_string(shards->files() - shards->committed()) + " output files not committed");
+      return;
+    }
     if (stats.failed.skipping) writer->SetAttribute("failed_rows", stats.failed.count);
     WriteSealAttributes(*writer, totals.processes,
                         times.before_job.value_or(0) + JobTimes::Seconds(times.start, now()));
@@ -236,7 +253,7 @@ void RunJob(Communicator& comm, const CliOptions& cli) try {
 
   // 8. Publish, and report.
   if (comm.rank() == 0) {
-    PublishOutput(*writer, p.job.output.overwrite);
+    if (writer) PublishOutput(*writer, p.job.output.overwrite);
     report.WriteCommitted();
     LogSummary(p, comm.size(), JobTimes::Seconds(times.start, times.scored),
                JobTimes::Seconds(times.scoring, times.scored), totals.rows, totals.compute_seconds, totals.paths);

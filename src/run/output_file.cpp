@@ -18,19 +18,8 @@ namespace {
 // (HDF5's locks off, or another program) would leave rows of both versions in
 // one output.
 void CheckInputUnchanged(const PlannedJob& p) {
-  auto check = [](const std::string& what, const std::string& path, const FileStamp& then) {
-    const auto now = StampOf(path);
-    if (now && *now == then) return;
-    throw InputError(what + " '" + path + "' changed during the run (" +
-                     (now ? "size " + std::to_string(then.size) + " -> " + std::to_string(now->size) +
-                                ", modified at " + std::to_string(then.mtime_ns) + " -> " +
-                                std::to_string(now->mtime_ns) + " ns"
-                          : "it is gone") +
-                     "): its rows may mix both versions, so the output is not committed; run the job again once "
-                     "the input stays unchanged");
-  };
-  for (const auto& file : p.plan.input_files) check("input.path", file.path, file.stamp);
-  for (const auto& src : p.plan.input_sources) check("input.path's " + src.role, src.path, src.stamp);
+  for (const auto& file : p.plan.input_files) CheckFileUnchanged("input.path", file.path, file.stamp);
+  for (const auto& src : p.plan.input_sources) CheckFileUnchanged("input.path's " + src.role, src.path, src.stamp);
 }
 
 // Before the job ends from inside the rank loop: the rows rank 0 has written
@@ -59,6 +48,17 @@ std::string SaveForResume(std::unique_ptr<ResultWriter>& writer, std::unique_ptr
 }
 
 }  // namespace
+
+void CheckFileUnchanged(const std::string& what, const std::string& path, const FileStamp& then) {
+  const auto now = StampOf(path);
+  if (now && *now == then) return;
+  throw InputError(what + " '" + path + "' changed during the run (" +
+                   (now ? "size " + std::to_string(then.size) + " -> " + std::to_string(now->size) + ", modified at " +
+                              std::to_string(then.mtime_ns) + " -> " + std::to_string(now->mtime_ns) + " ns"
+                        : "it is gone") +
+                   "): its rows may mix both versions, so the output is not committed; run the job again once "
+                   "the input stays unchanged");
+}
 
 void CreateOutput(std::unique_ptr<ResultWriter>& writer, const PlannedJob& p, int ranks, const std::string& start_time,
                   const std::vector<std::string>& devices) {

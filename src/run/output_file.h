@@ -25,6 +25,11 @@ namespace mpsbatch {
 void CreateOutput(std::unique_ptr<ResultWriter>& writer, const PlannedJob& p, int ranks, const std::string& start_time,
                   const std::vector<std::string>& devices);
 
+// Throws InputError, naming `what` (the job key) and `path`, unless the file
+// at `path` still has the stamp `then` it had when the job was planned: rows
+// read from it may mix two versions otherwise.
+void CheckFileUnchanged(const std::string& what, const std::string& path, const FileStamp& then);
+
 // Rank 0, before the output is committed: checks that the input and every
 // file its rows come from are as they were when planned (InputError if not),
 // records the run's last attributes and seals the file.

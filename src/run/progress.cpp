@@ -85,8 +85,8 @@ std::string Progress::TimeLeft(Clock::time_point now) const {
 std::string Progress::Line(Clock::time_point now, int busy_ranks, int ranks) const {
   const double percent = rows_ > 0 ? 100.0 * static_cast<double>(rows_done_) / static_cast<double>(rows_) : 100.0;
   const std::string left = TimeLeft(now);
-  return fmt::format("progress: {} of {} rows ({:.1f}%), {} of {} chunks, {:.0f} rows/s, {}; {} of {} rank(s) busy",
-                     rows_done_, rows_, percent, chunks_done_, chunks_, Rate(now),
+  return fmt::format("progress: {} of {} rows ({:.1f}%), {} of {} chunks{}, {:.0f} rows/s, {}; {} of {} rank(s) busy",
+                     rows_done_, rows_, percent, chunks_done_, chunks_, note_.empty() ? "" : ", " + note_, Rate(now),
                      left.empty() ? "time left unknown" : "about " + left + " left", busy_ranks, ranks);
 }
 
@@ -94,9 +94,9 @@ std::string Progress::LiveText(Clock::time_point now, int busy_ranks, int ranks)
   const double percent = rows_ > 0 ? 100.0 * static_cast<double>(rows_done_) / static_cast<double>(rows_) : 100.0;
   const std::string left = TimeLeft(now);
   const auto n = [](int64_t v) { return Compact(static_cast<double>(v)); };
-  return fmt::format("scoring: {}/{} rows {:.0f}%, {}/{} chunks, {} rows/s, ETA {}, {}/{} busy", n(rows_done_),
-                     n(rows_), percent, n(chunks_done_), n(chunks_), Compact(Rate(now)), left.empty() ? "?" : left,
-                     busy_ranks, ranks);
+  return fmt::format("scoring: {}/{} rows {:.0f}%, {}/{} chunks{}, {} rows/s, ETA {}, {}/{} busy", n(rows_done_),
+                     n(rows_), percent, n(chunks_done_), n(chunks_), note_.empty() ? "" : ", " + note_,
+                     Compact(Rate(now)), left.empty() ? "?" : left, busy_ranks, ranks);
 }
 
 void Progress::Tick(Clock::time_point now, int busy_ranks, int ranks) {

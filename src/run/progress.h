@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "config/job.h"
 
@@ -43,6 +44,8 @@ class Progress {
   Progress& operator=(const Progress&) = delete;
 
   void ChunkWritten(int64_t rows);
+  // Words the lines add after the chunks ("5 of 17 files committed"); "" none.
+  void SetNote(std::string note) { note_ = std::move(note); }
   // The line due at `now`, if an interval has passed since the last one (or
   // since the start); nothing otherwise.
   std::optional<std::string> Due(Clock::time_point now, int busy_ranks, int ranks);
@@ -61,6 +64,7 @@ class Progress {
   double Rate(Clock::time_point now) const;
   std::string TimeLeft(Clock::time_point now) const;
 
+  std::string note_;
   double interval_;
   Clock::time_point start_, next_;
   bool live_;

@@ -324,6 +324,7 @@ class Gatherer {
     --in_flight_[static_cast<size_t>(rank)];
     ++written_;
     progress_.ChunkWritten(c.rows());
+    progress_.SetNote(ctx_.writer->ProgressNote());
   }
 
   static constexpr int kWritten = -2;

@@ -41,8 +41,8 @@ struct RankLoopContext {
   const JobPlan& plan;
   const ChunkPlan& chunks;
   ComputeSettings compute;
-  InputSet* input = nullptr;       // where this rank reads; null for scatter receivers
-  ResultWriter* writer = nullptr;  // rank 0 only
+  InputSet* input = nullptr;    // where this rank reads; null for scatter receivers
+  ChunkSink* writer = nullptr;  // rank 0 only: one output file, or one per input file
   size_t depth = 2;
   Schedule schedule = Schedule::kDynamic;
   std::vector<bool> done;                // rank 0: chunks an earlier run wrote (resume); empty: none

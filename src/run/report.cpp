@@ -22,8 +22,18 @@ std::string SummarizeDevices(const std::vector<std::string>& names) {
   return s;
 }
 
+// output.per_input: how many files, the first and the last name ("" otherwise).
+std::string ShardOutputsLine(const PlannedJob& p) {
+  const auto& files = p.shard_outputs;
+  if (files.empty()) return "";
+  return "  output files: " + std::to_string(files.size()) + ", one per input file: " +
+         (files.size() == 1 ? files.front().path : "first " + files.front().path + ", last " + files.back().path);
+}
+
 std::string ResumeLine(const PlannedJob& p) {
   if (!p.job.resume) return "";
+  if (!p.resume && p.job.output.per_input)
+    return "  resume: no output file of an earlier run under " + p.job.output.path + "; scoring every row";
   if (!p.resume) return "  resume: no partial output at " + PartialPath(p.job.output.path) + "; scoring every row";
   // The earlier run's chunk size, which this run keeps (known before the plan's).
   JobPlan earlier = p.plan;
@@ -36,6 +46,7 @@ std::string ResumeLine(const PlannedJob& p) {
 
 void PrintDryRun(const PlannedJob& p, int ranks) {
   std::printf("%s", DescribePlan(p.job, p.plan, ranks).c_str());
+  if (const std::string files = ShardOutputsLine(p); !files.empty()) std::printf("%s\n", files.c_str());
   if (p.job.resume) std::printf("%s\n", ResumeLine(p).c_str());
   std::printf("model: %s on %s; dry run: nothing written\n", p.engine->format().c_str(),
               p.engine->device_name().c_str());
@@ -71,6 +82,7 @@ void LogPlanHead(const PlannedJob& p, int ranks) {
   for (const auto& src : p.plan.input_sources) spdlog::info("  rows from {} ({})", src.path, src.role);
   spdlog::info("  model: {} on {}, {}; output: {}", job.model_path, DeviceRequestName(job.device),
                PrecisionName(job.precision), job.output.path);
+  if (const std::string files = ShardOutputsLine(p); !files.empty()) spdlog::info("{}", files);
   if (job.resume) spdlog::info("{}", ResumeLine(p));
 }
 

@@ -132,6 +132,15 @@ void CheckNotTheJobsFile(const std::string& path, const JobConfig& job, const st
 std::string RunReportPath(const JobConfig& job) {
   if (job.report == "off" || job.output.path.empty()) return "";
   if (job.report != "auto") return job.report;
+  if (job.output.per_input) {
+    // Beside the files, named by the pattern with "all" for each placeholder:
+    // scores/{stem}.h5 -> scores/all.report.json.
+    const fs::path pattern(job.output.path);
+    std::string name = pattern.filename().string();
+    for (const std::string placeholder : {"{stem}", "{name}", "{index}"})
+      for (size_t at; (at = name.find(placeholder)) != std::string::npos;) name.replace(at, placeholder.size(), "all");
+    return (pattern.parent_path() / fs::path(name).replace_extension(".report.json")).string();
+  }
   return fs::path(job.output.path).replace_extension(".report.json").string();
 }
 
@@ -233,6 +242,21 @@ void RunReport::Write(const std::string& status, const std::string& error, const
   r["end_time"] = Timestamp();
   r["wall_seconds"] = times_.before_job.value_or(0) + SecondsBetween(times_.start, TimelineClock::now());
   r["output"] = {{"path", job.output.path}, {"committed", status == "ok"}, {"report", path}};
+  if (job.output.per_input) {
+    // Each input file's output, and whether it is committed (a failed or
+    // stopped job commits the files it finished).
+    // Before the files are opened: those an earlier run committed (--resume).
+    Json files = Json::array();
+    int64_t committed = 0;
+    for (size_t i = 0; i < p_.shard_outputs.size(); ++i) {
+      const bool done = shards_ ? shards_->committed(i) : status == "ok" || p_.shard_outputs[i].committed;
+      committed += done ? 1 : 0;
+      files.push_back(
+          {{"input", plan.input_files.at(i).path}, {"path", p_.shard_outputs[i].path}, {"committed", done}});
+    }
+    r["output"]["files"] = files;
+    r["output"]["files_committed"] = committed;
+  }
   r["model"] = {{"path", job.model_path},
                 {"size", plan.model_size},
                 {"sha256", plan.model_sha256},

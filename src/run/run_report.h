@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -17,13 +18,16 @@
 #include "config/cli.h"
 #include "config/job.h"
 #include "plan/planned_job.h"
+#include "run/output_set.h"
 #include "run/report.h"
 #include "run/timeline.h"
 
 namespace mpsbatch {
 
 // Where the report of `job` goes: "" for report: off; for auto, output.path
-// with its extension replaced by ".report.json" (scores.h5 -> scores.report.json).
+// with its extension replaced by ".report.json" (scores.h5 -> scores.report.json);
+// under output.per_input, each placeholder of the pattern replaced by "all"
+// too (scores/{stem}.h5 -> scores/all.report.json).
 std::string RunReportPath(const JobConfig& job);
 
 // What a rank reports of itself besides its timeline, once it has scored.
@@ -58,6 +62,9 @@ class RunReport {
   // Rank 0: keeps every rank's part (GatherRankReports) for the report.
   void Gathered(std::vector<std::string> rank_parts) { rank_parts_ = std::move(rank_parts); }
 
+  // Rank 0, output.per_input: the files, whose commits the report lists.
+  void ShowShards(std::shared_ptr<const OutputSet> shards) { shards_ = std::move(shards); }
+
   // Rank 0, once the output is committed: writes the report from every rank's
   // part (rank 0's own rendered again, to add the commit). Logs a warning if
   // it cannot; never throws.
@@ -82,7 +89,8 @@ class RunReport {
   const JobTimes& times_;
   const RankTimeline& timeline_;
   RankFacts facts_;
-  std::vector<std::string> rank_parts_;  // rank 0: every rank's, once gathered
+  std::vector<std::string> rank_parts_;      // rank 0: every rank's, once gathered
+  std::shared_ptr<const OutputSet> shards_;  // rank 0, output.per_input
   std::string start_time_;
   int uncaught_ = 0;  // exceptions in flight when made
   bool written_ = false;

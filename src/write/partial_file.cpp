@@ -45,6 +45,19 @@ std::optional<PartialState> ReadPartial(const std::string& final_path) {
   return state;
 }
 
+std::optional<PartialState> ReadCommitted(const std::string& final_path) {
+  if (!fs::exists(final_path)) return std::nullopt;
+  H5Handle file(H5Fopen(final_path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  auto identity = file.valid() ? ReadStringAttribute(file.get(), kIdentityAttribute) : std::nullopt;
+  auto chunk_rows = file.valid() ? ReadIntAttribute(file.get(), kChunkRowsAttribute) : std::nullopt;
+  if (!identity || !chunk_rows || *chunk_rows < 1)
+    throw OutputError("cannot resume: " + final_path +
+                      " exists but does not record the run that wrote it (not an mpsbatch output, or an older "
+                      "mpsbatch wrote it); move it away, or run without --resume with output.overwrite: true to "
+                      "replace it");
+  return PartialState{*identity, *chunk_rows, {}, {}};
+}
+
 namespace {
 
 // The folder `final_path` goes in.

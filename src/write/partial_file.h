@@ -41,6 +41,12 @@ struct PartialState {
 // journal is not its own or is damaged (see ReadJournal).
 std::optional<PartialState> ReadPartial(const std::string& final_path);
 
+// What the committed output at `final_path` records of the run that wrote
+// it (identity and chunk size; `done` and `records` empty), or nullopt if
+// there is no file there. Throws OutputError if the file does not record
+// them (not an mpsbatch output, or an older one's).
+std::optional<PartialState> ReadCommitted(const std::string& final_path);
+
 // Throws OutputError if `final_path` exists and `overwrite` is false, or its
 // folder is not writable, or is missing and cannot be created (a file in the
 // way, the nearest folder that exists not writable). Touches nothing.

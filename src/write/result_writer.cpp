@@ -167,7 +167,10 @@ void ResultWriter::CreateDatasets(int64_t rows) {
     H5Handle lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
     if (!space.valid() || !dcpl.valid() || !lcpl.valid() || H5Pset_create_intermediate_group(lcpl.get(), 1) < 0)
       throw fail();
-    if (out.row_bytes() > 0 && H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data()) < 0) throw fail();
+    // No rows (an input file of none, output.per_input): HDF5 takes no chunks
+    // larger than the dataset, and there is nothing to chunk.
+    if (out.row_bytes() > 0 && rows > 0 && H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data()) < 0)
+      throw fail();
     // All storage now, none of it filled: writing rows later touches no
     // metadata (see the header), and costs nothing up front.
     if (H5Pset_alloc_time(dcpl.get(), H5D_ALLOC_TIME_EARLY) < 0 ||

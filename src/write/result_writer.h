@@ -31,13 +31,14 @@
 
 #include "common/output_spec.h"
 #include "hdf5/handle.h"
+#include "write/chunk_sink.h"
 #include "write/journal.h"
 #include "write/journal_writer.h"
 #include "write/partial_file.h"
 
 namespace mpsbatch {
 
-class ResultWriter {
+class ResultWriter : public ChunkSink {
  public:
   // Creates PartialPath(final_path) and an empty journal, replacing any
   // earlier ones; records `identity`, `chunk_rows` and a new run id (in the
@@ -54,13 +55,13 @@ class ResultWriter {
   // for the syncing thread to record the chunks marked done (on a hung
   // filesystem, as long as its fsync hangs); a failure it meets then is
   // dropped: call StopSyncing() first to hear of it.
-  ~ResultWriter();
+  ~ResultWriter() override;
 
   // Writes `count` rows of output `index` starting at row `begin`.
-  void WriteRows(size_t index, int64_t begin, int64_t count, const std::byte* data);
+  void WriteRows(size_t index, int64_t begin, int64_t count, const std::byte* data) override;
   // Reads `count` rows of output `index` from row `begin` into `data`
   // (rows as the file stores them). Throws OutputError.
-  void ReadRows(size_t index, int64_t begin, int64_t count, std::byte* data);
+  void ReadRows(size_t index, int64_t begin, int64_t count, std::byte* data) override;
   // Throws OutputError, naming the first chunk and saying how to start
   // over, unless the rows of each recorded chunk in the file have the
   // checksum the record holds. For a reopened file, before writing.
@@ -76,7 +77,7 @@ class ResultWriter {
   // journal. Throws OutputError if
   // an earlier chunk could not be made durable or recorded, or the syncing
   // thread cannot start. Not after StopSyncing() or Commit().
-  void MarkChunkDone(int64_t id);
+  void MarkChunkDone(int64_t id) override;
   // Waits until every chunk marked done so far is durable and in the journal;
   // throws OutputError as MarkChunkDone does.
   void Sync();

@@ -369,4 +369,27 @@ TEST(Job, OutputDatasetNames) {
   }
 }
 
+// output.per_input: a pattern of {stem}, {name} or {index} in the file name;
+// without per_input no placeholder, and with it at least one.
+TEST(Job, PerInputTakesAPatternOfTheInputFilesNames) {
+  EXPECT_FALSE(Parse(kMinimal).output.per_input);
+  const JobConfig c = Parse(kMinimal, {"output.per_input=true", "output.path=/o/scores/{stem}.h5"});
+  EXPECT_TRUE(c.output.per_input);
+  EXPECT_EQ(c.output.path, "/o/scores/{stem}.h5");
+  EXPECT_NO_THROW(Parse(kMinimal, {"output.per_input=true", "output.path=/o/s_{index}_{name}"}));
+  std::string e = ErrorOf(kMinimal, {"output.per_input=true"});
+  EXPECT_NE(e.find("job.yaml:7: output.path: '/jobs/out.h5' names one file, but output.per_input: true writes one per "
+                   "input file; put {stem}"),
+            std::string::npos)
+      << e;
+  EXPECT_NE(e.find("e.g. /jobs/{stem}.h5"), std::string::npos) << e;
+  e = ErrorOf(kMinimal, {"output.path=/o/{stem}.h5"});
+  EXPECT_NE(e.find("--set output.path: '/o/{stem}.h5' holds a placeholder"), std::string::npos) << e;
+  EXPECT_NE(e.find("set output.per_input: true"), std::string::npos) << e;
+  e = ErrorOf(kMinimal, {"output.per_input=true", "output.path=/o/{stem}/y.h5"});
+  EXPECT_NE(e.find("placeholders go in the file name, not in its folder"), std::string::npos) << e;
+  e = ErrorOf(kMinimal, {"output.per_input=true", "output.path=/o/{stem}_{idx}.h5"});
+  EXPECT_NE(e.find("holds '{idx}', which is no placeholder; use {stem}, {name} or {index}"), std::string::npos) << e;
+}
+
 }  // namespace mpsbatch

@@ -1,0 +1,141 @@
+#include "plan/shard_outputs.h"
+
+#include <filesystem>
+#include <unordered_map>
+
+#include "common/error.h"
+#include "config/output_rules.h"
+#include "plan/job_plan.h"
+
+namespace mpsbatch {
+
+std::vector<std::string> ShardOutputPaths(const std::string& pattern, const std::vector<InputShard>& files) {
+  std::vector<std::string> paths;
+  std::unordered_map<std::string, size_t> by_path;
+  for (size_t i = 0; i < files.size(); ++i) {
+    paths.push_back(ExpandOutputPattern(pattern, files[i].path, i, files.size()));
+    if (std::filesystem::path(paths.back()).lexically_normal() ==
+        std::filesystem::path(files[i].path).lexically_normal())
+      throw ConfigError("output.path: '" + pattern + "' names input file " + files[i].path +
+                        " itself as its output; put the outputs in another folder or give them another name");
+    if (auto [at, fresh] = by_path.emplace(paths.back(), i); !fresh)
+      throw ConfigError("output.path: '" + pattern + "' names one output, " + paths.back() + ", for input files " +
+                        files[at->second].path + " and " + files[i].path + "; add {index} to the name (e.g. " +
+                        (std::filesystem::path(pattern).parent_path() / "{index}-{stem}.h5").string() + ")");
+  }
+  return paths;
+}
+
+namespace {
+
+// Throws OutputError unless `overwrite` when any of `paths` exists and is to
+// be replaced, naming the first and how many.
+void CheckNoneReplaced(const std::vector<std::string>& paths, const std::vector<bool>& replaced, bool overwrite) {
+  if (overwrite) return;
+  size_t count = 0, first = 0;
+  for (size_t i = 0; i < paths.size(); ++i)
+    if (replaced[i] && count++ == 0) first = i;
+  if (count == 0) return;
+  throw OutputError("output.path: " + std::to_string(count) + " of the " + std::to_string(paths.size()) +
+                    " output files exist (the first: " + paths[first] +
+                    "); set output.overwrite: true to replace them, or move them away");
+}
+
+}  // namespace
+
+std::vector<ShardOutput> PlanShardOutputs(const JobConfig& job, const std::vector<InputShard>& files,
+                                          const std::vector<KeyedPath>& reads, bool restart, bool dry_run,
+                                          std::unique_ptr<OutputLock>& lock) {
+  const std::vector<std::string> paths = ShardOutputPaths(job.output.path, files);
+  // A --resume keeps a committed file (its identity is checked later) unless
+  // a partial file of the same name is to replace it.
+  std::vector<bool> replaced(paths.size());
+  for (size_t i = 0; i < paths.size(); ++i) {
+    CheckOutputFiles(paths[i], reads);
+    CheckOutputPath(paths[i], true);
+    replaced[i] = std::filesystem::exists(paths[i]) && (!job.resume || std::filesystem::exists(PartialPath(paths[i])));
+  }
+  CheckNoneReplaced(paths, replaced, job.output.overwrite);
+  if (!dry_run) {
+    MakeOutputFolder(job.output.path);
+    lock = std::make_unique<OutputLock>(job.output.path);
+  }
+  std::vector<ShardOutput> outputs(paths.size());
+  for (size_t i = 0; i < paths.size(); ++i) {
+    outputs[i].path = paths[i];
+    CheckSavedChunksKept(paths[i], job.resume, restart);
+    if (!job.resume) continue;
+    outputs[i].earlier = ReadPartial(paths[i]);
+    if (!outputs[i].earlier) {
+      outputs[i].earlier = ReadCommitted(paths[i]);
+      outputs[i].committed = outputs[i].earlier.has_value();
+    }
+  }
+  return outputs;
+}
+
+std::vector<int64_t> FileFirstChunks(const ChunkPlan& chunks, size_t files) {
+  std::vector<int64_t> first(files + 1, chunks.num_chunks());
+  for (int64_t id = chunks.num_chunks() - 1; id >= 0; --id) {
+    const Chunk c = chunks.chunk(id);
+    first[static_cast<size_t>(c.file)] = id;
+  }
+  // A file without rows has no chunk: it starts where the next one does.
+  for (size_t i = files; i-- > 0;) first[i] = std::min(first[i], first[i + 1]);
+  return first;
+}
+
+void CheckShardIdentities(const std::vector<ShardOutput>& outputs, const std::string& identity) {
+  for (const auto& out : outputs) {
+    if (!out.earlier) continue;
+    const std::string difference = IdentityDifference(out.earlier->identity, identity);
+    if (!difference.empty() && out.committed)
+      throw ConfigError("cannot resume: " + out.path + " was committed by another job (" + difference +
+                        "); move it away, or run without --resume and with output.overwrite: true to replace it");
+    if (!difference.empty())
+      throw ConfigError("cannot resume " + PartialPath(out.path) + ": " + difference +
+                        "; run with --restart instead of --resume to discard its chunks and start again");
+  }
+}
+
+std::optional<PartialState> ResumeShardOutputs(const std::vector<ShardOutput>& outputs,
+                                               const std::vector<InputShard>& files) {
+  std::optional<PartialState> resume;
+  const ShardOutput* chunk_rows_from = nullptr;
+  for (const auto& out : outputs) {
+    if (!out.earlier) continue;
+    if (chunk_rows_from && out.earlier->chunk_rows != resume->chunk_rows)
+      throw OutputError("cannot resume: " + chunk_rows_from->path + " records chunks of " +
+                        std::to_string(resume->chunk_rows) + " rows, " + out.path + " of " +
+                        std::to_string(out.earlier->chunk_rows) + "; " + StartOverAdvice());
+    if (!resume) resume = PartialState{out.earlier->identity, out.earlier->chunk_rows, {}, {}};
+    chunk_rows_from = &out;
+  }
+  if (!resume) return resume;
+  std::vector<int64_t> rows;
+  int64_t all = 0;
+  for (const auto& f : files) {
+    rows.push_back(f.rows);
+    all += f.rows;
+  }
+  if (all == 0) return resume;
+  const std::vector<int64_t> first = FileFirstChunks(ChunkPlan(rows, resume->chunk_rows, 1), files.size());
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    const auto& earlier = outputs[i].earlier;
+    if (!earlier) continue;
+    const int64_t chunks = first[i + 1] - first[i];
+    if (outputs[i].committed) {
+      for (int64_t id = first[i]; id < first[i + 1]; ++id) resume->done.push_back(id);
+      continue;
+    }
+    for (int64_t local : earlier->done) {
+      if (local < 0 || local >= chunks)
+        throw OutputError("cannot resume: " + JournalPath(outputs[i].path) + " lists chunk " + std::to_string(local) +
+                          " of " + std::to_string(chunks) + "; " + StartOverAdvice());
+      resume->done.push_back(first[i] + local);
+    }
+  }
+  return resume;
+}
+
+}  // namespace mpsbatch

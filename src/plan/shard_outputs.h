@@ -1,0 +1,67 @@
+// The output files of output.per_input: one per input file, named by the
+// pattern in output.path (config/output_rules.h). Rank 0 names and checks
+// them while planning, as it checks the one output of other jobs: no two
+// inputs on one output, no output on an input, no symbolic link, no file
+// replaced without output.overwrite, no saved chunks discarded without
+// --restart. One lock, on the pattern, keeps two runs of the same pattern
+// apart (one lock file rather than one per output: hundreds of descriptors
+// and lock files would be held and left behind otherwise; a run that names
+// the same files through another pattern is not kept out). A --resume learns
+// what an earlier run left of each file: committed, partial, or nothing.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/job.h"
+#include "plan/chunk_plan.h"
+#include "read/input_set.h"
+#include "write/output_lock.h"
+#include "write/partial_file.h"
+
+namespace mpsbatch {
+
+// One input file's output.
+struct ShardOutput {
+  std::string path;
+  // --resume: what an earlier run left: its committed file (`committed`) or
+  // its partial file; nullopt: nothing, the file is started anew.
+  std::optional<PartialState> earlier;
+  bool committed = false;
+};
+
+// The output paths of `files` under `pattern`, in input order. Throws
+// ConfigError naming both inputs when two map to one output (and suggesting
+// {index}), or naming the input an output would replace.
+std::vector<std::string> ShardOutputPaths(const std::string& pattern, const std::vector<InputShard>& files);
+
+// Rank 0, planning a per_input job: names and checks every output (above;
+// CheckOutputFiles against `reads`, CheckOutputPath), refuses outputs that
+// exist without output.overwrite (naming the first and how many), and unless
+// `dry_run` makes the folder and takes the lock into `lock` before it reads
+// what earlier runs left (with `resume`) or refuses to discard it (without
+// `resume` or `restart`). Throws ConfigError or OutputError.
+std::vector<ShardOutput> PlanShardOutputs(const JobConfig& job, const std::vector<InputShard>& files,
+                                          const std::vector<KeyedPath>& reads, bool restart, bool dry_run,
+                                          std::unique_ptr<OutputLock>& lock);
+
+// What the plan resumes from the files an earlier run left, all of one chunk
+// size (OutputError if not): that chunk size, the job's chunk ids done (every
+// chunk of a committed file, the journal's of a partial one) and the first
+// file's identity; nullopt when no file was left.
+std::optional<PartialState> ResumeShardOutputs(const std::vector<ShardOutput>& outputs,
+                                               const std::vector<InputShard>& files);
+
+// Once the run's identity is known: throws ConfigError, naming the file and
+// what differs, unless every file an earlier run left was started by this
+// job.
+void CheckShardIdentities(const std::vector<ShardOutput>& outputs, const std::string& identity);
+
+// The first chunk id of each of `files` input files in `chunks`, and one past
+// the last chunk: file i's chunks are [first[i], first[i + 1]).
+std::vector<int64_t> FileFirstChunks(const ChunkPlan& chunks, size_t files);
+
+}  // namespace mpsbatch

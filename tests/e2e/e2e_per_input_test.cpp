@@ -1,0 +1,285 @@
+// output.per_input: one output file per input file. The files, put end to
+// end, equal the one output of the same job bit for bit on any rank count;
+// each is committed as soon as its rows are in (a job killed in the middle
+// of file 7 leaves files 0-6 final and a resume completes the rest to the
+// clean run's bits); the job refuses a pattern that maps two inputs to one
+// output or an output onto its input, existing outputs without
+// output.overwrite, a second run of the same pattern, and a --resume over
+// another job's output.
+#include <csignal>
+#include <regex>
+
+#include "e2e_util.h"
+#include "shards_util.h"
+#include "write/journal.h"
+#include "write/output_lock.h"
+#include "write/partial_file.h"
+
+namespace mpsbatch::e2e {
+namespace {
+
+// Rows per file: 103 rows in all, files smaller than a chunk (16 rows) and
+// one without rows among them.
+std::vector<int64_t> Counts(int files) {
+  if (files == 1) return {103};
+  if (files == 3) return {40, 5, 58};
+  return {9, 1, 15, 0, 16, 3, 7, 2, 11, 4, 6, 5, 8, 2, 10, 1, 3};
+}
+
+std::vector<std::string> With(std::vector<std::string> args, const std::vector<std::string>& more) {
+  args.insert(args.end(), more.begin(), more.end());
+  return args;
+}
+
+// The per-input outputs' names in `dir`, as {stem}.h5 names them.
+std::vector<std::string> Outputs(const fs::path& dir, size_t files) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < files; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "part-%04zu.h5", i);
+    out.push_back((dir / name).string());
+  }
+  return out;
+}
+
+// Dataset `name` of `path` as raw bytes, of any dtype.
+std::string Bytes(const std::string& path, const std::string& name) {
+  InputFile f(path);
+  const DatasetInfo info = f.Describe(name);
+  if (info.shape[0] == 0) return "";
+  const HostArray a = f.ReadRows(info, 0, info.shape[0]);
+  return std::string(reinterpret_cast<const char*>(a.bytes.data()), a.bytes.size());
+}
+
+std::vector<std::string> PerInput(const fs::path& out_dir) {
+  return {"--set", "output.per_input=true", "--set", "output.path=" + (out_dir / "{stem}.h5").string()};
+}
+
+// A job of hang.pt (twice the first two pixels of each row; 0.1-0.3 s a
+// chunk on a CPU) over the files `input`, one output per file in `out`,
+// chunks of 2 rows.
+fs::path WriteHangJob(const fs::path& dir, const std::string& input, const fs::path& out) {
+  const fs::path job = dir / "job.yaml";
+  testing::WriteFile(job, "model:\n  path: " + Fixture("hang.pt") + "\ndevice: " + TestDevice() +
+                              "\nthreads: 1\nbatch_size: 2\nchunk_size: 2\npath: eager\ninput:\n  path: " + input +
+                              "\n  datasets: [x]\noutput:\n  path: " + (out / "{stem}.h5").string() +
+                              "\n  per_input: true\n  datasets: [y]\n");
+  return job;
+}
+
+// Waits until `journal` lists `records` chunks; false if the job ended or
+// 60 s passed first.
+bool WaitForRecords(pid_t pid, const std::string& journal, int64_t records) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (JournalRecordsBySize(journal) < records) {
+    if (!Running(pid) || std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+}  // namespace
+
+struct PerInputCase {
+  int files;
+  int ranks;
+};
+
+class PerInputOutput : public ::testing::TestWithParam<PerInputCase> {
+ protected:
+  void SetUp() override { SilenceHdf5Errors(); }
+};
+
+// Each file holds its input file's rows, the failed flags of on_error: skip
+// among them, and the files end to end are the one output of the same job.
+TEST_P(PerInputOutput, FilesEndToEndEqualTheOneOutputBitForBit) {
+  const auto [files, ranks] = GetParam();
+  const auto dir = testing::TestDir();
+  const auto data = dir / "data";
+  fs::create_directories(data);
+  const auto inputs = testing::WriteShards(Fixture("inputs.h5"), "x_f32", data, Counts(files));
+  const auto job = WriteJob(dir, "two_outputs.pt", "[x_f32]", "[logits, probs]", "on_error: skip\n");
+  const std::vector<std::string> args{
+      "--set", "input.path=" + (data / "part-*.h5").string(), "--set", "batch_size=1", "--set", "path=eager"};
+  auto one = RunMpsbatch(ranks, job, args);
+  ASSERT_EQ(one.exit_code, 0) << one.output;
+  auto r = RunMpsbatch(ranks, job, With(With(args, PerInput(dir / "shards")), {"-v"}));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto outs = Outputs(dir / "shards", inputs.size());
+  for (const char* name : {"logits", "probs", "failed"}) {
+    std::string joined;
+    for (const auto& out : outs) joined += Bytes(out, name);
+    EXPECT_EQ(joined, Bytes((dir / "out.h5").string(), name)) << name;
+  }
+  for (size_t i = 0; i < outs.size(); ++i) {
+    EXPECT_EQ(StringAttribute(outs[i], "input_file"), inputs[i]);
+    EXPECT_EQ(IntAttribute(outs[i], "rows"), Counts(files)[i]);
+    EXPECT_EQ(IntAttribute(outs[i], "failed_rows"), 0);
+    EXPECT_NE(r.output.find("committed " + outs[i] + " ("), std::string::npos) << outs[i] << "\n" << r.output;
+    EXPECT_FALSE(fs::exists(outs[i] + ".partial"));
+  }
+  EXPECT_FALSE(fs::exists(dir / "shards" / "{stem}.h5.lock"));
+  const std::string report = testing::ReadFile(dir / "shards" / "all.report.json");
+  EXPECT_NE(report.find("\"files_committed\": " + std::to_string(files)), std::string::npos) << report;
+  EXPECT_NE(report.find("\"path\": \"" + outs.back() + "\""), std::string::npos) << report;
+}
+
+INSTANTIATE_TEST_SUITE_P(E2E, PerInputOutput,
+                         ::testing::Values(PerInputCase{1, 1}, PerInputCase{1, 3}, PerInputCase{3, 2},
+                                           PerInputCase{3, 4}, PerInputCase{17, 1}, PerInputCase{17, 2},
+                                           PerInputCase{17, 3}, PerInputCase{17, 4}),
+                         [](const auto& info) {
+                           return std::to_string(info.param.files) + "files_" + std::to_string(info.param.ranks) +
+                                  "ranks";
+                         });
+
+// The dry run names the first and last output and their count, and makes
+// the checks the run makes: two inputs on one output, an output on its
+// input.
+TEST_F(E2E, PerInputDryRunShowsTheFilesAndRefusesCollisions) {
+  const auto data = dir_ / "data";
+  fs::create_directories(data / "a");
+  fs::create_directories(data / "b");
+  const auto inputs = testing::WriteShards(Fixture("inputs.h5"), "x_f32", data, Counts(17));
+  const auto job = WriteJob(dir_, "two_outputs.pt", "[x_f32]", "[logits, probs]");
+  const std::vector<std::string> glob{"--set", "input.path=" + (data / "part-*.h5").string()};
+  auto r = RunMpsbatch(1, job, With(With({"--dry-run"}, glob), PerInput(dir_ / "o")));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("output files: 17, one per input file: first " + (dir_ / "o" / "part-0000.h5").string() +
+                          ", last " + (dir_ / "o" / "part-0016.h5").string()),
+            std::string::npos)
+      << r.output;
+  EXPECT_FALSE(fs::exists(dir_ / "o"));
+
+  fs::copy_file(inputs[0], data / "a" / "x.h5");
+  fs::copy_file(inputs[1], data / "b" / "x.h5");
+  r = RunMpsbatch(
+      1, job,
+      With({"--dry-run", "--set",
+            "input.path=['" + (data / "a" / "x.h5").string() + "', '" + (data / "b" / "x.h5").string() + "']"},
+           PerInput(dir_ / "o")));
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_NE(r.output.find("names one output, " + (dir_ / "o" / "x.h5").string() + ", for input files " +
+                          (data / "a" / "x.h5").string() + " and " + (data / "b" / "x.h5").string() +
+                          "; add {index} to the name"),
+            std::string::npos)
+      << r.output;
+
+  r = RunMpsbatch(1, job,
+                  With(With({"--dry-run"}, glob),
+                       {"--set", "output.per_input=true", "--set", "output.path=" + (data / "{name}").string()}));
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_NE(r.output.find("names input file " + inputs[0] + " itself as its output"), std::string::npos) << r.output;
+}
+
+// Outputs that exist are refused before any scoring, naming the first and
+// how many, and left as they were; output.overwrite replaces them.
+TEST_F(E2E, PerInputRefusesExistingOutputsWithoutOverwrite) {
+  const auto data = dir_ / "data";
+  fs::create_directories(data);
+  testing::WriteShards(Fixture("inputs.h5"), "x_f32", data, Counts(3));
+  const auto job = WriteJob(dir_, "two_outputs.pt", "[x_f32]", "[logits, probs]");
+  const auto args = With({"--set", "input.path=" + (data / "part-*.h5").string()}, PerInput(dir_ / "o"));
+  auto r = RunMpsbatch(2, job, args);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto outs = Outputs(dir_ / "o", 3);
+  fs::remove(outs[0]);
+  const auto before = fs::last_write_time(outs[1]);
+  r = RunMpsbatch(2, job, args);
+  EXPECT_EQ(r.exit_code, 7) << r.output;
+  EXPECT_NE(r.output.find("output.path: 2 of the 3 output files exist (the first: " + outs[1] +
+                          "); set output.overwrite: true"),
+            std::string::npos)
+      << r.output;
+  EXPECT_EQ(r.output.find("progress:"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(outs[0]));
+  EXPECT_EQ(fs::last_write_time(outs[1]), before);
+  r = RunMpsbatch(2, job, With(args, {"--set", "output.overwrite=true"}));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(fs::exists(outs[0]));
+}
+
+// One lock for the job's output set, on the pattern: a run of the same
+// pattern while another holds it is refused before it writes anything.
+TEST_F(E2E, PerInputOneRunPerPattern) {
+  const auto data = dir_ / "data";
+  fs::create_directories(data);
+  testing::WriteShards(Fixture("inputs.h5"), "x_f32", data, Counts(3));
+  const auto job = WriteJob(dir_, "two_outputs.pt", "[x_f32]", "[logits, probs]");
+  fs::create_directories(dir_ / "o");
+  const OutputLock other((dir_ / "o" / "{stem}.h5").string());
+  auto r = RunMpsbatch(1, job, With({"--set", "input.path=" + (data / "part-*.h5").string()}, PerInput(dir_ / "o")));
+  EXPECT_EQ(r.exit_code, 7) << r.output;
+  EXPECT_NE(r.output.find("another run is writing this output"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find((dir_ / "o" / "{stem}.h5.lock").string()), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(dir_ / "o" / "part-0000.h5.partial"));
+}
+
+// Killed while a chunk of file 7 of 17 is in flight: files 0-6 are final and
+// hold a clean run's bits, the rest are not; a --resume (on another rank
+// count) completes every file to the clean run's bits. A committed file of
+// another job is refused by a --resume.
+TEST_F(E2E, PerInputFilesCommitInOrderAndResumeAfterAKill) {
+  const auto data = dir_ / "data";
+  fs::create_directories(data);
+  std::vector<int64_t> counts(17, 4);
+  counts[7] = 12;  // six chunks
+  testing::WriteShards(Fixture("hang_unmarked.h5"), "x", data, counts);
+  const std::string glob = (data / "part-*.h5").string();
+  const auto clean_dir = dir_ / "clean";
+  fs::create_directories(clean_dir);
+  const auto clean = RunMpsbatch(2, WriteHangJob(clean_dir, glob, clean_dir / "o"));
+  ASSERT_EQ(clean.exit_code, 0) << clean.output;
+  const auto want = Outputs(clean_dir / "o", 17), got = Outputs(dir_ / "o", 17);
+
+  const auto job = WriteHangJob(dir_, glob, dir_ / "o");
+  const fs::path log = dir_ / "run.log";
+  const pid_t pid = Start(MpsbatchArgs(job, {}), log);
+  ASSERT_TRUE(WaitForRecords(pid, JournalPath(got[7]), 2)) << testing::ReadFile(log);
+  ASSERT_EQ(kill(pid, SIGKILL), 0);
+  Wait(pid, log, 30);
+  ASSERT_TRUE(fs::exists(got[7] + ".partial"));
+  for (size_t i = 0; i < 17; ++i) {
+    if (i < 7) {
+      ASSERT_TRUE(fs::exists(got[i])) << i;
+      EXPECT_EQ(ReadFloatsBytes(got[i], "y"), ReadFloatsBytes(want[i], "y")) << i;
+    } else {
+      EXPECT_FALSE(fs::exists(got[i])) << i;
+    }
+  }
+  const RunResult r = RunMpsbatch(2, job, {"--resume"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(std::regex_search(r.output, std::regex("resume: (1[6-9]|[23][0-9]) of 38 chunks done by an earlier run")))
+      << r.output;
+  for (size_t i = 0; i < 17; ++i) EXPECT_EQ(ReadFloatsBytes(got[i], "y"), ReadFloatsBytes(want[i], "y")) << i;
+
+  // The files committed by this job are another job's to a --resume of
+  // another batch size.
+  const RunResult foreign = RunMpsbatch(1, job, {"--resume", "--set", "batch_size=1", "--set", "chunk_size=2"});
+  EXPECT_EQ(foreign.exit_code, 3) << foreign.output;
+  EXPECT_NE(foreign.output.find("cannot resume: " + got[0] + " was committed by another job (batch_size was '2'"),
+            std::string::npos)
+      << foreign.output;
+}
+
+// A job stopped by SIGTERM keeps its files and says how many are committed
+// and how many partial.
+TEST_F(E2E, PerInputStopLineCountsTheFiles) {
+  const auto data = dir_ / "data";
+  fs::create_directories(data);
+  std::vector<int64_t> counts(17, 4);
+  counts[7] = 12;
+  testing::WriteShards(Fixture("hang_unmarked.h5"), "x", data, counts);
+  const auto job = WriteHangJob(dir_, (data / "part-*.h5").string(), dir_ / "o");
+  const fs::path log = dir_ / "run.log";
+  const pid_t pid = Start(MpsbatchArgs(job, {}), log);
+  ASSERT_TRUE(WaitForRecords(pid, JournalPath(Outputs(dir_ / "o", 17)[7]), 1)) << testing::ReadFile(log);
+  ASSERT_EQ(kill(pid, SIGTERM), 0);
+  const RunResult r = Wait(pid, log, 30);
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_TRUE(std::regex_search(r.output, std::regex("stopped: ([7-9]|1[0-6]) of 17 files committed, 1 partial; run "
+                                                     "again with --resume")))
+      << r.output;
+}
+
+}  // namespace mpsbatch::e2e

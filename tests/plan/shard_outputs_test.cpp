@@ -1,0 +1,51 @@
+#include "plan/shard_outputs.h"
+
+#include <gtest/gtest.h>
+
+#include "common/error.h"
+
+namespace mpsbatch {
+namespace {
+
+std::vector<InputShard> Files(const std::vector<std::string>& paths) {
+  std::vector<InputShard> files;
+  for (const auto& p : paths) files.push_back({p, 4, {}});
+  return files;
+}
+
+std::string ErrorOf(const std::string& pattern, const std::vector<std::string>& paths) {
+  try {
+    ShardOutputPaths(pattern, Files(paths));
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(ShardOutputs, OnePathPerInputFileInOrder) {
+  EXPECT_EQ(ShardOutputPaths("/o/{stem}.h5", Files({"/d/a.h5", "/d/b.h5"})),
+            (std::vector<std::string>{"/o/a.h5", "/o/b.h5"}));
+  EXPECT_EQ(ShardOutputPaths("/o/{index}.h5", Files({"/d/x.h5", "/e/x.h5"})),
+            (std::vector<std::string>{"/o/0.h5", "/o/1.h5"}));
+}
+
+TEST(ShardOutputs, RefusesTwoInputsOnOneOutputNamingBoth) {
+  const std::string e = ErrorOf("/o/{stem}.h5", {"/d/x.h5", "/d/y.h5", "/e/x.h5"});
+  EXPECT_NE(e.find("names one output, /o/x.h5, for input files /d/x.h5 and /e/x.h5; add {index} to the name"),
+            std::string::npos)
+      << e;
+}
+
+TEST(ShardOutputs, RefusesAnOutputOnItsInput) {
+  const std::string e = ErrorOf("/d/{name}", {"/d/x.h5"});
+  EXPECT_NE(e.find("names input file /d/x.h5 itself as its output"), std::string::npos) << e;
+}
+
+TEST(ShardOutputs, FirstChunkOfEachFileSkipsFilesWithoutRows) {
+  // Rows 5, 0, 3 in chunks of 2: chunks 0-2 are file 0's, 3-4 file 2's.
+  const ChunkPlan chunks(std::vector<int64_t>{5, 0, 3}, 2, 1);
+  EXPECT_EQ(FileFirstChunks(chunks, 3), (std::vector<int64_t>{0, 3, 3, 5}));
+}
+
+}  // namespace
+}  // namespace mpsbatch

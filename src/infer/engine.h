@@ -162,6 +162,10 @@ class Engine {
   // The device's model, for keys of stored measurements: "NVIDIA H100 80GB
   // HBM3" on CUDA; "" on CPU and MPS (the host's processor model names those).
   virtual std::string device_model() const = 0;
+  // The physical GPU's UUID on CUDA ("GPU-8f6c..."): ranks with the same one
+  // share that GPU, whatever each one's CUDA_VISIBLE_DEVICES numbers it. ""
+  // on CPU and MPS, and where CUDA cannot say.
+  virtual std::string device_uuid() const { return ""; }
   // "torchscript" or "aoti".
   virtual std::string format() const = 0;
 };

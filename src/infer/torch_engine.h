@@ -56,6 +56,7 @@ class TorchEngine : public Engine {
   DeviceKind device_kind() const override;
   std::string device_name() const override { return device_.str(); }
   std::string device_model() const override;
+  std::string device_uuid() const override;
   std::string format() const override;
 
  private:

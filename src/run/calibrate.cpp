@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <exception>
 #include <sstream>
 
@@ -104,9 +105,9 @@ CalibrationReport Measure(Engine& engine, const JobConfig& job, const JobPlan& p
 }  // namespace
 
 RankCalibration CalibrateRanks(Communicator& comm, Engine& engine, const JobConfig& job, const JobPlan& plan,
-                               InputSet* input, int64_t batch_bound, int threads) {
+                               InputSet* input, int64_t batch_bound, int threads, bool time_batch) {
   RankCalibration out;
-  out.leader = ElectDeviceLeader(comm, engine.device_name());
+  out.leader = ElectDeviceLeader(comm, engine.device_name() + " " + engine.device_uuid());
 
   // Every collective below runs on every rank whatever fails; a rank that
   // failed throws at the end (the caller's Phase then ends the job).
@@ -123,7 +124,15 @@ RankCalibration CalibrateRanks(Communicator& comm, Engine& engine, const JobConf
   if (out.leader == comm.rank() && have_rows) {
     try {
       out.report = Measure(engine, job, plan, sample, rows, batch_bound, threads);
-      mine = std::to_string(out.report.batch_size) + "\n" + out.report.paths.chosen;
+      CalibrationReport& r = out.report;
+      if (r.paths.timed && r.paths.rows_per_second > 0)
+        r.batch_seconds = static_cast<double>(r.batch_size) / r.paths.rows_per_second;
+      else if (time_batch)  // a few batches, at most a twentieth of a second past the first
+        r.batch_seconds =
+            static_cast<double>(r.batch_size) / MeasureRowsPerSecond(engine, Views(sample, r.batch_size), 0.05);
+      char seconds[32];
+      std::snprintf(seconds, sizeof seconds, "%.9g", r.batch_seconds);
+      mine = std::to_string(r.batch_size) + "\n" + seconds + "\n" + r.paths.chosen;
     } catch (...) {
       failed = std::current_exception();
     }
@@ -134,11 +143,16 @@ RankCalibration CalibrateRanks(Communicator& comm, Engine& engine, const JobConf
   // The others build their leader's choice ("-": the leader failed, and
   // reports it).
   if (failed) std::rethrow_exception(failed);
-  const std::string& theirs = fields.at(static_cast<size_t>(out.leader));
-  const size_t newline = theirs.find('\n');
-  if (out.leader != comm.rank() && newline != std::string::npos) {
-    out.report.batch_size = std::stoll(theirs.substr(0, newline));
-    out.report.paths = engine.Adopt(theirs.substr(newline + 1), Views(sample, out.report.batch_size));
+  // "batch\nseconds\npath" from each leader.
+  out.batch_seconds.assign(fields.size(), 0);
+  for (size_t r = 0; r < fields.size(); ++r) {
+    const size_t first = fields[r].find('\n'), second = fields[r].find('\n', first + 1);
+    if (second == std::string::npos) continue;
+    out.batch_seconds[r] = std::stod(fields[r].substr(first + 1, second - first - 1));
+    if (static_cast<int>(r) != out.leader || out.leader == comm.rank()) continue;
+    out.report.batch_size = std::stoll(fields[r].substr(0, first));
+    out.report.batch_seconds = out.batch_seconds[r];
+    out.report.paths = engine.Adopt(fields[r].substr(second + 1), Views(sample, out.report.batch_size));
   }
   return out;
 }

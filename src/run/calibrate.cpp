@@ -69,7 +69,8 @@ bool RejectedForNow(const Calibration& c) {
 // A leader's calibration: from the cache when it holds this measurement and
 // the choice still builds and agrees with eager, else measured (and stored).
 CalibrationReport Measure(Engine& engine, const JobConfig& job, const JobPlan& plan,
-                          const std::vector<HostArray>& sample, int64_t rows, int64_t batch_bound, int threads) {
+                          const std::vector<HostArray>& sample, int64_t rows, int64_t batch_bound, int threads,
+                          int ranks) {
   CalibrationReport r;
   const std::string folder = CacheFolder(job);
   const CalibrationCache cache(folder, folder.empty() ? "" : CacheKey(engine, job, plan, rows, batch_bound, threads));
@@ -84,13 +85,21 @@ CalibrationReport Measure(Engine& engine, const JobConfig& job, const JobPlan& p
     }
   }
   const auto start = std::chrono::steady_clock::now();
-  double budget = job.calibration_seconds;
+  // The job's expected time, at the rates measured, bounds calibration
+  // (CalibrationBudget): a slow model's short job is not spent timing it.
+  CalibrationBudget budget(job.calibration_seconds);
+  budget.job_rows = static_cast<double>(plan.rows);
+  budget.ranks = ranks;
   r.batch_size = rows;
   if (job.batch_size_auto) {
-    r.batch_size = SearchBatchSize(engine, sample, rows, plan.chunk_rows, budget / 2, &r.batch_search);
-    budget -= std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    CalibrationBudget half = budget;  // the search takes up to half, the paths the rest
+    half.seconds /= 2;
+    half.share /= 2;
+    half.floor_seconds /= 2;
+    r.batch_size = SearchBatchSize(engine, sample, rows, plan.chunk_rows, half, &r.batch_search);
+    budget.spent = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
-  r.paths = engine.Calibrate(Views(sample, r.batch_size), std::max(0.1, budget));
+  r.paths = engine.Calibrate(Views(sample, r.batch_size), budget);
   if (cache.enabled() && (r.paths.timed || job.batch_size_auto)) {  // else nothing was measured
     const std::string summary = "batch " + std::to_string(r.batch_size) +
                                 (r.batch_search.empty() ? "" : " (auto: " + r.batch_search + ")") + ", path " +
@@ -123,7 +132,7 @@ RankCalibration CalibrateRanks(Communicator& comm, Engine& engine, const JobConf
   std::string mine = "-";
   if (out.leader == comm.rank() && have_rows) {
     try {
-      out.report = Measure(engine, job, plan, sample, rows, batch_bound, threads);
+      out.report = Measure(engine, job, plan, sample, rows, batch_bound, threads, comm.size());
       CalibrationReport& r = out.report;
       if (r.paths.timed && r.paths.rows_per_second > 0)
         r.batch_seconds = static_cast<double>(r.batch_size) / r.paths.rows_per_second;

@@ -55,11 +55,4 @@ void SetThreads(int threads) {
   at::set_num_threads(std::max(1, threads));
 }
 
-void UseProcessThreads() {
-  thread_local bool applied = false;
-  if (applied) return;
-  at::init_num_threads();
-  applied = true;
-}
-
 }  // namespace mpsbatch

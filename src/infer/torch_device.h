@@ -16,11 +16,4 @@ torch::Device PickDevice(const EngineOptions& o);
 // Intra-op threads of this process; inter-op threads: one, set once.
 void SetThreads(int threads);
 
-// Gives the calling thread the process's intra-op threads (SetThreads'). A
-// thread libtorch did not start has OpenMP's default, the host's cores, and
-// kernels that ask OpenMP directly (oneDNN's convolutions) take that many
-// until libtorch applies its count there. Cheap after the first call on a
-// thread; call it before a thread's first batch.
-void UseProcessThreads();
-
 }  // namespace mpsbatch

@@ -59,7 +59,6 @@ TorchEngine::~TorchEngine() { Abandon(); }
 
 void TorchEngine::Start(const std::vector<ArrayView>& inputs) {
   if (in_flight_.size() >= max_in_flight()) throw InternalError("engine: too many batches in flight");
-  UseProcessThreads();  // the rank loop's batches run on its compute thread
   // The first batch (rank 0's probe) waits for the prewarm thread to be
   // done with cuDNN and cuBLAS: no batch ever runs beside it. (Loading the
   // model, before, still overlaps the warming.)

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <exception>
 #include <sstream>
+#include <thread>
 
 #include "comm/calibration_exchange.h"
 #include "common/error.h"
@@ -132,7 +133,19 @@ RankCalibration CalibrateRanks(Communicator& comm, Engine& engine, const JobConf
   std::string mine = "-";
   if (out.leader == comm.rank() && have_rows) {
     try {
-      out.report = Measure(engine, job, plan, sample, rows, batch_bound, threads, comm.size());
+      // On a thread of its own, as the rank loop runs batches on its compute
+      // thread: libtorch's kernels that ask OpenMP for their threads (oneDNN's
+      // convolutions, MKL's products) take there what a new thread has, not
+      // `threads`, and the timing must see what the loop will run at.
+      std::exception_ptr measure_failed;
+      std::jthread([&] {
+        try {
+          out.report = Measure(engine, job, plan, sample, rows, batch_bound, threads, comm.size());
+        } catch (...) {
+          measure_failed = std::current_exception();
+        }
+      }).join();
+      if (measure_failed) std::rethrow_exception(measure_failed);
       CalibrationReport& r = out.report;
       if (r.paths.timed && r.paths.rows_per_second > 0)
         r.batch_seconds = static_cast<double>(r.batch_size) / r.paths.rows_per_second;

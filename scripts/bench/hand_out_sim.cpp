@@ -94,7 +94,9 @@ class PacedEngine : public Engine {
   size_t in_flight() const override { return in_flight_.size(); }
   size_t max_in_flight() const override { return 2; }
   void CheckInputs(const std::vector<ArrayView>&, const BatchSizes&) override {}
-  Calibration Calibrate(const std::vector<ArrayView>& batch, double) override { return Adopt("paced", batch); }
+  Calibration Calibrate(const std::vector<ArrayView>& batch, const CalibrationBudget&) override {
+    return Adopt("paced", batch);
+  }
   Calibration Adopt(const std::string& path, const std::vector<ArrayView>& batch) override {
     Calibration c;
     c.batch_rows = batch.at(0).shape[0];

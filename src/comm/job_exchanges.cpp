@@ -1,5 +1,7 @@
 #include "comm/job_exchanges.h"
 
+#include <sstream>
+
 #include "comm/outlive.h"
 
 namespace mpsbatch {
@@ -10,12 +12,24 @@ size_t AgreeDepth(Communicator& comm, size_t depth) {
   return static_cast<size_t>(comm.AllreduceMax(static_cast<int64_t>(depth)));
 }
 
-GatheredDevices GatherDevices(Communicator& comm, const std::string& device_name, bool bound_to_one_core) {
+GatheredDevices GatherDevices(Communicator& comm, const DeviceFacts& mine) {
   GatheredDevices g;
-  g.names = comm.Gather(device_name, 0);
-  const auto bound = comm.Gather(bound_to_one_core ? "1" : "0", 0);
+  g.names = comm.Gather(mine.name, 0);
+  const auto bound = comm.Gather(mine.bound_to_one_core ? "1" : "0", 0);
   for (size_t r = 0; r < bound.size(); ++r)
     if (bound[r] == "1") g.bound_to_one += (g.bound_to_one.empty() ? "" : ", ") + std::to_string(r);
+  // One line per rank, "host\tgpu\tdaemon", gathered on rank 0 and sent to all.
+  std::string all;
+  const auto lines = comm.Gather(comm.host() + "\t" + mine.gpu + "\t" + (mine.mps_daemon ? "1" : "0"), 0);
+  for (const auto& line : lines) all += line + "\n";
+  comm.Broadcast(all, 0);
+  std::istringstream in(all);
+  for (std::string host, gpu, daemon;
+       std::getline(in, host, '\t') && std::getline(in, gpu, '\t') && std::getline(in, daemon, '\n');) {
+    g.hosts.push_back(host);
+    g.gpus.push_back(gpu);
+    g.mps_daemon.push_back(daemon == "1");
+  }
   return g;
 }
 

@@ -20,12 +20,24 @@ void ShareFromRankZero(Communicator& comm, std::string& text);
 // The largest of every rank's `depth` (chunks in flight), on every rank.
 size_t AgreeDepth(Communicator& comm, size_t depth);
 
-// Every rank's device, and the ranks bound to one core, on rank 0.
-struct GatheredDevices {
-  std::vector<std::string> names;  // per rank
-  std::string bound_to_one;        // "1, 3": ranks the launcher bound to one core of a host with more
+// What a rank says of its device.
+struct DeviceFacts {
+  std::string name;                // "cuda:1", "cpu", "mps"
+  std::string gpu;                 // the GPU's UUID (Engine::device_uuid); "" off CUDA
+  bool mps_daemon = false;         // NVIDIA's MPS daemon serves this rank (common/mps_daemon.h)
+  bool bound_to_one_core = false;  // on a host with more
 };
-GatheredDevices GatherDevices(Communicator& comm, const std::string& device_name, bool bound_to_one_core);
+
+// Every rank's device: names and core binding on rank 0, the GPU facts on
+// every rank (each rank then finds the ranks that share its GPU).
+struct GatheredDevices {
+  std::vector<std::string> names;  // rank 0: per rank
+  std::string bound_to_one;        // rank 0: "1, 3": ranks the launcher bound to one core of a host with more
+  std::vector<std::string> hosts;  // every rank: per rank, Communicator::host
+  std::vector<std::string> gpus;   // every rank: per rank, DeviceFacts::gpu
+  std::vector<bool> mps_daemon;    // every rank: per rank, DeviceFacts::mps_daemon
+};
+GatheredDevices GatherDevices(Communicator& comm, const DeviceFacts& mine);
 
 // One rank's share of the work, once scored.
 struct RankTotals {

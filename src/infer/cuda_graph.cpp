@@ -6,6 +6,7 @@
 #include <c10/cuda/CUDAStream.h>
 #include <cuda_runtime_api.h>
 
+#include <cstdio>
 #include <stdexcept>
 #include <string>
 
@@ -84,6 +85,23 @@ std::string CudaDeviceModel(int index) {
     return "";
   }
   return props.name;
+}
+
+std::string CudaDeviceUuid(int index) {
+  cudaDeviceProp props{};
+  if (cudaGetDeviceProperties(&props, index) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return "";
+  }
+  // nvidia-smi's form: GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx.
+  std::string s = "GPU-";
+  char hex[3];
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) s += '-';
+    std::snprintf(hex, sizeof hex, "%02x", static_cast<unsigned char>(props.uuid.bytes[i]));
+    s += hex;
+  }
+  return s;
 }
 
 namespace {

@@ -35,6 +35,10 @@ bool CudaGraphsAvailable();
 // this build has no CUDA or the device cannot be asked.
 std::string CudaDeviceModel(int index);
 
+// The UUID of CUDA device `index` ("GPU-8f6c0d3e-..."), as nvidia-smi -L shows
+// it; "" when this build has no CUDA or the device cannot be asked.
+std::string CudaDeviceUuid(int index);
+
 // Page-locked host memory as a source of the process's host blocks of 1 MiB
 // and up (common/buffer.h), allocated with device `index` current (so no
 // other GPU gets a context): rows read into them reach the device by DMA. One

@@ -3,6 +3,7 @@
 // tests with a fake engine) links these without libtorch.
 #include "infer/engine.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 
@@ -25,6 +26,13 @@ DType FedDType(const EngineOptions& options, DType stored) {
   const bool normalises = options.input_scale || !options.input_mean.empty() || !options.input_std.empty();
   if (IsFloating(stored) || normalises) return PrecisionDType(options.precision);
   return stored;
+}
+
+double CalibrationBudget::Left(double rows_per_second) const {
+  double limit = seconds;
+  if (job_rows > 0 && rows_per_second > 0)
+    limit = std::min(limit, std::max(floor_seconds, share * job_rows / (rows_per_second * std::max(1, ranks))));
+  return limit - spent;
 }
 
 std::vector<HostArray> Engine::Run(const std::vector<ArrayView>& inputs) {

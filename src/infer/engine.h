@@ -53,6 +53,24 @@ struct BatchSizes {
   bool searched = false;
 };
 
+// What calibration may spend on timing: at most `seconds`
+// (calibration_seconds), and at most `share` of the job's expected time (its
+// rows over the rate measured so far times its ranks) or `floor_seconds`,
+// whichever is more, so that calibrating never costs a short job more than a
+// small part of it. Before any rate is known only `seconds` bounds it.
+struct CalibrationBudget {
+  CalibrationBudget(double seconds = 30) : seconds(seconds) {}  // NOLINT: a plain bound in seconds converts
+  double seconds;
+  double job_rows = 0;  // 0: no bound by the job's size
+  int ranks = 1;
+  double share = 0.1;
+  double floor_seconds = 0.25;
+  double spent = 0;  // seconds already used (the batch-size search, before the paths)
+
+  // Seconds left, given the fastest rate measured so far (rows/s; 0: none).
+  double Left(double rows_per_second) const;
+};
+
 // One execution path as calibration found it.
 struct PathTiming {
   std::string path;            // "eager", "frozen", "frozen+channels_last", "aoti", "cudagraph"
@@ -145,12 +163,14 @@ class Engine {
   // the eager path computes on `batch` (real rows), times it there, and makes
   // the fastest the path for batches of that many rows; other batch sizes
   // take the fastest path that is not bound to one shape. Stays within about
-  // `budget_seconds`. A forced path is built and checked but not timed
-  // (unless it has variants: path: frozen times it with and without
-  // channels-last).
+  // `budget`: a path whose check, warm-up and one timed batch would not fit
+  // in what is left is rejected for time (before the first timed path the
+  // rate is the reference batch's, eager's first run). A forced path is built
+  // and checked but not timed (unless it has variants: path: frozen times it
+  // with and without channels-last).
   // Throws ModelError or DeviceError when the forced path cannot be built or
   // disagrees with eager.
-  virtual Calibration Calibrate(const std::vector<ArrayView>& batch, double budget_seconds) = 0;
+  virtual Calibration Calibrate(const std::vector<ArrayView>& batch, const CalibrationBudget& budget) = 0;
   // Builds the path another rank's Calibrate chose (Calibration::chosen, on
   // the same kind of device) for batches of `batch`'s size, checked against
   // eager on `batch`, untimed. Throws ModelError or DeviceError if it cannot.
@@ -162,6 +182,10 @@ class Engine {
   // The device's model, for keys of stored measurements: "NVIDIA H100 80GB
   // HBM3" on CUDA; "" on CPU and MPS (the host's processor model names those).
   virtual std::string device_model() const = 0;
+  // The physical GPU's UUID on CUDA ("GPU-8f6c..."): ranks with the same one
+  // share that GPU, whatever each one's CUDA_VISIBLE_DEVICES numbers it. ""
+  // on CPU and MPS, and where CUDA cannot say.
+  virtual std::string device_uuid() const { return ""; }
   // "torchscript" or "aoti".
   virtual std::string format() const = 0;
 };

@@ -9,6 +9,8 @@ bool CudaGraphsAvailable() { return false; }
 
 std::string CudaDeviceModel(int) { return ""; }
 
+std::string CudaDeviceUuid(int) { return ""; }
+
 BlockSource* PinnedHostBlocks(int) { return nullptr; }
 
 std::unique_ptr<CapturedStep> CaptureCudaGraph(const StepFn&, const TensorList&) {

@@ -23,7 +23,8 @@ namespace {
 // Calibration's time budget ran out before a path.
 class BudgetRanOut : public ModelError {
  public:
-  BudgetRanOut() : ModelError("calibration_seconds ran out before this path") {}
+  BudgetRanOut()
+      : ModelError("calibration's time ran out before this path (calibration_seconds, or its share of the job)") {}
 };
 
 // Records on `timing` why the exception in flight rejects its path.
@@ -85,7 +86,8 @@ std::string Disagreement(const std::vector<HostArray>& want, const std::vector<H
 
 }  // namespace
 
-Calibration TorchEngine::Select(const std::vector<ArrayView>& batch, double budget_seconds, const std::string& adopt) {
+Calibration TorchEngine::Select(const std::vector<ArrayView>& batch, const CalibrationBudget& budget,
+                                const std::string& adopt) {
   // The prewarm thread's last CUDA work would otherwise run beside the timing
   // and beside a capture's sync-debug check (its own .item()).
   prewarm_.Wait();
@@ -131,23 +133,34 @@ Calibration TorchEngine::Select(const std::vector<ArrayView>& batch, double budg
   graph_.reset();
   active_ = paths_.front().second.get();
   active_name_ = paths_.front().first;
+  const auto reference_start = std::chrono::steady_clock::now();
   const std::vector<HostArray> reference = Run(batch);
+  // The first rate: eager's run on these rows, before any warm-up, so a low
+  // one; what a path's timing would cost and the job's length follow from it
+  // until a path is timed.
+  const double reference_rate = static_cast<double>(c.batch_rows) / std::max(1e-9, Seconds(reference_start));
 
   const size_t planned = names.size() + (want_graph ? 1 : 0);
   // Timing each path for a fifth of a second at most tells paths apart that
   // differ by more than a few percent; more would cost the job real time.
-  auto share = [&](size_t left) { return std::clamp((budget_seconds - Seconds(t0)) / (3.0 * left), 0.02, 0.2); };
+  std::string best;
+  double best_rate = -1;
+  auto rate = [&] { return best_rate > 0 ? best_rate : reference_rate; };
+  auto left = [&] { return budget.Left(rate()) - Seconds(t0); };
+  auto share = [&](size_t paths) { return std::clamp(left() / (3.0 * paths), 0.0, 0.2); };
+  // A path's check, warm-up and one timed batch. (Eager is checked against
+  // its own reference run too: a model whose outputs vary from run to run
+  // fails there.)
+  auto cost = [&] { return 3.0 * static_cast<double>(c.batch_rows) / rate(); };
   // A forced path is built and checked, not timed, unless it has variants to
   // choose between (path: frozen, with and without channels-last).
   const bool timed = adopt.empty() && (names.size() > 1 || (want == PathRequest::kAuto && want_graph));
   const bool forced_graph = want == PathRequest::kCudaGraph || (want_graph && !adopt.empty());
-  std::string best;
-  double best_rate = -1;
   for (size_t i = 0; i < names.size(); ++i) {
     const std::string& name = names[i];
     PathTiming timing{name, 0, ""};
     try {
-      if (timed && Seconds(t0) > budget_seconds) throw BudgetRanOut();
+      if (timed && left() < cost()) throw BudgetRanOut();
       Forward* forward = FindPath(name);
       if (!forward) {
         if (name == "frozen") AddPath(name, MakeFrozen(script_, false));
@@ -196,7 +209,7 @@ Calibration TorchEngine::Select(const std::vector<ArrayView>& batch, double budg
     PathTiming timing{"cudagraph", 0, ""};
     bool captured = false;
     try {
-      if (timed && Seconds(t0) > budget_seconds) throw BudgetRanOut();
+      if (timed && left() < cost()) throw BudgetRanOut();
       TensorList example;
       {
         c10::InferenceMode guard;

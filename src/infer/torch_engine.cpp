@@ -111,6 +111,7 @@ DeviceKind TorchEngine::device_kind() const {
 }
 
 std::string TorchEngine::device_model() const { return device_.is_cuda() ? CudaDeviceModel(device_.index()) : ""; }
+std::string TorchEngine::device_uuid() const { return device_.is_cuda() ? CudaDeviceUuid(device_.index()) : ""; }
 
 std::string TorchEngine::format() const { return IsAotiPackage(source_.path) ? "aoti" : "torchscript"; }
 

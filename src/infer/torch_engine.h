@@ -45,8 +45,8 @@ class TorchEngine : public Engine {
 
   void CheckInputs(const std::vector<ArrayView>& probe, const BatchSizes& batches) override;
 
-  Calibration Calibrate(const std::vector<ArrayView>& batch, double budget_seconds) override {
-    return Select(batch, budget_seconds, "");
+  Calibration Calibrate(const std::vector<ArrayView>& batch, const CalibrationBudget& budget) override {
+    return Select(batch, budget, "");
   }
 
   Calibration Adopt(const std::string& path, const std::vector<ArrayView>& batch) override {
@@ -56,11 +56,12 @@ class TorchEngine : public Engine {
   DeviceKind device_kind() const override;
   std::string device_name() const override { return device_.str(); }
   std::string device_model() const override;
+  std::string device_uuid() const override;
   std::string format() const override;
 
  private:
   // Calibrate and Adopt: `adopt` names the one path to build ("" to choose).
-  Calibration Select(const std::vector<ArrayView>& batch, double budget_seconds, const std::string& adopt);
+  Calibration Select(const std::vector<ArrayView>& batch, const CalibrationBudget& budget, const std::string& adopt);
 
   void AddPath(const std::string& name, std::unique_ptr<Forward> forward) {
     paths_.emplace_back(name, std::move(forward));

@@ -49,16 +49,30 @@ std::pair<int64_t, int64_t> ChunkPlan::RangeOf(int rank) const {
   return {first(rank), first(rank + 1)};
 }
 
-ChunkDispenser::ChunkDispenser(const ChunkPlan& plan, bool dynamic, std::vector<bool> skip)
-    : dynamic_(dynamic), skip_(std::move(skip)), num_chunks_(plan.num_chunks()) {
-  for (int r = 0; r < plan.ranks(); ++r) {
-    auto [first, last] = plan.RangeOf(r);
+ChunkDispenser::ChunkDispenser(const ChunkPlan& plan, bool dynamic, std::vector<bool> skip, std::vector<bool> computes)
+    : dynamic_(dynamic), skip_(std::move(skip)), num_chunks_(plan.num_chunks()), computes_(std::move(computes)) {
+  MPSBATCH_ASSERT(computes_.empty() || computes_.size() == static_cast<size_t>(plan.ranks()));
+  if (computes_.empty()) {
+    for (int r = 0; r < plan.ranks(); ++r) {
+      auto [first, last] = plan.RangeOf(r);
+      next_.push_back(first);
+      last_.push_back(last);
+    }
+    return;
+  }
+  // The runs of a plan with as many ranks as compute, in rank order.
+  const auto working = static_cast<int64_t>(std::count(computes_.begin(), computes_.end(), true));
+  int64_t i = 0;
+  for (bool computes : computes_) {
+    const int64_t first = working == 0 ? 0 : num_chunks_ * i / working;
+    if (computes) ++i;
     next_.push_back(first);
-    last_.push_back(last);
+    last_.push_back(computes ? num_chunks_ * i / working : first);
   }
 }
 
 std::optional<int64_t> ChunkDispenser::Next(int rank) {
+  if (!computes_.empty() && !computes_.at(static_cast<size_t>(rank))) return std::nullopt;
   int64_t& next = dynamic_ ? shared_next_ : next_.at(static_cast<size_t>(rank));
   const int64_t last = dynamic_ ? num_chunks_ : last_.at(static_cast<size_t>(rank));
   while (next < last && Skipped(next)) ++next;

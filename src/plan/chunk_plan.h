@@ -55,10 +55,12 @@ class ChunkPlan {
 // (ChunkPlan::RangeOf), in order. Dynamic: every rank takes the lowest id no
 // rank has taken yet, so a rank that asks more often (a faster one) takes more.
 // Chunks marked in `skip` (done by an earlier run) are never handed out.
+// A rank marked false in `computes` (empty: every rank computes) gets none;
+// static runs are then cut over the ranks that compute.
 // Not thread-safe; rank 0 owns the one instance.
 class ChunkDispenser {
  public:
-  ChunkDispenser(const ChunkPlan& plan, bool dynamic, std::vector<bool> skip = {});
+  ChunkDispenser(const ChunkPlan& plan, bool dynamic, std::vector<bool> skip = {}, std::vector<bool> computes = {});
 
   // The next chunk id for `rank`, or nullopt when it gets no more.
   std::optional<int64_t> Next(int rank);
@@ -70,6 +72,7 @@ class ChunkDispenser {
   std::vector<bool> skip_;
   int64_t shared_next_ = 0, num_chunks_;
   std::vector<int64_t> next_, last_;  // static: per rank
+  std::vector<bool> computes_;        // per rank; empty: all
 };
 
 // Rows per chunk. `requested` > 0 is the job's chunk_size. Otherwise about

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <exception>
 #include <sstream>
+#include <thread>
 
 #include "comm/calibration_exchange.h"
 #include "common/error.h"
@@ -68,7 +70,8 @@ bool RejectedForNow(const Calibration& c) {
 // A leader's calibration: from the cache when it holds this measurement and
 // the choice still builds and agrees with eager, else measured (and stored).
 CalibrationReport Measure(Engine& engine, const JobConfig& job, const JobPlan& plan,
-                          const std::vector<HostArray>& sample, int64_t rows, int64_t batch_bound, int threads) {
+                          const std::vector<HostArray>& sample, int64_t rows, int64_t batch_bound, int threads,
+                          int ranks) {
   CalibrationReport r;
   const std::string folder = CacheFolder(job);
   const CalibrationCache cache(folder, folder.empty() ? "" : CacheKey(engine, job, plan, rows, batch_bound, threads));
@@ -83,13 +86,21 @@ CalibrationReport Measure(Engine& engine, const JobConfig& job, const JobPlan& p
     }
   }
   const auto start = std::chrono::steady_clock::now();
-  double budget = job.calibration_seconds;
+  // The job's expected time, at the rates measured, bounds calibration
+  // (CalibrationBudget): a slow model's short job is not spent timing it.
+  CalibrationBudget budget(job.calibration_seconds);
+  budget.job_rows = static_cast<double>(plan.rows);
+  budget.ranks = ranks;
   r.batch_size = rows;
   if (job.batch_size_auto) {
-    r.batch_size = SearchBatchSize(engine, sample, rows, plan.chunk_rows, budget / 2, &r.batch_search);
-    budget -= std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    CalibrationBudget half = budget;  // the search takes up to half, the paths the rest
+    half.seconds /= 2;
+    half.share /= 2;
+    half.floor_seconds /= 2;
+    r.batch_size = SearchBatchSize(engine, sample, rows, plan.chunk_rows, half, &r.batch_search);
+    budget.spent = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
-  r.paths = engine.Calibrate(Views(sample, r.batch_size), std::max(0.1, budget));
+  r.paths = engine.Calibrate(Views(sample, r.batch_size), budget);
   if (cache.enabled() && (r.paths.timed || job.batch_size_auto)) {  // else nothing was measured
     const std::string summary = "batch " + std::to_string(r.batch_size) +
                                 (r.batch_search.empty() ? "" : " (auto: " + r.batch_search + ")") + ", path " +
@@ -104,9 +115,9 @@ CalibrationReport Measure(Engine& engine, const JobConfig& job, const JobPlan& p
 }  // namespace
 
 RankCalibration CalibrateRanks(Communicator& comm, Engine& engine, const JobConfig& job, const JobPlan& plan,
-                               InputSet* input, int64_t batch_bound, int threads) {
+                               InputSet* input, int64_t batch_bound, int threads, bool time_batch) {
   RankCalibration out;
-  out.leader = ElectDeviceLeader(comm, engine.device_name());
+  out.leader = ElectDeviceLeader(comm, engine.device_name() + " " + engine.device_uuid());
 
   // Every collective below runs on every rank whatever fails; a rank that
   // failed throws at the end (the caller's Phase then ends the job).
@@ -122,8 +133,28 @@ RankCalibration CalibrateRanks(Communicator& comm, Engine& engine, const JobConf
   std::string mine = "-";
   if (out.leader == comm.rank() && have_rows) {
     try {
-      out.report = Measure(engine, job, plan, sample, rows, batch_bound, threads);
-      mine = std::to_string(out.report.batch_size) + "\n" + out.report.paths.chosen;
+      // On a thread of its own, as the rank loop runs batches on its compute
+      // thread: libtorch's kernels that ask OpenMP for their threads (oneDNN's
+      // convolutions, MKL's products) take there what a new thread has, not
+      // `threads`, and the timing must see what the loop will run at.
+      std::exception_ptr measure_failed;
+      std::jthread([&] {
+        try {
+          out.report = Measure(engine, job, plan, sample, rows, batch_bound, threads, comm.size());
+        } catch (...) {
+          measure_failed = std::current_exception();
+        }
+      }).join();
+      if (measure_failed) std::rethrow_exception(measure_failed);
+      CalibrationReport& r = out.report;
+      if (r.paths.timed && r.paths.rows_per_second > 0)
+        r.batch_seconds = static_cast<double>(r.batch_size) / r.paths.rows_per_second;
+      else if (time_batch)  // a few batches, at most a twentieth of a second past the first
+        r.batch_seconds =
+            static_cast<double>(r.batch_size) / MeasureRowsPerSecond(engine, Views(sample, r.batch_size), 0.05);
+      char seconds[32];
+      std::snprintf(seconds, sizeof seconds, "%.9g", r.batch_seconds);
+      mine = std::to_string(r.batch_size) + "\n" + seconds + "\n" + r.paths.chosen;
     } catch (...) {
       failed = std::current_exception();
     }
@@ -134,11 +165,16 @@ RankCalibration CalibrateRanks(Communicator& comm, Engine& engine, const JobConf
   // The others build their leader's choice ("-": the leader failed, and
   // reports it).
   if (failed) std::rethrow_exception(failed);
-  const std::string& theirs = fields.at(static_cast<size_t>(out.leader));
-  const size_t newline = theirs.find('\n');
-  if (out.leader != comm.rank() && newline != std::string::npos) {
-    out.report.batch_size = std::stoll(theirs.substr(0, newline));
-    out.report.paths = engine.Adopt(theirs.substr(newline + 1), Views(sample, out.report.batch_size));
+  // "batch\nseconds\npath" from each leader.
+  out.batch_seconds.assign(fields.size(), 0);
+  for (size_t r = 0; r < fields.size(); ++r) {
+    const size_t first = fields[r].find('\n'), second = fields[r].find('\n', first + 1);
+    if (second == std::string::npos) continue;
+    out.batch_seconds[r] = std::stod(fields[r].substr(first + 1, second - first - 1));
+    if (static_cast<int>(r) != out.leader || out.leader == comm.rank()) continue;
+    out.report.batch_size = std::stoll(fields[r].substr(0, first));
+    out.report.batch_seconds = out.batch_seconds[r];
+    out.report.paths = engine.Adopt(fields[r].substr(second + 1), Views(sample, out.report.batch_size));
   }
   return out;
 }

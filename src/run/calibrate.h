@@ -31,19 +31,27 @@ struct CalibrationReport {
   std::string batch_search;  // "64: 1.2M rows/s, 128: ..." ("" without batch_size: auto)
   Calibration paths;
   std::string cache;  // "from the cache FILE (measured: ...)", "stored in FILE", why not; "" when off
+  // One batch's time on the device through the chosen path, as measured; 0
+  // when nothing was timed (a forced path, a cached choice), unless the
+  // caller asked for it (time_batch).
+  double batch_seconds = 0;
 };
 
 struct RankCalibration {
   CalibrationReport report;  // as the rank's device group measured it
   int leader = 0;            // the rank that measured
+  // Per rank: for a leader, its report's batch_seconds; 0 for the others.
+  std::vector<double> batch_seconds;
 };
 
 // Collective. `input` is rank 0's. `batch_bound` is the largest batch_size:
 // auto may choose; `threads` the engine's intra-op threads (part of the cache
-// key). Throws what the engine throws (a forced path that cannot run); call
-// it inside a Phase.
+// key). With `time_batch`, a leader that timed nothing times its choice
+// briefly, for batch_seconds (plan/gpu_sharing.h needs it). Ranks group by
+// host, device name and GPU (Engine::device_uuid). Throws what the engine
+// throws (a forced path that cannot run); call it inside a Phase.
 RankCalibration CalibrateRanks(Communicator& comm, Engine& engine, const JobConfig& job, const JobPlan& plan,
-                               InputSet* input, int64_t batch_bound, int threads);
+                               InputSet* input, int64_t batch_bound, int threads, bool time_batch = false);
 
 // "batch 256, path frozen 18975 rows/s (...)", or for a rank that took its
 // group's choice, "batch 256, path frozen, as rank 0 measured".

@@ -244,7 +244,7 @@ void ChunkPipeline::Store(Open& o, int64_t b, int64_t e, std::vector<HostArray> 
 }
 
 int64_t SearchBatchSize(Engine& engine, const std::vector<HostArray>& inputs, int64_t max_rows, int64_t chunk_rows,
-                        double budget_seconds, std::string* log) {
+                        const CalibrationBudget& budget, std::string* log) {
   const auto t0 = std::chrono::steady_clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
   const int64_t limit = std::max<int64_t>(1, std::min(max_rows, inputs.front().rows()));
@@ -254,9 +254,11 @@ int64_t SearchBatchSize(Engine& engine, const std::vector<HostArray>& inputs, in
   for (int64_t b = std::min<int64_t>(16, limit);; b = std::min(b * 2, limit)) {
     std::vector<ArrayView> views;
     for (const auto& in : inputs) views.push_back(RowSlice(in, 0, b));
+    const double left = budget.Left(best) - elapsed();
+    if (!rates.empty() && left < 2.0 * static_cast<double>(b) / best) break;  // warm-up and one batch
     double rate = 0;
     try {
-      rate = MeasureRowsPerSecond(engine, views, std::clamp((budget_seconds - elapsed()) / 16, 0.02, 0.1));
+      rate = MeasureRowsPerSecond(engine, views, std::clamp(left / 16, 0.0, 0.1));
     } catch (const DeviceError& e) {  // out of memory: the sizes so far must do
       engine.Abandon();
       if (rates.empty()) throw;
@@ -268,7 +270,7 @@ int64_t SearchBatchSize(Engine& engine, const std::vector<HostArray>& inputs, in
         (log->empty() ? "" : ", ") + std::to_string(b) + ": " + std::to_string(static_cast<int64_t>(rate)) + " rows/s";
     flat = rate < best * 1.05 ? flat + 1 : 0;
     best = std::max(best, rate);
-    if (flat >= 2 || b >= limit || elapsed() > budget_seconds) break;
+    if (flat >= 2 || b >= limit || elapsed() > budget.Left(best)) break;
   }
   for (const auto& [b, rate] : rates)
     if (rate >= best * 0.97 && chunk_rows % b == 0) return b;

@@ -60,9 +60,10 @@ struct ComputeSettings {
 // `max_rows` (and their row count, which is tried last), stopping once two sizes in a row gain under 5% or the device
 // runs out of memory. Of the sizes within 3% of the fastest it returns the smallest that divides `chunk_rows` (so
 // chunks hold no short tail batch that a CUDA graph would not replay), else the smallest. Describes what it timed in
-// `*log`.
+// `*log`. Stays within `budget`: the first size is always timed, a larger one only if its warm-up and one timed batch
+// fit in what is left at the best rate so far.
 int64_t SearchBatchSize(Engine& engine, const std::vector<HostArray>& inputs, int64_t max_rows, int64_t chunk_rows,
-                        double budget_seconds, std::string* log);
+                        const CalibrationBudget& budget, std::string* log);
 
 // Chunks' batches through the engine, up to engine.max_in_flight() at once,
 // across chunk boundaries: the next chunk's first batch starts while the last

@@ -13,12 +13,14 @@
 #include "comm/report_exchange.h"
 #include "common/host.h"
 #include "common/log.h"
+#include "common/mps_daemon.h"
 #include "common/stop_signal.h"
 #include "common/terminal.h"
 #include "config/job.h"
 #include "infer/engine.h"
 #include "infer/prewarm.h"
 #include "plan/chunk_plan.h"
+#include "plan/gpu_sharing.h"
 #include "plan/input_match.h"
 #include "plan/job_options.h"
 #include "plan/job_plan.h"
@@ -63,8 +65,8 @@ void DistributeModel(Communicator& comm, PlannedJob& p) {
 // This rank's loop over its chunks. Rank 0 stops on a signal keeping what is
 // finished for a --resume; the others have nothing to save.
 RankStats Score(Communicator& comm, PlannedJob& p, const ChunkPlan& chunks, int64_t batch_size, size_t depth,
-                std::unique_ptr<ResultWriter>& writer, std::shared_ptr<OutputSet>& shards, RankTimeline& timeline,
-                RunReport& report) {
+                std::vector<bool> computes, std::unique_ptr<ResultWriter>& writer, std::shared_ptr<OutputSet>& shards,
+                RankTimeline& timeline, RunReport& report) {
   std::optional<StopSignals> stop_signals;
   if (comm.rank() == 0) stop_signals.emplace();
   std::vector<bool> done;
@@ -81,10 +83,11 @@ RankStats Score(Communicator& comm, PlannedJob& p, const ChunkPlan& chunks, int6
     const ProgressStyle style =
         comm.rank() == 0 ? ResolveProgressStyle(p.job.progress, p.job.progress_interval, StderrReachesTerminal())
                          : ProgressStyle::kOff;
-    RankStats stats = RunRankLoop({comm, *p.engine, p.plan, chunks, compute, p.input.get(),
-                                   shards ? static_cast<ChunkSink*>(shards.get()) : writer.get(), depth, p.job.schedule,
-                                   std::move(done), p.job.stall_timeout, ProgressEvery(style, p.job.progress_interval),
-                                   style == ProgressStyle::kLive, p.job.max_failed_rows, &timeline});
+    RankStats stats =
+        RunRankLoop({comm, *p.engine, p.plan, chunks, compute, p.input.get(),
+                     shards ? static_cast<ChunkSink*>(shards.get()) : writer.get(), depth, p.job.schedule,
+                     std::move(done), p.job.stall_timeout, ProgressEvery(style, p.job.progress_interval),
+                     style == ProgressStyle::kLive, p.job.max_failed_rows, &timeline, std::move(computes)});
     if (comm.rank() == 0) ThrowIfStopSignalled();
     return stats;
   } catch (const StopRequested& s) {
@@ -94,6 +97,13 @@ RankStats Score(Communicator& comm, PlannedJob& p, const ChunkPlan& chunks, int6
     StopKeepingPartial(writer, p.output_lock, p.job.output.path, chunks.num_chunks(), s.signal(),
                        [&] { report.WriteFailed("stopped by signal " + std::to_string(s.signal())); });
   }
+}
+
+// Which GPU each rank uses, for FindSharedGpus.
+std::vector<RankGpu> RankGpus(const GatheredDevices& d) {
+  std::vector<RankGpu> gpus;
+  for (size_t r = 0; r < d.gpus.size(); ++r) gpus.push_back({d.hosts[r], d.gpus[r], d.mps_daemon[r]});
+  return gpus;
 }
 
 }  // namespace
@@ -163,13 +173,17 @@ void RunJob(Communicator& comm, const CliOptions& cli) try {
   GatheredDevices devices;
   Collective(comm, "gather-devices", [&] {
     const bool one_core = UsableCores() == 1 && HostCores() > 1;
-    devices = GatherDevices(comm, p.engine->device_name(), one_core);
+    const bool cuda = p.engine->device_kind() == DeviceKind::kCuda;
+    devices = GatherDevices(
+        comm, {p.engine->device_name(), p.engine->device_uuid(), cuda && FindMpsDaemon().serving, one_core});
   });
+  const std::vector<SharedGpu> shared_gpus = FindSharedGpus(RankGpus(devices));
 
   // 4. Path selection: one rank per device measures, the others follow.
   times.engines_ready = now();
   if (comm.rank() == 0) {
     LogStartUp(p, devices, MakeEngineOptions(p.job, comm).threads, times);
+    LogSharedGpus(shared_gpus);
     LogCalibrating(p.job);
   }
   RankCalibration calibration;
@@ -177,7 +191,8 @@ void RunJob(Communicator& comm, const CliOptions& cli) try {
       comm, "calibrate",
       [&] {
         calibration = CalibrateRanks(comm, *p.engine, p.job, p.plan, p.input.get(), AutoBatchBound(p.plan),
-                                     MakeEngineOptions(p.job, comm).threads);
+                                     MakeEngineOptions(p.job, comm).threads,
+                                     LeadsGpuSharedWithoutDaemon(shared_gpus, comm.rank()));
       },
       StepBody::kCompletesCollectives);
   times.calibration_seconds = JobTimes::Seconds(times.engines_ready, now());
@@ -196,7 +211,13 @@ void RunJob(Communicator& comm, const CliOptions& cli) try {
     WriteRunAttributes(*writer, p, cli.command_line, start_time);
   });
   // The last line before scoring: the output's partial file exists by now.
-  if (comm.rank() == 0) LogCalibration(times, calibration);
+  // Rank 0 hands out the chunks: it alone needs to know who computes.
+  ComputingRanks computing;
+  if (comm.rank() == 0) {
+    LogCalibration(times, calibration);
+    computing = ChooseComputingRanks(shared_gpus, comm.size(), calibration.batch_seconds);
+    LogComputingRanks(computing);
+  }
   const ChunkPlan chunks = PlanChunks(p.plan, comm.size());
 
   // 6. Score. From here a failing rank aborts the job. Rank 0 hands out
@@ -211,7 +232,10 @@ void RunJob(Communicator& comm, const CliOptions& cli) try {
   RankStats stats;
   Collective(
       comm, "score",
-      [&] { stats = Score(comm, p, chunks, calibration.report.batch_size, depth, writer, shards, timeline, report); },
+      [&] {
+        stats = Score(comm, p, chunks, calibration.report.batch_size, depth, std::move(computing.computes), writer,
+                      shards, timeline, report);
+      },
       [&] {
         if (comm.rank() == 0) report.WriteFailed(LastFailureLine());
         KeepShards(shards.get());

@@ -164,7 +164,7 @@ class Gatherer {
       : ctx_(ctx),
         worker_(worker),
         reader_(reader),
-        dispenser_(ctx.chunks, ctx.schedule == Schedule::kDynamic, ctx.done),
+        dispenser_(ctx.chunks, ctx.schedule == Schedule::kDynamic, ctx.done, ctx.computes),
         holder_(static_cast<size_t>(ctx.chunks.num_chunks()), -1),
         in_flight_(static_cast<size_t>(ctx.comm.size()), 0),
         told_end_(static_cast<size_t>(ctx.comm.size()), false),

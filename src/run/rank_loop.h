@@ -51,6 +51,7 @@ struct RankLoopContext {
   bool live_progress = false;            // rank 0: a status line every progress_interval instead of log lines
   FailedRowsLimit max_failed_rows = {};  // rank 0, with compute.skip_failed_rows: past it the job fails
   RankTimeline* timeline = nullptr;      // where this rank records its chunks (run/timeline.h); null: nowhere
+  std::vector<bool> computes = {};       // rank 0: per rank, whether it gets chunks (plan/gpu_sharing.h); empty: all
 };
 
 // Collective over all ranks. Returns once this rank's part is done (rank 0:

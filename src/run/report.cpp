@@ -1,5 +1,6 @@
 #include "run/report.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 
@@ -116,6 +117,20 @@ void LogStartUp(const PlannedJob& p, const GatheredDevices& devices, int threads
         "(mpirun binds 1 or 2 processes to a core each by default): launch with mpirun --bind-to none, or "
         "--map-by slot:PE=<cores per rank>",
         devices.bound_to_one);
+}
+
+void LogSharedGpus(const std::vector<SharedGpu>& shared) {
+  const std::string line = SharingLine(shared);
+  if (line.empty()) return;
+  const bool without = std::any_of(shared.begin(), shared.end(), [](const SharedGpu& g) { return !g.mps_daemon; });
+  if (without)
+    spdlog::warn("{}", line);
+  else
+    spdlog::info("  {}", line);
+}
+
+void LogComputingRanks(const ComputingRanks& computing) {
+  if (!computing.line.empty()) spdlog::info("  {}", computing.line);
 }
 
 void LogCalibrating(const JobConfig& job) {

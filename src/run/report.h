@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "comm/job_exchanges.h"
+#include "plan/gpu_sharing.h"
 #include "plan/planned_job.h"
 #include "run/calibrate.h"
 #include "write/result_writer.h"
@@ -58,6 +59,12 @@ void LogPlanChunks(const PlannedJob& p, int ranks);
 // Once every rank has its engine: the start-up times, the engines (`threads`
 // intra-op threads per rank), how each input is read, ranks bound to one core.
 void LogStartUp(const PlannedJob& p, const GatheredDevices& devices, int threads, const JobTimes& times);
+// Then, where ranks share a GPU: how many, and whether NVIDIA's MPS daemon
+// serves them (a warning, with the fix, where it does not).
+void LogSharedGpus(const std::vector<SharedGpu>& shared);
+// After calibration: which ranks on a GPU shared without the daemon compute,
+// and why (nothing where every rank computes by default).
+void LogComputingRanks(const ComputingRanks& computing);
 // Before calibration: what it will do and its bound (calibration_seconds).
 void LogCalibrating(const JobConfig& job);
 // After it, once the output file is made (the last line before scoring):

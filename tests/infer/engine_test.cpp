@@ -27,7 +27,7 @@ class SlowEngine : public Engine {
   size_t in_flight() const override { return in_flight_; }
   size_t max_in_flight() const override { return 2; }
   void CheckInputs(const std::vector<ArrayView>&, const BatchSizes&) override {}
-  Calibration Calibrate(const std::vector<ArrayView>&, double) override { return {}; }
+  Calibration Calibrate(const std::vector<ArrayView>&, const CalibrationBudget&) override { return {}; }
   Calibration Adopt(const std::string&, const std::vector<ArrayView>&) override { return {}; }
   DeviceKind device_kind() const override { return DeviceKind::kCpu; }
   std::string device_name() const override { return "slow"; }
@@ -55,6 +55,20 @@ TEST(MeasureRowsPerSecond, TimesABatchSlowerThanTheBudgetOnce) {
   EXPECT_GT(rate, 8 / 0.5);
   EXPECT_LT(rate, 8 / 0.09);
   EXPECT_EQ(engine.in_flight(), 0u);
+}
+
+TEST(CalibrationBudget, TheLeastOfItsSecondsAndItsShareOfTheJob) {
+  CalibrationBudget b(30);
+  EXPECT_DOUBLE_EQ(b.Left(0), 30);  // no job size: calibration_seconds
+  b.job_rows = 1000;
+  EXPECT_DOUBLE_EQ(b.Left(0), 30);      // no rate yet
+  EXPECT_DOUBLE_EQ(b.Left(10), 10);     // 100 s of job: 10% of it
+  EXPECT_DOUBLE_EQ(b.Left(1), 30);      // 1000 s: calibration_seconds
+  EXPECT_DOUBLE_EQ(b.Left(1e6), 0.25);  // 1 ms: the floor
+  b.ranks = 2;
+  EXPECT_DOUBLE_EQ(b.Left(10), 5);  // two ranks halve the job
+  b.spent = 1;
+  EXPECT_DOUBLE_EQ(b.Left(10), 4);
 }
 
 TEST(MeasureRowsPerSecond, TimesFastBatchesUntilTheBudgetOrFifty) {

@@ -98,12 +98,31 @@ TEST(Engine, PathsRejectedForTimeAreMarkedForNow) {
   Calibration c = e->Calibrate({View(x)}, 1e-9);
   ASSERT_FALSE(c.paths.empty());
   for (const auto& p : c.paths) {
-    EXPECT_EQ(p.rejected, "calibration_seconds ran out before this path") << p.path;
+    EXPECT_EQ(p.rejected, "calibration's time ran out before this path (calibration_seconds, or its share of the job)")
+        << p.path;
     EXPECT_TRUE(p.for_now) << p.path;
   }
   EXPECT_EQ(Values<float>(e->Run({View(x)})[0]), (std::vector<float>{3, 6}));
   auto random = MakeEngine("def forward(self, x):\n    return x + torch.rand_like(x)\n", o);
   for (const auto& p : random->Calibrate({View(x)}, 5.0).paths) EXPECT_FALSE(p.for_now) << p.path;
+}
+
+// A slow model's short job paid for timing every path. A path's check,
+// warm-up and one timed batch take 3 batches, and 10% of a job of 4 batches
+// is less than one, so none is timed (the rate is eager's first run, on the
+// reference batch); a long job times them.
+TEST(Engine, CalibrationStaysWithinItsShareOfTheJob) {
+  auto e = MakeEngine("def forward(self, x):\n    return x * 3.0\n", {});
+  HostArray x = Array<float>(DType::kFloat32, {2, 1}, {1, 2});
+  CalibrationBudget budget(30);
+  budget.floor_seconds = 0;
+  budget.job_rows = 4 * 2;
+  Calibration c = e->Calibrate({View(x)}, budget);
+  EXPECT_FALSE(c.timed) << c.Summary();
+  for (const auto& p : c.paths) EXPECT_TRUE(p.for_now) << p.path << ": " << p.rejected;
+  EXPECT_EQ(c.chosen, "eager");
+  budget.job_rows = 1e9;
+  EXPECT_TRUE(e->Calibrate({View(x)}, budget).timed);
 }
 
 TEST(Engine, CudaGraphPath) {

@@ -88,6 +88,25 @@ TEST(ChunkDispenser, SkipsDoneChunks) {
   EXPECT_EQ(fixed.Next(1), std::nullopt);
 }
 
+// Ranks that do not compute (plan/gpu_sharing.h) get nothing; the others
+// get every chunk once, static runs cut over them alone.
+TEST(ChunkDispenser, RanksThatDoNotComputeGetNoChunk) {
+  ChunkPlan plan(10, 1, 4);
+  const std::vector<bool> computes{true, false, true, false};
+  ChunkDispenser dynamic(plan, true, {}, computes);
+  EXPECT_EQ(dynamic.Next(1), std::nullopt);
+  EXPECT_EQ(dynamic.Next(3), std::nullopt);
+  for (int64_t id = 0; id < 10; ++id) EXPECT_EQ(dynamic.Next(id % 2 == 0 ? 0 : 2), id);
+  EXPECT_EQ(dynamic.Next(0), std::nullopt);
+  ChunkDispenser fixed(plan, false, {}, computes);  // runs [0,5) for rank 0, [5,10) for rank 2
+  for (int64_t id = 0; id < 5; ++id) EXPECT_EQ(fixed.Next(0), id);
+  EXPECT_EQ(fixed.Next(0), std::nullopt);
+  EXPECT_EQ(fixed.Next(1), std::nullopt);
+  for (int64_t id = 5; id < 10; ++id) EXPECT_EQ(fixed.Next(2), id);
+  EXPECT_EQ(fixed.Next(2), std::nullopt);
+  EXPECT_EQ(fixed.Next(3), std::nullopt);
+}
+
 TEST(ChunkPlan, LastChunkIsShort) {
   ChunkPlan plan(10, 4, 1);
   EXPECT_EQ(plan.num_chunks(), 3);

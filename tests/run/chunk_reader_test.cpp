@@ -50,7 +50,9 @@ class EchoEngine : public Engine {
   void CheckInputs(const std::vector<ArrayView>&, const BatchSizes&) override {}
   size_t in_flight() const override { return in_flight_.size(); }
   size_t max_in_flight() const override { return 2; }
-  Calibration Calibrate(const std::vector<ArrayView>& batch, double) override { return Adopt("echo", batch); }
+  Calibration Calibrate(const std::vector<ArrayView>& batch, const CalibrationBudget&) override {
+    return Adopt("echo", batch);
+  }
   Calibration Adopt(const std::string& path, const std::vector<ArrayView>& batch) override {
     Calibration c;
     c.batch_rows = batch.at(0).shape[0];

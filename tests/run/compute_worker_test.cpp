@@ -51,7 +51,7 @@ class MarkedRowsEngine : public Engine {
   void CheckInputs(const std::vector<ArrayView>&, const BatchSizes&) override {}
   size_t in_flight() const override { return in_flight_.size(); }
   size_t max_in_flight() const override { return 2; }
-  Calibration Calibrate(const std::vector<ArrayView>&, double) override { return {}; }
+  Calibration Calibrate(const std::vector<ArrayView>&, const CalibrationBudget&) override { return {}; }
   Calibration Adopt(const std::string&, const std::vector<ArrayView>&) override { return {}; }
   DeviceKind device_kind() const override { return DeviceKind::kCpu; }
   std::string device_name() const override { return "fake"; }

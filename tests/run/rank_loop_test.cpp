@@ -45,7 +45,9 @@ class FakeEngine : public Engine {
   void CheckInputs(const std::vector<ArrayView>&, const BatchSizes&) override {}
   size_t in_flight() const override { return in_flight_.size(); }
   size_t max_in_flight() const override { return 2; }
-  Calibration Calibrate(const std::vector<ArrayView>& batch, double) override { return Adopt("fake", batch); }
+  Calibration Calibrate(const std::vector<ArrayView>& batch, const CalibrationBudget&) override {
+    return Adopt("fake", batch);
+  }
   Calibration Adopt(const std::string& path, const std::vector<ArrayView>& batch) override {
     Calibration c;
     c.batch_rows = batch.at(0).shape[0];
@@ -287,6 +289,25 @@ TEST(SearchBatchSize, GrowsUntilTheDeviceRunsOutOfMemory) {
   small.emplace_back(DType::kFloat32, Shape{40, 4});
   EXPECT_LE(SearchBatchSize(engine, small, 4096, 40, 10.0, &log), 40) << log;
   EXPECT_EQ(log.find("64:"), std::string::npos) << log;
+}
+
+// A slow model's search timed sizes up to 4096 rows whatever the job's size:
+// a job of 1000 rows at this rate takes well under a second, of which the
+// search may take 5%, less than the next size's warm-up and one batch.
+TEST(SearchBatchSize, StaysWithinItsShareOfTheJob) {
+  FakeEngine engine(std::chrono::milliseconds(5));  // 5 ms a batch, whatever its size
+  std::vector<HostArray> rows;
+  rows.emplace_back(DType::kFloat32, Shape{4096, 4});
+  CalibrationBudget budget(10.0);
+  budget.job_rows = 1000;
+  budget.floor_seconds = 0;
+  std::string log;
+  EXPECT_EQ(SearchBatchSize(engine, rows, 4096, 4096, budget, &log), 16) << log;
+  EXPECT_EQ(log.find("32: "), std::string::npos) << log;
+  // With the job 1000 times as long, the search goes on.
+  budget.job_rows = 1e6;
+  log.clear();
+  EXPECT_GT(SearchBatchSize(engine, rows, 4096, 4096, budget, &log), 16) << log;
 }
 
 }  // namespace

@@ -240,9 +240,7 @@ TEST_F(E2E, FailedRowsOfAKilledRunSurviveTheResume) {
                               "input:\n  path: " + input.string() +
                               "\n  datasets: [x]\noutput:\n  path: out.h5\n  datasets: [y]\n");
   const fs::path log = dir_ / "run.log";
-  auto argv = MpiexecPrefix(2);
-  const auto tail = MpsbatchArgs(job, {});
-  argv.insert(argv.end(), tail.begin(), tail.end());
+  auto argv = MpirunArgs(2, job);
   const pid_t mpirun = Start(argv, log);
   // Chunks 4, 5, 7 and 8 hold marked rows; chunk 50 never finishes.
   const fs::path journal = dir_ / "out.h5.partial.chunks";

@@ -234,9 +234,7 @@ TEST_F(E2E, AShardRemovedMidRunIsAnInputErrorNamingIt) {
   const auto paths = testing::WriteShards(Fixture("hang_unmarked.h5"), "x", data, {20, 30, 53});
   const auto job = WriteHangJob(dir_, (data / "part-*.h5").string(), "threads: 1\n", "cpu");
   const fs::path log = dir_ / "run.log";
-  auto argv = MpiexecPrefix(2);
-  const auto tail = MpsbatchArgs(job, {});
-  argv.insert(argv.end(), tail.begin(), tail.end());
+  auto argv = MpirunArgs(2, job);
   const pid_t mpirun = Start(argv, log);
   ASSERT_TRUE(WaitForRecords(mpirun, dir_, 2)) << testing::ReadFile(log);
   fs::remove(paths[2]);
@@ -310,9 +308,7 @@ TEST_F(E2E, AShardChangedMidRunIsAnInputErrorNamingIt) {
   // One CPU thread per rank: seconds on any host, so the change lands mid-run.
   const auto job = WriteHangJob(dir_, (data / "part-*.h5").string(), "threads: 1\n", "cpu");
   const fs::path log = dir_ / "run.log";
-  auto argv = MpiexecPrefix(2);
-  const auto tail = MpsbatchArgs(job, {});
-  argv.insert(argv.end(), tail.begin(), tail.end());
+  auto argv = MpirunArgs(2, job);
   const pid_t mpirun = Start(argv, log);
   ASSERT_TRUE(WaitForRecords(mpirun, dir_, 2)) << testing::ReadFile(log);
   fs::last_write_time(paths[2], fs::last_write_time(paths[2]) + std::chrono::seconds(1));

@@ -61,13 +61,6 @@ pid_t PidOfRank(const fs::path& job, int rank) {
   return 0;
 }
 
-std::vector<std::string> Mpirun(int ranks, const fs::path& job, const std::vector<std::string>& args = {}) {
-  auto argv = MpiexecPrefix(ranks);
-  auto tail = MpsbatchArgs(job, args);
-  argv.insert(argv.end(), tail.begin(), tail.end());
-  return argv;
-}
-
 // The partial file and journal are there, out.h5 is not, and a --resume
 // completes them to `want`.
 void ExpectResumableTo(const fs::path& dir, const fs::path& job, const std::vector<float>& want) {
@@ -88,7 +81,7 @@ TEST(Stall, AStoppedRankEndsTheJobByNameAndTheResumeCompletes) {
   const std::string input = Fixture("hang_unmarked.h5");
   const auto job = WriteHangJob(dir, input, "stall_timeout: 4\n");
   const fs::path log = dir / "run.log";
-  const pid_t mpirun = Start(Mpirun(2, job), log);
+  const pid_t mpirun = Start(MpirunArgs(2, job), log);
   ASSERT_TRUE(WaitForRecords(mpirun, dir, 2)) << testing::ReadFile(log);
   const pid_t rank1 = PidOfRank(job, 1);
   ASSERT_NE(rank1, 0);
@@ -156,7 +149,7 @@ TEST_P(SignalToMpirun, SavesTheFinishedChunksForAResume) {
   fs::copy_file(Fixture("hang_marked.h5"), input);
   const auto job = WriteHangJob(dir, input.string());
   const fs::path log = dir / "run.log";
-  const pid_t mpirun = Start(Mpirun(2, job), log);
+  const pid_t mpirun = Start(MpirunArgs(2, job), log);
   ASSERT_TRUE(WaitForRecords(mpirun, dir, 2)) << testing::ReadFile(log);
   ASSERT_EQ(kill(mpirun, signal), 0);
   const RunResult r = Wait(mpirun, log, 30);
@@ -186,7 +179,7 @@ TEST(InputChangedMidRun, IsAnInputErrorAndNothingIsCommitted) {
   // One CPU thread per rank: seconds on any host, so the change lands mid-run.
   const auto job = WriteHangJob(dir, input.string(), "threads: 1\n", 2, "cpu");
   const fs::path log = dir / "run.log";
-  const pid_t mpirun = Start(Mpirun(2, job), log);
+  const pid_t mpirun = Start(MpirunArgs(2, job), log);
   ASSERT_TRUE(WaitForRecords(mpirun, dir, 2)) << testing::ReadFile(log);
   fs::last_write_time(input, fs::last_write_time(input) + std::chrono::seconds(1));
   const RunResult r = Wait(mpirun, log, 120);
@@ -237,7 +230,7 @@ TEST_P(ClosedPipe, CostsTheLogNotTheJob) {
   const auto dir = testing::TestDir();
   const std::string input = Fixture("hang_unmarked.h5");
   const auto job = WriteHangJob(dir, input, "", 8);
-  std::vector<std::string> argv = ranks == 1 ? MpsbatchArgs(job, {"-v"}) : Mpirun(ranks, job, {"-v"});
+  std::vector<std::string> argv = ranks == 1 ? MpsbatchArgs(job, {"-v"}) : MpirunArgs(ranks, job, {"-v"});
   std::string command;
   for (const auto& a : argv) command += "'" + a + "' ";
   const RunResult r = Spawn({"bash", "-c", command + "2>&1 | head -1; exit ${PIPESTATUS[0]}"}, dir / "run.log", 120);
@@ -261,7 +254,7 @@ TEST(Commit, NoRankOfRankZerosHostOutlivesTheOutput) {
   const std::string input = Fixture("hang_unmarked.h5");
   const auto job = WriteHangJob(dir, input, "", 8);
   const fs::path log = dir / "run.log";
-  const pid_t mpirun = Start(Mpirun(2, job), log);
+  const pid_t mpirun = Start(MpirunArgs(2, job), log);
   bool killed = false;
   while (Running(mpirun) && !killed) {
     if (fs::exists(dir / "out.h5")) {

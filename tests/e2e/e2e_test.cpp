@@ -160,9 +160,7 @@ TEST_F(E2E, DiskFullIsAnOutputErrorAndKeepsThePartialFile) {
 
   const auto job = WriteJob(dir_, "identity.pt", "[x_wide]");
   std::string command = mount + " && ";
-  auto argv = MpiexecPrefix(3);
-  auto tail = MpsbatchArgs(job, {"--set", "output.path=" + (small / "out.h5").string()});
-  argv.insert(argv.end(), tail.begin(), tail.end());
+  auto argv = MpirunArgs(3, job, {"--set", "output.path=" + (small / "out.h5").string()});
   for (const auto& a : argv) command += "'" + a + "' ";
   command += "; rc=$?; echo \"left: $(ls -A '" + small.string() + "' | tr '\\n' ' ')\"; exit $rc";
   auto r = Spawn({"unshare", "-m", "sh", "-c", command}, dir_ / "run.log", 60);
@@ -184,9 +182,7 @@ TEST_P(KillOneRank, JobEndsWithinTenSecondsNamingIt) {
   const int victim = GetParam();
   const auto dir = testing::TestDir();
   const auto job = WriteJob(dir, "slow.pt", "[x_f32]", "[y]", "path: eager\n");
-  auto argv = MpiexecPrefix(3);
-  auto tail = MpsbatchArgs(job, {"--set", "batch_size=1", "--set", "chunk_size=1"});
-  argv.insert(argv.end(), tail.begin(), tail.end());
+  auto argv = MpirunArgs(3, job, {"--set", "batch_size=1", "--set", "chunk_size=1"});
   const fs::path log = dir / "run.log";
   const pid_t mpirun = Start(argv, log);
 
@@ -240,9 +236,7 @@ TEST(Resume, AfterTenRandomKillsTheOutputEqualsACleanRun) {
   int kills = 0, finished_early = 0, resumed = 0;
   for (int round = 0; round < 10; ++round) {
     const int ranks = 1 + round % 3;
-    auto argv = MpiexecPrefix(ranks);
-    auto tail = MpsbatchArgs(job, resume_args);
-    argv.insert(argv.end(), tail.begin(), tail.end());
+    auto argv = MpirunArgs(ranks, job, resume_args);
     const fs::path log = dir / ("round" + std::to_string(round) + ".log");
     const pid_t mpirun = Start(argv, log);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
@@ -286,9 +280,7 @@ TEST(Resume, RefusesAChangedJobNamingTheKey) {
   const auto dir = testing::TestDir();
   const auto job = WriteJob(dir, "slow.pt", "[x_f32]", "[y]", "path: eager\n");
   const fs::path log = dir / "first.log";
-  auto argv = MpiexecPrefix(2);
-  auto tail = MpsbatchArgs(job, {"--set", "batch_size=1", "--set", "chunk_size=1"});
-  argv.insert(argv.end(), tail.begin(), tail.end());
+  auto argv = MpirunArgs(2, job, {"--set", "batch_size=1", "--set", "chunk_size=1"});
   const pid_t mpirun = Start(argv, log);
   while (testing::ReadFile(log).find("calibration: ") == std::string::npos && Running(mpirun))
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -531,9 +523,8 @@ class NoSharedFilesystem : public E2E {
       GTEST_SKIP() << "mount namespaces are not available here";
   }
   RunResult Run(const fs::path& job, const std::vector<std::string>& args) {
-    auto argv = MpiexecPrefix(1);
-    auto tail = MpsbatchArgs(job, args);
-    argv.insert(argv.end(), tail.begin(), tail.end());
+    auto argv = MpirunArgs(1, job, args);
+    const auto tail = MpsbatchArgs(job, args);
     argv.insert(argv.end(),
                 {":", MPSBATCH_NUMPROC_FLAG, "2", std::string(MPSBATCH_TESTS_DIR) + "/hide_dir.sh", kFixtures});
     argv.insert(argv.end(), tail.begin(), tail.end());
@@ -581,9 +572,8 @@ TEST_F(NoSharedFilesystem, ARankWithAnotherModelAtThePathGetsRankZeros) {
   std::string text = testing::ReadFile(job.string());
   text.replace(text.find(Fixture("mlp.pt")), Fixture("mlp.pt").size(), (models / "mlp.pt").string());
   testing::WriteFile(job, text);
-  auto argv = MpiexecPrefix(1);
+  auto argv = MpirunArgs(1, job);
   const auto tail = MpsbatchArgs(job, {});
-  argv.insert(argv.end(), tail.begin(), tail.end());
   argv.insert(argv.end(), {":", MPSBATCH_NUMPROC_FLAG, "2", std::string(MPSBATCH_TESTS_DIR) + "/bind_dir.sh",
                            other.string(), models.string()});
   argv.insert(argv.end(), tail.begin(), tail.end());

@@ -129,12 +129,18 @@ inline std::vector<std::string> MpsbatchArgs(const fs::path& job, const std::vec
   return argv;
 }
 
-inline RunResult RunMpsbatch(int ranks, const fs::path& job, const std::vector<std::string>& args = {},
-                             int timeout_s = 120) {
+// The command line of `ranks` ranks of mpsbatch on `job`: mpiexec's prefix,
+// then mpsbatch's arguments.
+inline std::vector<std::string> MpirunArgs(int ranks, const fs::path& job, const std::vector<std::string>& args = {}) {
   auto argv = MpiexecPrefix(ranks);
   auto tail = MpsbatchArgs(job, args);
   argv.insert(argv.end(), tail.begin(), tail.end());
-  return Spawn(argv, job.parent_path() / ("run-" + std::to_string(ranks) + ".log"), timeout_s);
+  return argv;
+}
+
+inline RunResult RunMpsbatch(int ranks, const fs::path& job, const std::vector<std::string>& args = {},
+                             int timeout_s = 120) {
+  return Spawn(MpirunArgs(ranks, job, args), job.parent_path() / ("run-" + std::to_string(ranks) + ".log"), timeout_s);
 }
 
 // A job file in `dir` for a model and input datasets from the fixtures.

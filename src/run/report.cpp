@@ -170,9 +170,11 @@ void LogSummary(const PlannedJob& p, int ranks, double total_seconds, double loo
                 const std::vector<std::string>& paths) {
   double scored = 0;
   for (double r : rows) scored += r;
-  LogResult(fmt::format(
-      "done: {} rows on {} rank(s) in {:.2f} s, {:.0f} rows/s (scoring {:.2f} s, {:.0f} rows/s) -> {}", p.plan.rows,
-      ranks, total_seconds, scored / total_seconds, loop_seconds, scored / loop_seconds, p.job.output.path));
+  LogResult(
+      fmt::format("done: {} rows on {} rank(s) in {:.2f} s, {:.0f} rows/s (scoring {:.2f} s, {:.0f} rows/s) -> {}",
+                  p.plan.rows, ranks, total_seconds, scored / total_seconds, loop_seconds, scored / loop_seconds,
+                  p.shard_outputs.empty() ? p.job.output.path
+                                          : std::to_string(p.shard_outputs.size()) + " files, " + p.job.output.path));
   if (p.resume)
     spdlog::info("  {} rows scored now, {} taken from the earlier run's {} chunks", static_cast<int64_t>(scored),
                  p.plan.rows - static_cast<int64_t>(scored), p.resume->done.size());

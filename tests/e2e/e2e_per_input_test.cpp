@@ -119,6 +119,9 @@ TEST_P(PerInputOutput, FilesEndToEndEqualTheOneOutputBitForBit) {
     EXPECT_FALSE(fs::exists(outs[i] + ".partial"));
   }
   EXPECT_FALSE(fs::exists(dir / "shards" / "{stem}.h5.lock"));
+  EXPECT_NE(r.output.find(") -> " + std::to_string(files) + " files, " + (dir / "shards" / "{stem}.h5").string()),
+            std::string::npos)
+      << r.output;
   const std::string report = testing::ReadFile(dir / "shards" / "all.report.json");
   EXPECT_NE(report.find("\"files_committed\": " + std::to_string(files)), std::string::npos) << report;
   EXPECT_NE(report.find("\"path\": \"" + outs.back() + "\""), std::string::npos) << report;

@@ -204,16 +204,26 @@ class E2E : public ::testing::Test {
 
 // The pids of the live processes whose command line holds `needle`, with the
 // MPI rank Open MPI gave each (OMPI_COMM_WORLD_RANK; -1 when absent).
+// A file of /proc/PID, or "" when the process is gone (its files then fail
+// to read, with ESRCH, and libstdc++'s stream throws).
+inline std::string ReadProcFile(const fs::path& path) {
+  try {
+    return testing::ReadFile(path);
+  } catch (const std::exception&) {
+    return "";
+  }
+}
+
 inline std::vector<std::pair<pid_t, int>> RankProcesses(const std::string& needle) {
   std::vector<std::pair<pid_t, int>> found;
   for (const auto& entry : fs::directory_iterator("/proc")) {
     const std::string name = entry.path().filename().string();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::string cmdline = testing::ReadFile(entry.path() / "cmdline");
+    std::string cmdline = ReadProcFile(entry.path() / "cmdline");
     std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
     if (cmdline.find(needle) == std::string::npos || cmdline.find(MPSBATCH_BIN) != 0) continue;
     int rank = -1;
-    std::string env = testing::ReadFile(entry.path() / "environ");
+    std::string env = ReadProcFile(entry.path() / "environ");
     const std::string key = std::string("OMPI_COMM_WORLD_RANK=");
     for (size_t at = 0; at < env.size(); at = env.find('\0', at) + 1) {
       if (env.compare(at, key.size(), key) == 0) rank = std::atoi(env.c_str() + at + key.size());

@@ -67,17 +67,6 @@ fs::path WriteHangJob(const fs::path& dir, const std::string& input, const fs::p
   return job;
 }
 
-// Waits until `journal` lists `records` chunks; false if the job ended or
-// 60 s passed first.
-bool WaitForRecords(pid_t pid, const std::string& journal, int64_t records) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (JournalRecordsBySize(journal) < records) {
-    if (!Running(pid) || std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return true;
-}
-
 }  // namespace
 
 struct PerInputCase {
@@ -238,7 +227,7 @@ TEST_F(E2E, PerInputFilesCommitInOrderAndResumeAfterAKill) {
   const auto job = WriteHangJob(dir_, glob, dir_ / "o");
   const fs::path log = dir_ / "run.log";
   const pid_t pid = Start(MpsbatchArgs(job, {}), log);
-  ASSERT_TRUE(WaitForRecords(pid, JournalPath(got[7]), 2)) << testing::ReadFile(log);
+  ASSERT_TRUE(WaitForJournalRecords(pid, JournalPath(got[7]), 2)) << testing::ReadFile(log);
   ASSERT_EQ(kill(pid, SIGKILL), 0);
   Wait(pid, log, 30);
   ASSERT_TRUE(fs::exists(got[7] + ".partial"));
@@ -276,7 +265,7 @@ TEST_F(E2E, PerInputStopLineCountsTheFiles) {
   const auto job = WriteHangJob(dir_, (data / "part-*.h5").string(), dir_ / "o");
   const fs::path log = dir_ / "run.log";
   const pid_t pid = Start(MpsbatchArgs(job, {}), log);
-  ASSERT_TRUE(WaitForRecords(pid, JournalPath(Outputs(dir_ / "o", 17)[7]), 1)) << testing::ReadFile(log);
+  ASSERT_TRUE(WaitForJournalRecords(pid, JournalPath(Outputs(dir_ / "o", 17)[7]), 1)) << testing::ReadFile(log);
   ASSERT_EQ(kill(pid, SIGTERM), 0);
   const RunResult r = Wait(pid, log, 30);
   EXPECT_NE(r.exit_code, 0);

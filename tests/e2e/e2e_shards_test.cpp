@@ -35,17 +35,9 @@ std::vector<std::string> With(std::vector<std::string> args, const std::vector<s
   return args;
 }
 
-int64_t JournalRecords(const fs::path& dir) { return JournalRecordsBySize((dir / "out.h5.partial.chunks").string()); }
-
-// Waits until the running job has recorded `records` chunks; false if it
-// ended or 60 s passed first.
+// Waits until the running job has recorded `records` chunks of out.h5.
 bool WaitForRecords(pid_t pid, const fs::path& dir, int64_t records) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (JournalRecords(dir) < records) {
-    if (!Running(pid) || std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return true;
+  return WaitForJournalRecords(pid, dir / "out.h5.partial.chunks", records);
 }
 
 // A job of hang.pt (twice the first two pixels of each row; 0.1-0.3 s a

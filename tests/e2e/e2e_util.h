@@ -25,6 +25,7 @@
 #include "hdf5/handle.h"
 #include "read/input_file.h"
 #include "test_util.h"
+#include "write/journal.h"
 
 namespace mpsbatch::e2e {
 
@@ -87,6 +88,17 @@ inline pid_t Start(const std::vector<std::string>& argv, const fs::path& log) {
 inline bool Running(pid_t pid) {
   siginfo_t info{};
   return waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == 0;
+}
+
+// Waits until the running job's `journal` lists `records` chunks; false if
+// the job ended or 60 s passed first.
+inline bool WaitForJournalRecords(pid_t pid, const fs::path& journal, int64_t records) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (JournalRecordsBySize(journal.string()) < records) {
+    if (!Running(pid) || std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
 }
 
 // Waits for a Start()ed process; past the time limit it is killed and

@@ -13,8 +13,8 @@
 // chunk index (H5Dchunk_iter, HDF5 1.10.10, 1.12.3 and later), into a table
 // that later reads consult without HDF5. Older HDF5 has only
 // H5Dget_chunk_info_by_coord, which walks the index from its start on every
-// call: its cost grows with the chunk's position (about 1 ms per lookup at
-// the 20,000th chunk), so there a dataset of more than kLookupChunksMax
+// call: its cost grows with the chunk's position (0.2-0.9 ms per lookup at
+// the 20,000th chunk, scripts/bench/chunk_lookup.sh), so there a dataset of more than kLookupChunksMax
 // chunks is read through HDF5, whose own reads look chunks up by key.
 #pragma once
 

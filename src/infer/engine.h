@@ -139,6 +139,11 @@ class Engine {
   virtual std::vector<HostArray> Finish() = 0;
   // Forgets every started batch, waiting for the device to finish them.
   virtual void Abandon() = 0;
+  // Call first on a thread that runs batches other than the one that made
+  // the engine: libtorch's intra-op thread count (EngineOptions::threads) is
+  // OpenMP's and MKL's setting of the thread that set it, and a thread made
+  // later starts with their default, every core of the host.
+  virtual void UseOnThisThread() {}
   virtual size_t in_flight() const = 0;
   virtual size_t max_in_flight() const = 0;
 

@@ -2,6 +2,8 @@
 // Engine::Create. No spdlog here (see engine.h).
 #include "infer/torch_engine.h"
 
+#include <ATen/Parallel.h>
+
 #include <filesystem>
 
 #include "common/buffer.h"
@@ -103,6 +105,8 @@ void TorchEngine::Abandon() {
   }
   in_flight_.clear();
 }
+
+void TorchEngine::UseOnThisThread() { at::init_num_threads(); }
 
 DeviceKind TorchEngine::device_kind() const {
   if (device_.is_cuda()) return DeviceKind::kCuda;

@@ -42,6 +42,7 @@ class TorchEngine : public Engine {
   void Start(const std::vector<ArrayView>& inputs) override;
   std::vector<HostArray> Finish() override;
   void Abandon() override;
+  void UseOnThisThread() override;
 
   void CheckInputs(const std::vector<ArrayView>& probe, const BatchSizes& batches) override;
 

@@ -134,12 +134,12 @@ RankCalibration CalibrateRanks(Communicator& comm, Engine& engine, const JobConf
   if (out.leader == comm.rank() && have_rows) {
     try {
       // On a thread of its own, as the rank loop runs batches on its compute
-      // thread: libtorch's kernels that ask OpenMP for their threads (oneDNN's
-      // convolutions, MKL's products) take there what a new thread has, not
-      // `threads`, and the timing must see what the loop will run at.
+      // thread (with `threads`: Engine::UseOnThisThread), so that the timing
+      // sees what the loop will run at.
       std::exception_ptr measure_failed;
       std::jthread([&] {
         try {
+          engine.UseOnThisThread();
           out.report = Measure(engine, job, plan, sample, rows, batch_bound, threads, comm.size());
         } catch (...) {
           measure_failed = std::current_exception();

@@ -302,6 +302,7 @@ std::optional<ResultItem> ComputeWorker::NextFor(std::chrono::microseconds timeo
 
 void ComputeWorker::Loop() noexcept {
   try {
+    engine_.UseOnThisThread();
     Work();
   } catch (...) {
     // The owner rethrows it from Next/NextFor (a chunk-less result: no chunk

@@ -31,9 +31,11 @@ namespace mpsbatch {
 using namespace e2e;
 
 // Bitwise comparisons force one path: under path: auto each rank may pick
-// another (they agree to calibration's tolerance, not to the bit).
+// another (they agree to calibration's tolerance, not to the bit). And one
+// thread count: threads: 0 gives ranks the host's cores over their number,
+// and CPU kernels split their sums by it (job-reference.md, Determinism).
 TEST_F(E2E, MatchesPythonReferenceAndIsBitwiseIdenticalAcrossRankCounts) {
-  const auto job = WriteJob(dir_, "mlp.pt", "[x_f32]", "[y]", "path: eager\n");
+  const auto job = WriteJob(dir_, "mlp.pt", "[x_f32]", "[y]", "path: eager\nthreads: 1\n");
   const auto want = ReadFloats(Fixture("reference.h5"), "mlp_x_f32");
   std::vector<float> first;
   for (int ranks = 1; ranks <= 4; ++ranks) {

@@ -10,7 +10,9 @@
 #include <cmath>
 #include <cstring>
 #include <deque>
+#include <mutex>
 #include <set>
+#include <thread>
 
 #include "common/error.h"
 
@@ -205,6 +207,42 @@ TEST(NonFiniteRows, FailUnderFailOnNonfiniteWhenSkipping) {
   EXPECT_EQ(results[0].failed_rows[0].message,
             "output 'y' has a non-finite value (NaN or Inf), and fail_on_nonfinite is set");
   EXPECT_EQ(results[0].nonfinite.values, 0);
+}
+
+// The worker's thread takes the engine's threads (UseOnThisThread) before it
+// starts any batch there: libtorch's intra-op count is per OS thread.
+class ThreadRecordingEngine : public MarkedRowsEngine {
+ public:
+  ThreadRecordingEngine() : MarkedRowsEngine(true, "unused") {}
+  void UseOnThisThread() override {
+    std::lock_guard<std::mutex> hold(mutex);
+    prepared.insert(std::this_thread::get_id());
+  }
+  void Start(const std::vector<ArrayView>& inputs) override {
+    {
+      std::lock_guard<std::mutex> hold(mutex);
+      if (!prepared.count(std::this_thread::get_id())) ++unprepared_starts;
+    }
+    MarkedRowsEngine::Start(inputs);
+  }
+  std::mutex mutex;
+  std::set<std::thread::id> prepared;
+  int unprepared_starts = 0;
+};
+
+TEST(ComputeWorker, RunsBatchesOnAThreadGivenTheEnginesThreads) {
+  ThreadRecordingEngine engine;
+  const JobPlan plan = Plan();
+  ComputeSettings s;
+  s.batch_size = 2;
+  {
+    ComputeWorker worker(engine, plan, s, 2);
+    worker.Submit(Item(0, 0, 4, {}));
+    ASSERT_FALSE(worker.Next().error);
+  }
+  EXPECT_EQ(engine.batches, 2);
+  EXPECT_EQ(engine.unprepared_starts, 0);
+  EXPECT_EQ(engine.prepared.count(std::this_thread::get_id()), 0u) << "the worker's own thread, not the caller's";
 }
 
 }  // namespace

@@ -39,7 +39,8 @@ struct ShardOutput {
 std::vector<std::string> ShardOutputPaths(const std::string& pattern, const std::vector<InputShard>& files);
 
 // Rank 0, planning a per_input job: names and checks every output (above;
-// CheckOutputFiles against `reads`, CheckOutputPath), refuses outputs that
+// CheckOutputFiles against `reads`, CheckOutputFile, CheckOutputFolder once
+// per folder, writing nothing if `dry_run`), refuses outputs that
 // exist without output.overwrite (naming the first and how many), and unless
 // `dry_run` makes the folder and takes the lock into `lock` before it reads
 // what earlier runs left (with `resume`) or refuses to discard it (without

@@ -5,7 +5,7 @@
 // clean run's bits); the job refuses a pattern that maps two inputs to one
 // output or an output onto its input, existing outputs without
 // output.overwrite, a second run of the same pattern, and a --resume over
-// another job's output.
+// another job's output; its dry run creates nothing in the output folder.
 #include <csignal>
 #include <regex>
 
@@ -162,6 +162,22 @@ TEST_F(E2E, PerInputDryRunShowsTheFilesAndRefusesCollisions) {
                        {"--set", "output.per_input=true", "--set", "output.path=" + (data / "{name}").string()}));
   EXPECT_EQ(r.exit_code, 3) << r.output;
   EXPECT_NE(r.output.find("names input file " + inputs[0] + " itself as its output"), std::string::npos) << r.output;
+}
+
+// A dry run of a per-input job checks the output folder without creating
+// anything in it (consumers may watch it), however many files it names.
+TEST_F(E2E, PerInputDryRunCreatesNothingInTheOutputFolder) {
+  const auto data = dir_ / "data";
+  fs::create_directories(data);
+  fs::create_directories(dir_ / "o");
+  testing::WriteShards(Fixture("inputs.h5"), "x_f32", data, Counts(17));
+  const auto job = WriteJob(dir_, "two_outputs.pt", "[x_f32]", "[logits, probs]");
+  testing::FolderWatch watch(dir_ / "o");
+  const auto r = RunMpsbatch(
+      1, job, With({"--dry-run", "--set", "input.path=" + (data / "part-*.h5").string()}, PerInput(dir_ / "o")));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::vector<std::string> created = watch.Created();
+  EXPECT_TRUE(created.empty()) << created.size() << " files created in the output folder, the first " << created[0];
 }
 
 // Outputs that exist are refused before any scoring, naming the first and

@@ -2,7 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+
 #include "common/error.h"
+#include "test_util.h"
 
 namespace mpsbatch {
 namespace {
@@ -39,6 +44,34 @@ TEST(ShardOutputs, RefusesTwoInputsOnOneOutputNamingBoth) {
 TEST(ShardOutputs, RefusesAnOutputOnItsInput) {
   const std::string e = ErrorOf("/d/{name}", {"/d/x.h5"});
   EXPECT_NE(e.find("names input file /d/x.h5 itself as its output"), std::string::npos) << e;
+}
+
+// A per-input job's planning learns whether the output folder is writable
+// without a file per output: a dry run creates nothing in it, a run at most
+// one probe file (beside its lock) however many outputs it has.
+TEST(ShardOutputs, PlanningChecksTheFolderOnceAndADryRunCreatesNothing) {
+  const auto dir = testing::TestDir();
+  std::filesystem::create_directories(dir / "o");
+  JobConfig job;
+  job.output.path = (dir / "o" / "{stem}.h5").string();
+  job.output.per_input = true;
+  std::vector<std::string> inputs;
+  for (int i = 0; i < 512; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "part-%04d.h5", i);
+    inputs.push_back((dir / "data" / name).string());
+  }
+  testing::FolderWatch watch(dir / "o");
+  std::unique_ptr<OutputLock> lock;
+  EXPECT_EQ(PlanShardOutputs(job, Files(inputs), {}, false, true, lock).size(), 512u);
+  EXPECT_EQ(lock, nullptr);
+  const std::vector<std::string> dry = watch.Created();
+  EXPECT_TRUE(dry.empty()) << dry.size() << " files created, the first " << dry.front();
+
+  EXPECT_EQ(PlanShardOutputs(job, Files(inputs), {}, false, false, lock).size(), 512u);
+  const std::vector<std::string> run = watch.Created();
+  EXPECT_LE(std::count_if(run.begin(), run.end(), [](const std::string& n) { return n != "{stem}.h5.lock"; }), 1)
+      << run.size() << " files created";
 }
 
 TEST(ShardOutputs, FirstChunkOfEachFileSkipsFilesWithoutRows) {

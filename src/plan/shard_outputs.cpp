@@ -14,6 +14,8 @@ std::vector<std::string> ShardOutputPaths(const std::string& pattern, const std:
   std::vector<std::string> paths;
   std::unordered_map<std::string, size_t> by_path;
   for (size_t i = 0; i < files.size(); ++i) {
+    if (const std::string problem = ExpandedOutputProblem(pattern, files[i].path, i, files.size()); !problem.empty())
+      throw ConfigError("output.path: " + problem);
     paths.push_back(ExpandOutputPattern(pattern, files[i].path, i, files.size()));
     if (std::filesystem::path(paths.back()).lexically_normal() ==
         std::filesystem::path(files[i].path).lexically_normal())

@@ -35,7 +35,8 @@ struct ShardOutput {
 
 // The output paths of `files` under `pattern`, in input order. Throws
 // ConfigError naming both inputs when two map to one output (and suggesting
-// {index}), or naming the input an output would replace.
+// {index}), or naming the input an output would replace, or an output's name
+// that a single output.path could not have (ExpandedOutputProblem).
 std::vector<std::string> ShardOutputPaths(const std::string& pattern, const std::vector<InputShard>& files);
 
 // Rank 0, planning a per_input job: names and checks every output (above;

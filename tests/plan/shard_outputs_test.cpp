@@ -46,6 +46,40 @@ TEST(ShardOutputs, RefusesAnOutputOnItsInput) {
   EXPECT_NE(e.find("names input file /d/x.h5 itself as its output"), std::string::npos) << e;
 }
 
+// Every expanded name is one a single output.path could have: an HDF5 suffix
+// or none, one file name (not the folder or its parent). The refusal names
+// the input file, the name and the fix.
+TEST(ShardOutputs, RefusesAnExpandedNameASingleOutputCouldNotHave) {
+  std::string e = ErrorOf("/o/{name}", {"/d/a.h5", "/d/data.bin"});
+  EXPECT_NE(e.find("output.path: '/o/{name}' names the output of input file /d/data.bin /o/data.bin, which ends in "
+                   ".bin, but mpsbatch writes HDF5 files; end the pattern's file name in .h5 (e.g. /o/{stem}.h5)"),
+            std::string::npos)
+      << e;
+  e = ErrorOf("/o/{name}", {"/d/part.hdf5.gz"});
+  EXPECT_NE(e.find("input file /d/part.hdf5.gz /o/part.hdf5.gz, which ends in .gz"), std::string::npos) << e;
+  e = ErrorOf("/o/{stem}", {"/d/scores.2024.h5"});
+  EXPECT_NE(e.find("/o/scores.2024, which ends in .2024"), std::string::npos) << e;
+  // A folder's name: "...".stem() is "..", "..h5".stem() is ".".
+  e = ErrorOf("/o/{stem}", {"/d/..."});
+  EXPECT_NE(e.find("names the output of input file /d/... /o/.., which is a folder's name, not a file's; end the "
+                   "pattern's file name in .h5 (e.g. /o/{stem}.h5)"),
+            std::string::npos)
+      << e;
+  e = ErrorOf("/o/{stem}", {"/d/..h5"});
+  EXPECT_NE(e.find("input file /d/..h5 /o/., which is a folder's name"), std::string::npos) << e;
+  // The name of another output's side file.
+  e = ErrorOf("/o/x-{name}", {"/d/a.h5.lock"});
+  EXPECT_NE(e.find("/o/x-a.h5.lock, which ends in .lock, the name of a file mpsbatch keeps beside an output while it "
+                   "is written; end the pattern's file name in .h5 (e.g. /o/x-{stem}.h5)"),
+            std::string::npos)
+      << e;
+  // What a single output.path may be, an expanded name may be.
+  EXPECT_EQ(ShardOutputPaths("/o/{stem}", Files({"/d/a.h5", "/d/part.hdf5.gz"})),
+            (std::vector<std::string>{"/o/a", "/o/part.hdf5"}));
+  EXPECT_EQ(ShardOutputPaths("/o/{name}", Files({"/d/a.he5", "/d/b.hdf"})),
+            (std::vector<std::string>{"/o/a.he5", "/o/b.hdf"}));
+}
+
 // A per-input job's planning learns whether the output folder is writable
 // without a file per output: a dry run creates nothing in it, a run at most
 // one probe file (beside its lock) however many outputs it has.

@@ -11,10 +11,28 @@ namespace mpsbatch {
 namespace {
 
 constexpr std::array<std::string_view, 4> kHdf5Suffixes = {".h5", ".hdf5", ".hdf", ".he5"};
+// The endings of another output's side files (write/output_lock.h).
+constexpr std::array<std::string_view, 3> kSideSuffixes = {".partial", ".partial.chunks", ".lock"};
 
 std::string Lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
   return s;
+}
+
+// `path`'s suffix if it is neither an HDF5 file's nor none.
+std::string ForeignSuffix(const std::string& path) {
+  const std::string suffix = std::filesystem::path(path).extension().string();
+  const std::string lower = Lower(suffix);
+  for (auto ok : kHdf5Suffixes)
+    if (lower == ok) return "";
+  return suffix;
+}
+
+// The side file's ending `path` has, or "".
+std::string SideSuffix(const std::string& path) {
+  for (auto side : kSideSuffixes)
+    if (path.ends_with(side)) return std::string(side);
+  return "";
 }
 
 std::string NameProblem(const std::string& name) {
@@ -35,15 +53,10 @@ std::string NameProblem(const std::string& name) {
 }  // namespace
 
 std::string OutputPathProblem(const std::string& path) {
-  const std::string suffix = std::filesystem::path(path).extension().string();
-  if (suffix.empty()) return "";
-  const std::string lower = Lower(suffix);
-  for (auto ok : kHdf5Suffixes)
-    if (lower == ok) return "";
-  // The names of another output's side files: refused later, with a message
-  // of their own (write/output_lock.h).
-  for (auto side : {".partial", ".chunks", ".lock"})
-    if (suffix == side) return "";
+  const std::string suffix = ForeignSuffix(path);
+  // A side file's name is refused later, with a message of its own
+  // (CheckOutputFiles).
+  if (suffix.empty() || !SideSuffix(path).empty()) return "";
   return "'" + path + "' ends in " + suffix +
          ", but mpsbatch writes an HDF5 file; name it with .h5 (or .hdf5, .hdf, .he5, or no suffix) and convert "
          "the datasets afterwards if you need " +
@@ -95,6 +108,29 @@ std::string OutputPatternProblem(const std::string& path, bool per_input) {
       return "'" + path + "' holds '" + token + "', which is no placeholder; use {stem}, {name} or {index}";
   }
   return "";
+}
+
+std::string ExpandedOutputProblem(const std::string& pattern, const std::string& input, size_t index, size_t count) {
+  const std::filesystem::path p(pattern);
+  const std::string name = ExpandOutputPattern(p.filename().string(), input, index, count);
+  const std::string suffix = ForeignSuffix(name);
+  std::string problem;
+  // An input file's odd name ("...", "..h5") can make a folder's name.
+  if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos)
+    problem = "is a folder's name, not a file's";
+  else if (const std::string side = SideSuffix(name); !side.empty())
+    problem = "ends in " + side + ", the name of a file mpsbatch keeps beside an output while it is written";
+  else if (!suffix.empty())
+    problem = "ends in " + suffix + ", but mpsbatch writes HDF5 files";
+  else
+    return "";
+  // A pattern that ends in .h5 gives every output an HDF5 name; {name}.h5
+  // would keep the input's suffix too.
+  std::string fix = p.filename().string();
+  if (fix.ends_with("{name}")) fix.replace(fix.size() - 6, 6, "{stem}");
+  return "'" + pattern + "' names the output of input file " + input + " " +
+         ExpandOutputPattern(pattern, input, index, count) + ", which " + problem +
+         "; end the pattern's file name in .h5 (e.g. " + (p.parent_path() / (fix + ".h5")).string() + ")";
 }
 
 std::string ExpandOutputPattern(const std::string& pattern, const std::string& input, size_t index, size_t count) {

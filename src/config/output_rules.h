@@ -11,8 +11,9 @@
 namespace mpsbatch {
 
 // "" if `path`'s suffix suits an HDF5 file (.h5, .hdf5, .hdf, .he5, any
-// case, or none) or is that of an output's side file (.partial, .chunks,
-// .lock: CheckOutputFiles refuses those), else what is wrong and how to fix it.
+// case, or none) or `path` ends as an output's side file does (.partial,
+// .partial.chunks, .lock: CheckOutputFiles refuses those), else what is
+// wrong and how to fix it.
 std::string OutputPathProblem(const std::string& path);
 
 // "" if every name is a dataset path the writer can create: components
@@ -32,5 +33,14 @@ std::string OutputPatternProblem(const std::string& path, bool per_input);
 // last suffix (part-0007.h5 -> part-0007), {name} the name with it, {index}
 // `index` zero-padded to the digits of `count` (17 files: 00 to 16).
 std::string ExpandOutputPattern(const std::string& pattern, const std::string& input, size_t index, size_t count);
+
+// "" if the output ExpandOutputPattern names for input file `input` is one a
+// single output.path could be: a file's name in the pattern's folder (not
+// '.' or '..', which an input named "..." or "..h5" gives {stem}), with an
+// HDF5 suffix or none, and not ending as a side file does (.partial,
+// .partial.chunks, .lock).
+// Else what is wrong, naming the input file and the output, and how to fix
+// the pattern.
+std::string ExpandedOutputProblem(const std::string& pattern, const std::string& input, size_t index, size_t count);
 
 }  // namespace mpsbatch

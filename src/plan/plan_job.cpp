@@ -101,7 +101,7 @@ void PlanOnRankZero(Communicator& comm, PlannedJob& p, const std::function<void(
     if (job.resume) p.resume = ResumeShardOutputs(p.shard_outputs, p.plan.input_files);
   } else {
     CheckOutputFiles(job.output.path, reads);
-    CheckOutputPath(job.output.path, job.output.overwrite);
+    CheckOutputPath(job.output.path, job.output.overwrite, p.dry_run ? FolderCheck::kNoWrite : FolderCheck::kProbeFile);
     // Before anything is truncated; a dry run writes nothing and takes none.
     if (!p.dry_run) {
       MakeOutputFolder(job.output.path);

@@ -1,6 +1,7 @@
 #include "plan/shard_outputs.h"
 
 #include <filesystem>
+#include <set>
 #include <unordered_map>
 
 #include "common/error.h"
@@ -13,6 +14,8 @@ std::vector<std::string> ShardOutputPaths(const std::string& pattern, const std:
   std::vector<std::string> paths;
   std::unordered_map<std::string, size_t> by_path;
   for (size_t i = 0; i < files.size(); ++i) {
+    if (const std::string problem = ExpandedOutputProblem(pattern, files[i].path, i, files.size()); !problem.empty())
+      throw ConfigError("output.path: " + problem);
     paths.push_back(ExpandOutputPattern(pattern, files[i].path, i, files.size()));
     if (std::filesystem::path(paths.back()).lexically_normal() ==
         std::filesystem::path(files[i].path).lexically_normal())
@@ -50,9 +53,12 @@ std::vector<ShardOutput> PlanShardOutputs(const JobConfig& job, const std::vecto
   // A --resume keeps a committed file (its identity is checked later) unless
   // a partial file of the same name is to replace it.
   std::vector<bool> replaced(paths.size());
+  std::set<std::filesystem::path> folders;  // each checked once: a probe file per output would be hundreds
   for (size_t i = 0; i < paths.size(); ++i) {
     CheckOutputFiles(paths[i], reads);
-    CheckOutputPath(paths[i], true);
+    CheckOutputFile(paths[i], true);
+    if (folders.insert(std::filesystem::path(paths[i]).parent_path()).second)
+      CheckOutputFolder(paths[i], dry_run ? FolderCheck::kNoWrite : FolderCheck::kProbeFile);
     replaced[i] = std::filesystem::exists(paths[i]) && (!job.resume || std::filesystem::exists(PartialPath(paths[i])));
   }
   CheckNoneReplaced(paths, replaced, job.output.overwrite);

@@ -35,11 +35,13 @@ struct ShardOutput {
 
 // The output paths of `files` under `pattern`, in input order. Throws
 // ConfigError naming both inputs when two map to one output (and suggesting
-// {index}), or naming the input an output would replace.
+// {index}), or naming the input an output would replace, or an output's name
+// that a single output.path could not have (ExpandedOutputProblem).
 std::vector<std::string> ShardOutputPaths(const std::string& pattern, const std::vector<InputShard>& files);
 
 // Rank 0, planning a per_input job: names and checks every output (above;
-// CheckOutputFiles against `reads`, CheckOutputPath), refuses outputs that
+// CheckOutputFiles against `reads`, CheckOutputFile, CheckOutputFolder once
+// per folder, writing nothing if `dry_run`), refuses outputs that
 // exist without output.overwrite (naming the first and how many), and unless
 // `dry_run` makes the folder and takes the lock into `lock` before it reads
 // what earlier runs left (with `resume`) or refuses to discard it (without

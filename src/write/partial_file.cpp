@@ -68,11 +68,14 @@ fs::path FolderOf(const std::string& final_path) {
 
 }  // namespace
 
-void CheckOutputPath(const std::string& final_path, bool overwrite) {
+void CheckOutputFile(const std::string& final_path, bool overwrite) {
   const fs::path p(final_path);
   if (fs::exists(p) && !overwrite)
     throw OutputError("output.path '" + final_path + "' exists; set output.overwrite: true to replace it");
   if (fs::is_directory(p)) throw OutputError("output.path '" + final_path + "' is a folder");
+}
+
+void CheckOutputFolder(const std::string& final_path, FolderCheck how) {
   const fs::path dir = FolderOf(final_path);
   // A missing folder is created (MakeOutputFolder) in the nearest one that exists.
   fs::path existing = dir;
@@ -85,21 +88,36 @@ void CheckOutputPath(const std::string& final_path, bool overwrite) {
   if (!fs::is_directory(existing))
     throw OutputError("output.path '" + final_path + "': " + creating + existing.string() +
                       " is a file, not a folder; move it away or choose another output.path");
-  // Create and remove a file rather than ask access(): root passes access()
-  // on folders where nothing can be created (sysfs, some read-only mounts).
-  std::string probe = (existing / ".mpsbatch-probe-XXXXXX").string();
-  UniqueFd fd(mkstemp(probe.data()));
-  if (!fd) {
-    const int err = errno;
-    const bool denied = err == EACCES || err == EPERM || err == EROFS;
-    throw OutputError("output.path '" + final_path + "': " + creating +
-                      (denied ? "folder " + existing.string() + " is not writable: "
-                              : "cannot create a file in folder " + existing.string() + ": ") +
-                      std::strerror(err) +
-                      (err == EMFILE ? " (this process's limit of open files: raise it with ulimit -n)" : ""));
+  int err = 0;
+  if (how == FolderCheck::kNoWrite) {
+    // access() is told what creating a file would be: the folder's mode
+    // (which root passes), ACLs, security modules, an immutable folder, and a
+    // read-only filesystem or mount (EROFS, root included). It cannot tell a
+    // filesystem that refuses new files although mounted writable (sysfs,
+    // procfs), nor a full disk or quota: the run finds those when it creates
+    // its files.
+    if (access(existing.c_str(), W_OK | X_OK) != 0) err = errno;
+  } else {
+    // Create and remove a file rather than ask access(): root passes access()
+    // on folders where nothing can be created (sysfs).
+    std::string probe = (existing / ".mpsbatch-probe-XXXXXX").string();
+    UniqueFd fd(mkstemp(probe.data()));
+    if (!fd) err = errno;
+    fd.Reset();
+    if (!err) unlink(probe.c_str());
   }
-  fd.Reset();
-  unlink(probe.c_str());
+  if (err == 0) return;
+  const bool denied = err == EACCES || err == EPERM || err == EROFS;
+  throw OutputError("output.path '" + final_path + "': " + creating +
+                    (denied ? "folder " + existing.string() + " is not writable: "
+                            : "cannot create a file in folder " + existing.string() + ": ") +
+                    std::strerror(err) +
+                    (err == EMFILE ? " (this process's limit of open files: raise it with ulimit -n)" : ""));
+}
+
+void CheckOutputPath(const std::string& final_path, bool overwrite, FolderCheck how) {
+  CheckOutputFile(final_path, overwrite);
+  CheckOutputFolder(final_path, how);
 }
 
 void MakeOutputFolder(const std::string& final_path) {

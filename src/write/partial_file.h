@@ -4,8 +4,8 @@
 // the partial file under output.path: a failed run never leaves a file that
 // looks complete, and an interrupted one leaves what a --resume needs. Here:
 // the names, what an earlier run left (ReadPartial), the checks before a run
-// starts (CheckOutputPath), and the steps of the commit (the rename, the
-// journal's removal, the folder fsync).
+// starts (CheckOutputPath: the file, then its folder), and the steps of the
+// commit (the rename, the journal's removal, the folder fsync).
 #pragma once
 
 #include <cstdint>
@@ -47,10 +47,29 @@ std::optional<PartialState> ReadPartial(const std::string& final_path);
 // them (not an mpsbatch output, or an older one's).
 std::optional<PartialState> ReadCommitted(const std::string& final_path);
 
-// Throws OutputError if `final_path` exists and `overwrite` is false, or its
-// folder is not writable, or is missing and cannot be created (a file in the
-// way, the nearest folder that exists not writable). Touches nothing.
-void CheckOutputPath(const std::string& final_path, bool overwrite);
+// Throws OutputError if `final_path` exists and `overwrite` is false, or is a
+// folder. Touches nothing.
+void CheckOutputFile(const std::string& final_path, bool overwrite);
+
+// How CheckOutputFolder tells whether a folder is writable.
+enum class FolderCheck {
+  // Creates and removes one file (.mpsbatch-probe-XXXXXX) in it: the only
+  // way to catch a filesystem that refuses new files to root (sysfs). For a
+  // run, which writes in the folder anyway.
+  kProbeFile,
+  // Writes nothing, for a --dry-run: asks access(), which catches missing
+  // permission and a read-only filesystem or mount, for root too, but not
+  // sysfs, a full disk or a quota.
+  kNoWrite,
+};
+
+// Throws OutputError if the folder of `final_path` is not writable, or is
+// missing and cannot be created (a file in the way, the nearest folder that
+// exists not writable). Outputs in one folder need one call between them.
+void CheckOutputFolder(const std::string& final_path, FolderCheck how);
+
+// CheckOutputFile, then CheckOutputFolder.
+void CheckOutputPath(const std::string& final_path, bool overwrite, FolderCheck how = FolderCheck::kProbeFile);
 
 // Creates the folder of `final_path`, with its parents, if it is missing.
 // Throws OutputError naming the folder.

@@ -2,7 +2,8 @@
 // the same output is refused before it touches the first one's files; an
 // output that is the input or the model, a symbolic link, or a rerun that
 // would throw away an interrupted run's saved chunks, is refused at the start;
-// an input that is not a regular file is an input error, not a hang.
+// an input that is not a regular file is an input error, not a hang; a dry
+// run creates nothing in the output folder.
 #include <sys/stat.h>
 
 #include <regex>
@@ -235,6 +236,45 @@ TEST_F(E2E, AnOutputThatIsASymbolicLinkIsRefusedAtTheStart) {
   }
   EXPECT_EQ(testing::ReadFile(dir_ / "target.h5"), "keep me");
   EXPECT_FALSE(fs::exists(dir_ / "nowhere.h5"));
+}
+
+// A dry run checks that the output folder is writable without creating
+// anything in it.
+TEST_F(E2E, ADryRunCreatesNothingInTheOutputFolder) {
+  fs::create_directories(dir_ / "o");
+  const auto job = WriteJob(dir_, "mlp.pt", "[x_f32]");
+  const std::vector<std::string> args{"--dry-run", "--set", "output.path=" + (dir_ / "o" / "out.h5").string()};
+  testing::FolderWatch watch(dir_ / "o");
+  const auto r = RunMpsbatch(1, job, args);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::vector<std::string> created = watch.Created();
+  EXPECT_TRUE(created.empty()) << created.size() << " files created in the output folder, the first " << created[0];
+}
+
+// The dry run's check that writes nothing still refuses a folder on a
+// read-only mount, which root may not write either.
+TEST_F(E2E, ADryRunRefusesAReadOnlyOutputFolder) {
+  if (Spawn({"unshare", "-m", "true"}, dir_ / "probe.log", 30).exit_code != 0)
+    GTEST_SKIP() << "mount namespaces are not available here";
+  fs::create_directories(dir_ / "o");
+  const auto job = WriteJob(dir_, "mlp.pt", "[x_f32]");
+  const std::string out = (dir_ / "o" / "out.h5").string();
+  std::vector<std::string> argv{"unshare",
+                                "-m",
+                                "--propagation",
+                                "private",
+                                "sh",
+                                "-c",
+                                "mount --bind -o ro \"$0\" \"$0\" && exec \"$@\"",
+                                (dir_ / "o").string()};
+  const auto run = MpirunArgs(1, job, {"--dry-run", "--set", "output.path=" + out});
+  argv.insert(argv.end(), run.begin(), run.end());
+  const auto r = Spawn(argv, dir_ / "run.log", 120);
+  EXPECT_EQ(r.exit_code, 7) << r.output;
+  EXPECT_NE(r.output.find("output.path '" + out + "': folder " + (dir_ / "o").string() +
+                          " is not writable: Read-only file system"),
+            std::string::npos)
+      << r.output;
 }
 
 }  // namespace

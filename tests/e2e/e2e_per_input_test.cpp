@@ -4,8 +4,9 @@
 // of file 7 leaves files 0-6 final and a resume completes the rest to the
 // clean run's bits); the job refuses a pattern that maps two inputs to one
 // output or an output onto its input, existing outputs without
-// output.overwrite, a second run of the same pattern, and a --resume over
-// another job's output.
+// output.overwrite, an output name a single output.path could not have, a
+// second run of the same pattern, and a --resume over another job's output;
+// its dry run creates nothing in the output folder.
 #include <csignal>
 #include <regex>
 
@@ -162,6 +163,48 @@ TEST_F(E2E, PerInputDryRunShowsTheFilesAndRefusesCollisions) {
                        {"--set", "output.per_input=true", "--set", "output.path=" + (data / "{name}").string()}));
   EXPECT_EQ(r.exit_code, 3) << r.output;
   EXPECT_NE(r.output.find("names input file " + inputs[0] + " itself as its output"), std::string::npos) << r.output;
+}
+
+// A dry run of a per-input job checks the output folder without creating
+// anything in it (consumers may watch it), however many files it names.
+TEST_F(E2E, PerInputDryRunCreatesNothingInTheOutputFolder) {
+  const auto data = dir_ / "data";
+  fs::create_directories(data);
+  fs::create_directories(dir_ / "o");
+  testing::WriteShards(Fixture("inputs.h5"), "x_f32", data, Counts(17));
+  const auto job = WriteJob(dir_, "two_outputs.pt", "[x_f32]", "[logits, probs]");
+  testing::FolderWatch watch(dir_ / "o");
+  const auto r = RunMpsbatch(
+      1, job, With({"--dry-run", "--set", "input.path=" + (data / "part-*.h5").string()}, PerInput(dir_ / "o")));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::vector<std::string> created = watch.Created();
+  EXPECT_TRUE(created.empty()) << created.size() << " files created in the output folder, the first " << created[0];
+}
+
+// An input file whose name the pattern turns into one a single output.path
+// could not have is refused before anything runs (and by a dry run), naming
+// the input file, the output and the fix.
+TEST_F(E2E, PerInputRefusesAnOutputNameOfAnotherFormat) {
+  const auto data = dir_ / "data";
+  fs::create_directories(data);
+  const auto inputs = testing::WriteShards(Fixture("inputs.h5"), "x_f32", data, Counts(3));
+  fs::rename(inputs[1], data / "scores.bin");
+  const auto job = WriteJob(dir_, "two_outputs.pt", "[x_f32]", "[logits, probs]");
+  const std::string pattern = (dir_ / "o" / "{name}").string();
+  for (const std::vector<std::string>& first : {std::vector<std::string>{"--dry-run"}, std::vector<std::string>{}}) {
+    const auto r = RunMpsbatch(1, job,
+                               With(first, {"--set", "input.path=" + (data / "*").string(), "--set",
+                                            "output.per_input=true", "--set", "output.path=" + pattern}));
+    EXPECT_EQ(r.exit_code, 3) << r.output;
+    EXPECT_NE(r.output.find("output.path: '" + pattern + "' names the output of input file " +
+                            (data / "scores.bin").string() + " " + (dir_ / "o" / "scores.bin").string() +
+                            ", which ends in .bin, but mpsbatch writes HDF5 files; end the pattern's file name in "
+                            ".h5 (e.g. " +
+                            (dir_ / "o" / "{stem}.h5").string() + ")"),
+              std::string::npos)
+        << r.output;
+    EXPECT_FALSE(fs::exists(dir_ / "o"));
+  }
 }
 
 // Outputs that exist are refused before any scoring, naming the first and

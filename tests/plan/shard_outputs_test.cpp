@@ -2,7 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+
 #include "common/error.h"
+#include "test_util.h"
 
 namespace mpsbatch {
 namespace {
@@ -39,6 +44,68 @@ TEST(ShardOutputs, RefusesTwoInputsOnOneOutputNamingBoth) {
 TEST(ShardOutputs, RefusesAnOutputOnItsInput) {
   const std::string e = ErrorOf("/d/{name}", {"/d/x.h5"});
   EXPECT_NE(e.find("names input file /d/x.h5 itself as its output"), std::string::npos) << e;
+}
+
+// Every expanded name is one a single output.path could have: an HDF5 suffix
+// or none, one file name (not the folder or its parent). The refusal names
+// the input file, the name and the fix.
+TEST(ShardOutputs, RefusesAnExpandedNameASingleOutputCouldNotHave) {
+  std::string e = ErrorOf("/o/{name}", {"/d/a.h5", "/d/data.bin"});
+  EXPECT_NE(e.find("output.path: '/o/{name}' names the output of input file /d/data.bin /o/data.bin, which ends in "
+                   ".bin, but mpsbatch writes HDF5 files; end the pattern's file name in .h5 (e.g. /o/{stem}.h5)"),
+            std::string::npos)
+      << e;
+  e = ErrorOf("/o/{name}", {"/d/part.hdf5.gz"});
+  EXPECT_NE(e.find("input file /d/part.hdf5.gz /o/part.hdf5.gz, which ends in .gz"), std::string::npos) << e;
+  e = ErrorOf("/o/{stem}", {"/d/scores.2024.h5"});
+  EXPECT_NE(e.find("/o/scores.2024, which ends in .2024"), std::string::npos) << e;
+  // A folder's name: "...".stem() is "..", "..h5".stem() is ".".
+  e = ErrorOf("/o/{stem}", {"/d/..."});
+  EXPECT_NE(e.find("names the output of input file /d/... /o/.., which is a folder's name, not a file's; end the "
+                   "pattern's file name in .h5 (e.g. /o/{stem}.h5)"),
+            std::string::npos)
+      << e;
+  e = ErrorOf("/o/{stem}", {"/d/..h5"});
+  EXPECT_NE(e.find("input file /d/..h5 /o/., which is a folder's name"), std::string::npos) << e;
+  // The name of another output's side file.
+  e = ErrorOf("/o/x-{name}", {"/d/a.h5.lock"});
+  EXPECT_NE(e.find("/o/x-a.h5.lock, which ends in .lock, the name of a file mpsbatch keeps beside an output while it "
+                   "is written; end the pattern's file name in .h5 (e.g. /o/x-{stem}.h5)"),
+            std::string::npos)
+      << e;
+  // What a single output.path may be, an expanded name may be.
+  EXPECT_EQ(ShardOutputPaths("/o/{stem}", Files({"/d/a.h5", "/d/part.hdf5.gz"})),
+            (std::vector<std::string>{"/o/a", "/o/part.hdf5"}));
+  EXPECT_EQ(ShardOutputPaths("/o/{name}", Files({"/d/a.he5", "/d/b.hdf"})),
+            (std::vector<std::string>{"/o/a.he5", "/o/b.hdf"}));
+}
+
+// A per-input job's planning learns whether the output folder is writable
+// without a file per output: a dry run creates nothing in it, a run at most
+// one probe file (beside its lock) however many outputs it has.
+TEST(ShardOutputs, PlanningChecksTheFolderOnceAndADryRunCreatesNothing) {
+  const auto dir = testing::TestDir();
+  std::filesystem::create_directories(dir / "o");
+  JobConfig job;
+  job.output.path = (dir / "o" / "{stem}.h5").string();
+  job.output.per_input = true;
+  std::vector<std::string> inputs;
+  for (int i = 0; i < 512; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "part-%04d.h5", i);
+    inputs.push_back((dir / "data" / name).string());
+  }
+  testing::FolderWatch watch(dir / "o");
+  std::unique_ptr<OutputLock> lock;
+  EXPECT_EQ(PlanShardOutputs(job, Files(inputs), {}, false, true, lock).size(), 512u);
+  EXPECT_EQ(lock, nullptr);
+  const std::vector<std::string> dry = watch.Created();
+  EXPECT_TRUE(dry.empty()) << dry.size() << " files created, the first " << dry.front();
+
+  EXPECT_EQ(PlanShardOutputs(job, Files(inputs), {}, false, false, lock).size(), 512u);
+  const std::vector<std::string> run = watch.Created();
+  EXPECT_LE(std::count_if(run.begin(), run.end(), [](const std::string& n) { return n != "{stem}.h5.lock"; }), 1)
+      << run.size() << " files created";
 }
 
 TEST(ShardOutputs, FirstChunkOfEachFileSkipsFilesWithoutRows) {

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <set>
 #include <unordered_map>
+#include <utility>
 
 #include "common/error.h"
 #include "config/output_rules.h"
@@ -64,7 +65,13 @@ std::vector<ShardOutput> PlanShardOutputs(const JobConfig& job, const std::vecto
   CheckNoneReplaced(paths, replaced, job.output.overwrite);
   if (!dry_run) {
     MakeOutputFolder(job.output.path);
-    lock = std::make_unique<OutputLock>(job.output.path);
+    auto pattern = std::make_unique<OutputLock>(job.output.path);
+    // Another run's partial file is not this job's to resume or discard. A
+    // job refused here lets go of the pattern too, and with it the run
+    // report it shares with the other run's pattern ({name} and {stem}
+    // alike name all.report.json).
+    for (const auto& path : paths) CheckNotLocked(path, "output file");
+    lock = std::move(pattern);
   }
   std::vector<ShardOutput> outputs(paths.size());
   for (size_t i = 0; i < paths.size(); ++i) {

@@ -3,11 +3,14 @@
 // them while planning, as it checks the one output of other jobs: no two
 // inputs on one output, no output on an input, no symbolic link, no file
 // replaced without output.overwrite, no saved chunks discarded without
-// --restart. One lock, on the pattern, keeps two runs of the same pattern
-// apart (one lock file rather than one per output: hundreds of descriptors
-// and lock files would be held and left behind otherwise; a run that names
-// the same files through another pattern is not kept out). A --resume learns
-// what an earlier run left of each file: committed, partial, or nothing.
+// --restart. A lock on the pattern keeps two runs of the same pattern apart
+// from the start. A file's own lock (the one a job with that file as its one
+// output takes) is held only while the file is written (run/output_set.h:
+// hundreds of descriptors and lock files would be held otherwise); planning
+// refuses a file whose lock another run holds now, so that a run naming the
+// same files through another pattern, or one of them as its one output, is
+// refused before it scores. A --resume learns what an earlier run left of
+// each file: committed, partial, or nothing.
 #pragma once
 
 #include <cstdint>
@@ -43,9 +46,11 @@ std::vector<std::string> ShardOutputPaths(const std::string& pattern, const std:
 // CheckOutputFiles against `reads`, CheckOutputFile, CheckOutputFolder once
 // per folder, writing nothing if `dry_run`), refuses outputs that
 // exist without output.overwrite (naming the first and how many), and unless
-// `dry_run` makes the folder and takes the lock into `lock` before it reads
-// what earlier runs left (with `resume`) or refuses to discard it (without
-// `resume` or `restart`). Throws ConfigError or OutputError.
+// `dry_run` makes the folder, takes the pattern's lock into `lock` and
+// refuses a file another run writes now (CheckNotLocked, naming the first)
+// before it reads what earlier runs left (with `resume`) or refuses to
+// discard it (without `resume` or `restart`). Throws ConfigError or
+// OutputError.
 std::vector<ShardOutput> PlanShardOutputs(const JobConfig& job, const std::vector<InputShard>& files,
                                           const std::vector<KeyedPath>& reads, bool restart, bool dry_run,
                                           std::unique_ptr<OutputLock>& lock);

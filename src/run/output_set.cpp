@@ -89,6 +89,8 @@ OutputSet::File& OutputSet::FileOfChunk(int64_t id) {
 ResultWriter& OutputSet::Writer(File& f) {
   if (f.writer) return *f.writer;
   MPSBATCH_ASSERT(!f.committed);
+  // Before anything is truncated: another job may name this file too.
+  if (!f.lock) f.lock = std::make_unique<OutputLock>(f.output, "output file");
   // Chunk k of the file: its rows cut on their own (plan/chunk_plan.h).
   auto rows_of = [rows = f.rows, chunk_rows = p_.plan.chunk_rows](int64_t k) {
     return std::make_pair(k * chunk_rows, std::min(rows, (k + 1) * chunk_rows));
@@ -147,6 +149,7 @@ void OutputSet::Commit(File& f) {
   w.SetAttribute("end_time", Timestamp());
   w.Commit(p_.job.output.overwrite);
   f.writer.reset();
+  f.lock.reset();
   f.committed = true;
   ++committed_;
   spdlog::debug("committed {} ({} rows of {}); {}", f.output, f.rows, f.input, ProgressNote());
@@ -163,11 +166,15 @@ size_t OutputSet::partial() const {
 
 void OutputSet::KeepForResume() noexcept {
   for (auto& f : files_) {
-    if (!f.writer) continue;
+    if (!f.writer) {
+      f.lock.reset();  // taken, but the file was not created
+      continue;
+    }
     if (const std::string lost = f.writer->StopSyncing(); !lost.empty())
       spdlog::error("{} (the journal lists the chunks recorded before it)", lost);
     f.writer->KeepForResume();
     f.writer.reset();
+    f.lock.reset();
     f.kept = true;
   }
 }

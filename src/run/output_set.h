@@ -7,7 +7,11 @@
 // durable, not at the end of the job: a consumer can start on the finished
 // files while later ones are scored. Files finish roughly in input order, so
 // few are open at once. A --resume skips the files an earlier run of the job
-// committed and continues its partial ones from their journals.
+// committed and continues its partial ones from their journals. Each file is
+// locked (write/output_lock.h) from before its partial file is created or
+// reopened until it is committed or kept for a --resume: a job writing the
+// same file through another pattern, or as its one output, is refused, and
+// this job is refused a file another job writes.
 // Not thread-safe: rank 0's main thread calls it (holding Hdf5Mutex() during
 // the rank loop).
 #pragma once
@@ -21,6 +25,7 @@
 
 #include "plan/planned_job.h"
 #include "write/chunk_sink.h"
+#include "write/output_lock.h"
 #include "write/result_writer.h"
 
 namespace mpsbatch {
@@ -58,7 +63,7 @@ class OutputSet final : public ChunkSink {
   size_t partial() const;
   // Before the job ends early: records the finished chunks of every open
   // file and keeps its partial file for a --resume (a failure to record is
-  // logged). Never throws.
+  // logged), and lets go of the files' locks. Never throws.
   void KeepForResume() noexcept;
 
  private:
@@ -71,11 +76,13 @@ class OutputSet final : public ChunkSink {
     bool committed = false;
     bool kept = false;                      // its partial file kept for a --resume
     const PartialState* earlier = nullptr;  // a partial file to continue (--resume)
-    std::unique_ptr<ResultWriter> writer;
+    std::unique_ptr<OutputLock> lock;       // held while the writer is open
+    std::unique_ptr<ResultWriter> writer;   // destroyed before the lock
   };
   File& FileOfRow(int64_t row);
   File& FileOfChunk(int64_t id);
-  // The file's writer, created or reopened on first use.
+  // The file's writer, created or reopened on first use, after its lock is
+  // taken (OutputError if another process holds it).
   ResultWriter& Writer(File& f);
   void Commit(File& f);
 

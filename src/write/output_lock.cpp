@@ -5,10 +5,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include "common/error.h"
@@ -42,6 +45,13 @@ std::string Holder(int fd) {
   return s.rfind("host ", 0) == 0 ? s : "";
 }
 
+// The refusal of a lock `path` another process holds through `fd`.
+OutputError Held(const std::string& where, int fd, const std::string& path) {
+  const std::string holder = Holder(fd);
+  return OutputError(where + "another run is writing this output (" + (holder.empty() ? "a process" : holder) +
+                     " holds the lock file " + path + "): wait for it to end, or give this run another output.path");
+}
+
 bool SameInode(int fd, const std::string& path) {
   struct stat open {};
   struct stat named {};
@@ -51,30 +61,32 @@ bool SameInode(int fd, const std::string& path) {
 
 }  // namespace
 
-OutputLock::OutputLock(const std::string& final_path) : path_(LockPath(final_path)) {
-  const std::string where = "output.path '" + final_path + "': ";
+OutputLock::OutputLock(const std::string& final_path, const std::string& what) : path_(LockPath(final_path)) {
+  const std::string where = what + " '" + final_path + "': ";
   // The holder removes the file before it lets go: a lock won on a file no
-  // longer at the path is no lock at all, so try again on the new one.
-  for (int attempt = 0;; ++attempt) {
+  // longer at the path is no lock at all, so try again on the new one. A
+  // CheckNotLocked holds its shared lock for a moment only: wait that out.
+  for (int attempt = 0, busy = 0;; ++attempt) {
     UniqueFd fd(open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644));
     if (!fd)
       throw OutputError(where + "cannot create the lock file " + path_ + ": " + std::strerror(errno) +
                         (errno == ELOOP ? " (it is a symbolic link: remove it)" : ""));
     if (flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
       const int err = errno;
-      if (err == EWOULDBLOCK) {
-        const std::string holder = Holder(fd.get());
+      if (err == EWOULDBLOCK && ++busy < 20) {
         fd.Reset();
-        throw OutputError(where + "another run is writing this output (" + (holder.empty() ? "a process" : holder) +
-                          " holds the lock file " + path_ +
-                          "): wait for it to end, or give this run another output.path");
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        continue;
       }
+      if (err == EWOULDBLOCK) throw Held(where, fd.get(), path_);
       fd.Reset();
       if (err == ENOLCK || err == ENOSYS || err == EOPNOTSUPP) {
-        spdlog::warn(
-            "{}cannot lock {} ({}): this filesystem has no locks, so a second run on the same output "
-            "would not be refused",
-            where, path_, std::strerror(err));
+        // Once a process: a per_input job locks each of its files.
+        static std::atomic<bool> warned{false};
+        spdlog::log(warned.exchange(true) ? spdlog::level::debug : spdlog::level::warn,
+                    "{}cannot lock {} ({}): this filesystem has no locks, so a second run on the same output "
+                    "would not be refused",
+                    where, path_, std::strerror(err));
         return;
       }
       throw OutputError(where + "cannot lock " + path_ + ": " + std::strerror(err));
@@ -94,6 +106,16 @@ OutputLock::OutputLock(const std::string& final_path) : path_(LockPath(final_pat
 OutputLock::~OutputLock() {
   if (!fd_) return;
   unlink(path_.c_str());  // before fd_ closes, which releases the lock
+}
+
+void CheckNotLocked(const std::string& final_path, const std::string& what) {
+  const std::string path = LockPath(final_path);
+  // No lock file, or none this process may open: no run holds it, or the
+  // OutputLock taken before the file is written says why not.
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd) return;
+  if (flock(fd.get(), LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK)
+    throw Held(what + " '" + final_path + "': ", fd.get(), path);
 }
 
 void CheckOutputFiles(const std::string& final_path, const std::vector<KeyedPath>& reads) {

@@ -18,16 +18,21 @@ namespace mpsbatch {
 std::string LockPath(const std::string& final_path);
 
 // An exclusive lock on an output path, held from construction to destruction.
-// Rank 0 holds it for the whole run, a --resume too.
+// Rank 0 holds it for the whole run, a --resume too; under output.per_input
+// one on the pattern for the whole run and one on each file while that file
+// is written, so that a job naming the file through another pattern, or as
+// its one output, takes the same lock file.
 class OutputLock {
  public:
   // Creates LockPath(final_path) if needed (never truncating a file in the
   // way), takes an exclusive flock on it and writes "host H, pid P" in it.
-  // Throws OutputError if another process holds it, naming the host and pid
-  // written there, or if the file cannot be made or locked. On a filesystem
-  // without locks (flock fails with ENOLCK, ENOSYS or EOPNOTSUPP) it logs a
-  // warning and holds nothing.
-  explicit OutputLock(const std::string& final_path);
+  // Throws OutputError if another process holds it (past a moment's wait, for
+  // a CheckNotLocked of another run), naming `what` ("output.path" or
+  // "output file"), the path, and the host and pid written there, or if the
+  // file cannot be made or locked. On a filesystem without locks (flock fails
+  // with ENOLCK, ENOSYS or EOPNOTSUPP) it logs a warning (once a process)
+  // and holds nothing.
+  explicit OutputLock(const std::string& final_path, const std::string& what = "output.path");
   // Removes the lock file, then releases the lock. A process that ends
   // without it (kill -9, MPI_Abort) releases the lock all the same; the file
   // it leaves is taken over by the next run.
@@ -39,6 +44,13 @@ class OutputLock {
   std::string path_;
   UniqueFd fd_;  // holds the lock; none on a filesystem without locks
 };
+
+// Throws OutputError, as OutputLock does, if another process holds the lock
+// of `final_path` (an output file under `what`). Creates, locks and removes
+// nothing (it holds a shared lock for a moment, if the lock file exists), so
+// that a run can refuse early, before it truncates anything, a file another
+// run writes now.
+void CheckNotLocked(const std::string& final_path, const std::string& what = "output.path");
 
 // A file the run reads, with the key that names it: {"input.path", "in.h5"}.
 using KeyedPath = std::pair<std::string, std::string>;

@@ -6,7 +6,10 @@
 // output or an output onto its input, existing outputs without
 // output.overwrite, an output name a single output.path could not have, a
 // second run of the same pattern, and a --resume over another job's output;
-// its dry run creates nothing in the output folder.
+// its dry run creates nothing in the output folder. Two jobs that write one
+// file, through two patterns or as a per-input file and a single output, do
+// not both write it: the second is refused and the first ends with a clean
+// run's bits.
 #include <csignal>
 #include <regex>
 
@@ -315,6 +318,146 @@ TEST_F(E2E, PerInputStopLineCountsTheFiles) {
   EXPECT_TRUE(std::regex_search(r.output, std::regex("stopped: ([7-9]|1[0-6]) of 17 files committed, 1 partial; run "
                                                      "again with --resume")))
       << r.output;
+}
+
+namespace {
+
+// Two jobs on the same files. hang.pt scores a row in 0.1-0.3 s at
+// batch_size 1: file 1 of these (95 rows) is written for 10-30 s, long
+// enough for another job to start and be refused.
+const std::vector<int64_t> kLongMiddle = {4, 95, 4};
+const std::vector<std::string> kSlow = {"--set", "batch_size=1"};
+
+// A clean run of the per-input job over `glob`, its files in `dir`/o.
+std::vector<std::string> CleanPerInputRun(const fs::path& dir, const std::string& glob) {
+  fs::create_directories(dir);
+  const auto clean = RunMpsbatch(1, WriteHangJob(dir, glob, dir / "o"), kSlow);
+  EXPECT_EQ(clean.exit_code, 0) << clean.output;
+  return Outputs(dir / "o", kLongMiddle.size());
+}
+
+}  // namespace
+
+// While a per-input job writes file 1, a job naming that file through
+// another pattern ({name}) and a job with it as its one output are refused
+// before they truncate it, even told to replace outputs and discard saved
+// chunks; the first job ends with a clean run's bits.
+TEST_F(E2E, PerInputAnotherJobOnAFileBeingWrittenIsRefused) {
+  const auto data = dir_ / "data";
+  fs::create_directories(data);
+  testing::WriteShards(Fixture("hang_unmarked.h5"), "x", data, kLongMiddle);
+  const std::string glob = (data / "part-*.h5").string();
+  const auto want = CleanPerInputRun(dir_ / "clean", glob), got = Outputs(dir_ / "o", kLongMiddle.size());
+
+  fs::create_directories(dir_ / "a");
+  const fs::path log = dir_ / "a" / "run.log";
+  const pid_t pid = Start(MpsbatchArgs(WriteHangJob(dir_ / "a", glob, dir_ / "o"), kSlow), log);
+  ASSERT_TRUE(WaitForJournalRecords(pid, JournalPath(got[1]), 1)) << testing::ReadFile(log);
+  const std::string holder = ", pid " + std::to_string(pid) + " holds the lock file " + LockPath(got[1]) + ")";
+
+  fs::create_directories(dir_ / "b");
+  const auto by_name = RunMpsbatch(
+      1, WriteHangJob(dir_ / "b", glob, dir_ / "unused"),
+      {"--restart", "--set", "output.path=" + (dir_ / "o" / "{name}").string(), "--set", "output.overwrite=true"});
+  EXPECT_EQ(by_name.exit_code, 7) << by_name.output;
+  EXPECT_NE(by_name.output.find("output file '" + got[1] + "': another run is writing this output (host "),
+            std::string::npos)
+      << by_name.output;
+  EXPECT_NE(by_name.output.find(holder), std::string::npos) << by_name.output;
+  // It let go of its pattern and left the report it shares with the first
+  // job (all.report.json) alone.
+  EXPECT_FALSE(fs::exists(dir_ / "o" / "{name}.lock"));
+  EXPECT_FALSE(fs::exists(dir_ / "o" / "all.report.json"));
+
+  fs::create_directories(dir_ / "c");
+  const auto single = RunMpsbatch(1, WriteHangJob(dir_ / "c", (data / "part-0001.h5").string(), dir_ / "unused"),
+                                  {"--restart", "--set", "output.per_input=false", "--set", "output.path=" + got[1],
+                                   "--set", "output.overwrite=true"});
+  EXPECT_EQ(single.exit_code, 7) << single.output;
+  EXPECT_NE(single.output.find("output.path '" + got[1] + "': another run is writing this output (host "),
+            std::string::npos)
+      << single.output;
+  EXPECT_NE(single.output.find(holder), std::string::npos) << single.output;
+
+  const RunResult first = Wait(pid, log, 120);
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(ReadFloatsBytes(got[i], "y"), ReadFloatsBytes(want[i], "y")) << i;
+    EXPECT_FALSE(fs::exists(LockPath(got[i]))) << i;
+  }
+}
+
+// While a job writes its one output, a per-input job naming that file among
+// its outputs is refused before it scores; the first job's output is a clean
+// run's.
+TEST_F(E2E, PerInputJobOnAnotherJobsOutputIsRefused) {
+  const auto data = dir_ / "data";
+  fs::create_directories(data);
+  testing::WriteShards(Fixture("hang_unmarked.h5"), "x", data, kLongMiddle);
+  const std::string whole = (data / "whole.h5").string();
+  const std::vector<std::string> single = {"--set", "output.per_input=false", "--set", "batch_size=1"};
+  fs::create_directories(dir_ / "clean");
+  const auto clean = RunMpsbatch(1, WriteHangJob(dir_ / "clean", whole, dir_ / "unused"),
+                                 With(single, {"--set", "output.path=" + (dir_ / "clean" / "whole.h5").string()}));
+  ASSERT_EQ(clean.exit_code, 0) << clean.output;
+
+  const auto got = Outputs(dir_ / "o", kLongMiddle.size());
+  fs::create_directories(dir_ / "a");
+  const fs::path log = dir_ / "a" / "run.log";
+  const pid_t pid = Start(
+      MpsbatchArgs(WriteHangJob(dir_ / "a", whole, dir_ / "unused"), With(single, {"--set", "output.path=" + got[1]})),
+      log);
+  ASSERT_TRUE(WaitForJournalRecords(pid, JournalPath(got[1]), 1)) << testing::ReadFile(log);
+
+  fs::create_directories(dir_ / "b");
+  const auto per_input = RunMpsbatch(1, WriteHangJob(dir_ / "b", (data / "part-*.h5").string(), dir_ / "o"),
+                                     {"--restart", "--set", "output.overwrite=true"});
+  EXPECT_EQ(per_input.exit_code, 7) << per_input.output;
+  EXPECT_NE(per_input.output.find("output file '" + got[1] + "': another run is writing this output (host "),
+            std::string::npos)
+      << per_input.output;
+  EXPECT_NE(per_input.output.find(", pid " + std::to_string(pid) + " holds the lock file " + LockPath(got[1])),
+            std::string::npos)
+      << per_input.output;
+  EXPECT_FALSE(fs::exists(got[0] + ".partial"));
+  EXPECT_FALSE(fs::exists(got[0]));
+
+  const RunResult first = Wait(pid, log, 120);
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  EXPECT_EQ(ReadFloatsBytes(got[1], "y"), ReadFloatsBytes((dir_ / "clean" / "whole.h5").string(), "y"));
+}
+
+// A file another process locks once the job is under way: the job stops when
+// it reaches that file, naming it, keeps the files it committed and says to
+// resume; a --resume once the lock is gone ends with a clean run's bits.
+TEST_F(E2E, PerInputRefusedMidRunResumes) {
+  const auto data = dir_ / "data";
+  fs::create_directories(data);
+  testing::WriteShards(Fixture("hang_unmarked.h5"), "x", data, kLongMiddle);
+  const std::string glob = (data / "part-*.h5").string();
+  const auto want = CleanPerInputRun(dir_ / "clean", glob), got = Outputs(dir_ / "o", kLongMiddle.size());
+
+  const auto job = WriteHangJob(dir_, glob, dir_ / "o");
+  const fs::path log = dir_ / "run.log";
+  const pid_t pid = Start(MpsbatchArgs(job, kSlow), log);
+  ASSERT_TRUE(WaitForJournalRecords(pid, JournalPath(got[1]), 1)) << testing::ReadFile(log);
+  RunResult r;
+  {
+    const OutputLock other(got[2]);
+    r = Wait(pid, log, 120);
+  }
+  EXPECT_EQ(r.exit_code, 7) << r.output;
+  EXPECT_NE(r.output.find("output file '" + got[2] + "': another run is writing this output (host "), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find(", pid " + std::to_string(getpid()) + " holds the lock file"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("2 of 3 files committed, 0 partial"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("run again with --resume"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(got[2]));
+  EXPECT_FALSE(fs::exists(got[2] + ".partial"));
+
+  const RunResult resumed = RunMpsbatch(1, job, With(kSlow, {"--resume"}));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(ReadFloatsBytes(got[i], "y"), ReadFloatsBytes(want[i], "y")) << i;
 }
 
 }  // namespace mpsbatch::e2e

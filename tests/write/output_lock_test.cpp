@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/unique_fd.h"
 #include "test_util.h"
 #include "write/partial_file.h"
 
@@ -66,6 +67,41 @@ TEST_F(OutputLockTest, TheLockFileIsLockedWhileHeld) {
   ASSERT_GE(fd, 0);
   EXPECT_NE(flock(fd, LOCK_EX | LOCK_NB), 0);
   close(fd);
+}
+
+// A lock held elsewhere is refused by name (what the file is to the run, the
+// path, the holder); a free one, or none, is not, and nothing is made,
+// locked or removed.
+TEST_F(OutputLockTest, CheckNotLockedRefusesOnlyAHeldLock) {
+  const std::string out = Path("part-0001.h5");
+  EXPECT_EQ(OutputErrorOf([&] { CheckNotLocked(out, "output file"); }), "");
+  EXPECT_FALSE(fs::exists(LockPath(out))) << "the check made a lock file";
+  {
+    OutputLock other(out);
+    const std::string error = OutputErrorOf([&] { CheckNotLocked(out, "output file"); });
+    EXPECT_NE(error.find("output file '" + out + "': another run is writing this output (host "), std::string::npos)
+        << error;
+    EXPECT_NE(error.find(", pid " + std::to_string(getpid()) + " holds the lock file " + LockPath(out) + "): wait"),
+              std::string::npos)
+        << error;
+    // The check leaves the holder's lock as it was.
+    UniqueFd fd(open(LockPath(out).c_str(), O_RDONLY));
+    ASSERT_TRUE(fd);
+    EXPECT_NE(flock(fd.get(), LOCK_EX | LOCK_NB), 0);
+  }
+  testing::WriteFile(LockPath(out), "host elsewhere, pid 1\n");
+  EXPECT_EQ(OutputErrorOf([&] { CheckNotLocked(out); }), "");
+  EXPECT_TRUE(fs::exists(LockPath(out))) << "the check removed a lock file";
+  // Right after a check, the lock is free to take.
+  EXPECT_EQ(OutputErrorOf([&] { OutputLock lock(out, "output file"); }), "");
+}
+
+// A lock of an output file names the file as such.
+TEST_F(OutputLockTest, ALockNamesWhatItLocks) {
+  const std::string out = Path("part-0001.h5");
+  OutputLock first(out, "output file");
+  const std::string error = OutputErrorOf([&] { OutputLock second(out, "output file"); });
+  EXPECT_EQ(error.rfind("output file '" + out + "': another run is writing this output", 0), 0u) << error;
 }
 
 TEST_F(OutputLockTest, OutputFilesThatAreAnInputAreRefused) {

@@ -250,26 +250,26 @@ std::string InputConversionIdentity(const JobConfig& job) {
   return s.str();
 }
 
-std::string ResumeIdentity(const JobConfig& job, const JobPlan& plan, int64_t input_mtime_ns) {
+namespace {
+
+// The identity's lines after the input files': datasets, sources, settings,
+// model and outputs. With `per_row`, the input datasets' shapes are given
+// per row (an output file of output.per_input holds one input file's rows,
+// which its "input.file" line counts); otherwise whole.
+std::string SettingsIdentity(const JobConfig& job, const JobPlan& plan, bool per_row) {
   std::ostringstream s;
-  if (plan.input_files.size() > 1) {
-    // Each file by path, first: a refusal then names the file that changed.
-    for (const auto& file : plan.input_files)
-      s << "input.file " << file.path << ": rows " << file.rows << ", size " << file.stamp.size << ", mtime_ns "
-        << file.stamp.mtime_ns << "\n";
-    s << "rows: " << plan.rows << "\n";
-  } else {
-    s << "rows: " << plan.rows << "\n";
-    s << "input_file.size: " << plan.input_file_size << "\n";
-    s << "input_file.mtime_ns: " << input_mtime_ns << "\n";
-  }
   // The names in order, then each dataset: a reordered list feeds the model
   // differently even when every dataset is the same.
   std::string names;
   for (const auto& in : plan.inputs) names += (names.empty() ? "" : ", ") + in.name;
   s << "input.datasets: [" << names << "]\n";
-  for (const auto& in : plan.inputs)
-    s << "input.dataset." << in.name << ": " << DTypeName(in.dtype) << " " << ShapeString(in.shape) << "\n";
+  for (const auto& in : plan.inputs) {
+    if (per_row)
+      s << "input.dataset." << in.name << ": " << DTypeName(in.dtype) << " "
+        << ShapeString(Shape(in.shape.begin() + (in.shape.empty() ? 0 : 1), in.shape.end())) << " per row\n";
+    else
+      s << "input.dataset." << in.name << ": " << DTypeName(in.dtype) << " " << ShapeString(in.shape) << "\n";
+  }
   // Keyed by path, so that a refusal names the file that changed.
   for (const auto& src : plan.input_sources)
     s << "input.source " << src.path << ": size " << src.stamp.size << ", mtime_ns " << src.stamp.mtime_ns << "\n";
@@ -294,6 +294,35 @@ std::string ResumeIdentity(const JobConfig& job, const JobPlan& plan, int64_t in
   for (const auto& out : plan.outputs)
     s << "output.dataset." << out.name << ": " << DTypeName(out.dtype) << " " << ShapeString(out.row_shape) << "\n";
   return s.str();
+}
+
+constexpr std::string_view kInputFileKey = "input.file ";
+
+// An input file's line of an identity: "input.file PATH: rows R, size S, mtime_ns M".
+std::string InputFileLine(const InputShard& file) {
+  return std::string(kInputFileKey) + file.path + ": rows " + std::to_string(file.rows) + ", size " +
+         std::to_string(file.stamp.size) + ", mtime_ns " + std::to_string(file.stamp.mtime_ns) + "\n";
+}
+
+}  // namespace
+
+std::string ResumeIdentity(const JobConfig& job, const JobPlan& plan, int64_t input_mtime_ns) {
+  std::ostringstream s;
+  if (plan.input_files.size() > 1) {
+    // Each file by path, first: a refusal then names the file that changed.
+    for (const auto& file : plan.input_files) s << InputFileLine(file);
+    s << "rows: " << plan.rows << "\n";
+  } else {
+    s << "rows: " << plan.rows << "\n";
+    s << "input_file.size: " << plan.input_file_size << "\n";
+    s << "input_file.mtime_ns: " << input_mtime_ns << "\n";
+  }
+  s << SettingsIdentity(job, plan, false);
+  return s.str();
+}
+
+std::string ShardIdentity(const JobConfig& job, const JobPlan& plan, size_t file) {
+  return InputFileLine(plan.input_files.at(file)) + SettingsIdentity(job, plan, true);
 }
 
 namespace {
@@ -358,6 +387,38 @@ std::string IdentityDifference(const std::string& recorded, const std::string& n
   for (const auto& [key, value] : was)
     if (find(is, key) == "(absent)") return key + " was '" + value + "' when the output was started, is absent now";
   return "";
+}
+
+ShardIdentityDifference CompareShardIdentity(const std::string& recorded, const std::string& now) {
+  auto split = [](const std::string& text, std::vector<std::string>& files) {
+    std::string rest;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) {
+      if (line.starts_with(kInputFileKey))
+        files.push_back(line.substr(kInputFileKey.size()));
+      else
+        rest += line + "\n";
+    }
+    return rest;
+  };
+  std::vector<std::string> was_files, is_files;
+  const std::string was = split(recorded, was_files), is = split(now, is_files);
+  ShardIdentityDifference d;
+  if (was_files.size() != 1) {  // the job's identity, as files written before ShardIdentity record
+    d.earlier_format = true;
+    return d;
+  }
+  d.settings = IdentityDifference(was, is);
+  const std::string& then_file = was_files.front();
+  const std::string& now_file = is_files.at(0);
+  const size_t then_colon = then_file.find(": "), now_colon = now_file.find(": ");
+  const std::string then_path = then_file.substr(0, then_colon), now_path = now_file.substr(0, now_colon);
+  if (then_path != now_path)
+    d.input = "it was started from input file " + then_path + ", not " + now_path;
+  else if (then_file != now_file)
+    d.input = "input file " + now_path + " was '" + then_file.substr(then_colon + 2) +
+              "' when the output was started, is '" + now_file.substr(now_colon + 2) + "' now";
+  return d;
 }
 
 }  // namespace mpsbatch

@@ -98,7 +98,6 @@ void PlanOnRankZero(Communicator& comm, PlannedJob& p, const std::function<void(
   for (const auto& src : p.plan.input_sources) reads.emplace_back("input.path's " + src.role, src.path);
   if (job.output.per_input) {
     p.shard_outputs = PlanShardOutputs(job, p.plan.input_files, reads, p.restart, p.dry_run, p.output_lock);
-    if (job.resume) p.resume = ResumeShardOutputs(p.shard_outputs, p.plan.input_files);
   } else {
     CheckOutputFiles(job.output.path, reads);
     CheckOutputPath(job.output.path, job.output.overwrite, p.dry_run ? FolderCheck::kNoWrite : FolderCheck::kProbeFile);
@@ -150,12 +149,17 @@ void PlanOnRankZero(Communicator& comm, PlannedJob& p, const std::function<void(
   p.probe_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_probe).count();
   std::tie(p.plan.model_sha256, p.plan.compiled_sha256) = hashes.get();
   p.identity = ResumeIdentity(job, p.plan, p.plan.input_files.front().stamp.mtime_ns);
-  if (job.output.per_input) CheckShardIdentities(p.shard_outputs, p.identity);
-  if (p.resume) {
+  if (job.output.per_input) {
+    // Each file is judged by its own identity; what is left to resume, after.
+    CheckShardIdentities(p.shard_outputs, job, p.plan, p.identity);
+    if (job.resume) p.resume = ResumeShardOutputs(p.shard_outputs, p.plan.input_files);
+  } else if (p.resume) {
     const std::string difference = IdentityDifference(p.resume->identity, p.identity);
     if (!difference.empty())
       throw ConfigError("cannot resume " + PartialPath(job.output.path) + ": " + difference +
                         "; run with --restart instead of --resume to discard its chunks and start again");
+  }
+  if (p.resume) {
     if (p.resume->chunk_rows > p.plan.rows)
       throw OutputError(PartialPath(job.output.path) + ": records chunks of " + std::to_string(p.resume->chunk_rows) +
                         " rows for " + std::to_string(p.plan.rows) + " rows");

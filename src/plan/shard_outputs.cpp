@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "common/error.h"
+#include "common/log.h"
 #include "config/output_rules.h"
 #include "plan/job_plan.h"
 
@@ -98,16 +99,46 @@ std::vector<int64_t> FileFirstChunks(const ChunkPlan& chunks, size_t files) {
   return first;
 }
 
-void CheckShardIdentities(const std::vector<ShardOutput>& outputs, const std::string& identity) {
-  for (const auto& out : outputs) {
+namespace {
+
+// Throws, or clears `out.earlier` (logging why), where its input file is not
+// the one its output was started from: `difference` says how.
+void JudgeChangedInput(ShardOutput& out, const std::string& input, const std::string& difference, bool overwrite) {
+  if (!out.committed) {
+    spdlog::warn(
+        "scoring {} again from its first row: its partial file {} cannot be resumed, as {}; its {} saved "
+        "chunk(s) are discarded",
+        input, PartialPath(out.path), difference, out.earlier->done.size());
+  } else if (overwrite) {
+    spdlog::warn("scoring {} again and replacing its output {} (output.overwrite: true): {}", input, out.path,
+                 difference);
+  } else {
+    throw ConfigError("cannot resume: " + out.path + " no longer matches its input file " + input + " (" + difference +
+                      "); set output.overwrite: true to score that file again and replace its output, or move " +
+                      out.path + " away (it is then scored again)");
+  }
+  out.earlier.reset();
+  out.committed = false;
+}
+
+}  // namespace
+
+void CheckShardIdentities(std::vector<ShardOutput>& outputs, const JobConfig& job, const JobPlan& plan,
+                          const std::string& job_identity) {
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    ShardOutput& out = outputs[i];
+    out.identity = ShardIdentity(job, plan, i);
     if (!out.earlier) continue;
-    const std::string difference = IdentityDifference(out.earlier->identity, identity);
-    if (!difference.empty() && out.committed)
-      throw ConfigError("cannot resume: " + out.path + " was committed by another job (" + difference +
+    const ShardIdentityDifference d = CompareShardIdentity(out.earlier->identity, out.identity);
+    const std::string settings =
+        d.earlier_format ? IdentityDifference(out.earlier->identity, job_identity) : d.settings;
+    if (!settings.empty() && out.committed)
+      throw ConfigError("cannot resume: " + out.path + " was committed by another job (" + settings +
                         "); move it away, or run without --resume and with output.overwrite: true to replace it");
-    if (!difference.empty())
-      throw ConfigError("cannot resume " + PartialPath(out.path) + ": " + difference +
+    if (!settings.empty())
+      throw ConfigError("cannot resume " + PartialPath(out.path) + ": " + settings +
                         "; run with --restart instead of --resume to discard its chunks and start again");
+    if (!d.input.empty()) JudgeChangedInput(out, plan.input_files[i].path, d.input, job.output.overwrite);
   }
 }
 

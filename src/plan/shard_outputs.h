@@ -21,6 +21,7 @@
 
 #include "config/job.h"
 #include "plan/chunk_plan.h"
+#include "plan/job_plan.h"
 #include "read/input_set.h"
 #include "write/output_lock.h"
 #include "write/partial_file.h"
@@ -34,6 +35,8 @@ struct ShardOutput {
   // its partial file; nullopt: nothing, the file is started anew.
   std::optional<PartialState> earlier;
   bool committed = false;
+  // What the file records of this run (ShardIdentity), once it is known.
+  std::string identity;
 };
 
 // The output paths of `files` under `pattern`, in input order. Throws
@@ -55,17 +58,25 @@ std::vector<ShardOutput> PlanShardOutputs(const JobConfig& job, const std::vecto
                                           const std::vector<KeyedPath>& reads, bool restart, bool dry_run,
                                           std::unique_ptr<OutputLock>& lock);
 
-// What the plan resumes from the files an earlier run left, all of one chunk
-// size (OutputError if not): that chunk size, the job's chunk ids done (every
-// chunk of a committed file, the journal's of a partial one) and the first
-// file's identity; nullopt when no file was left.
+// What the plan resumes from the files an earlier run left (after
+// CheckShardIdentities), all of one chunk size (OutputError if not): that
+// chunk size, the job's chunk ids done (every chunk of a committed file, the
+// journal's of a partial one) and the first file's identity; nullopt when no
+// file was left.
 std::optional<PartialState> ResumeShardOutputs(const std::vector<ShardOutput>& outputs,
                                                const std::vector<InputShard>& files);
 
-// Once the run's identity is known: throws ConfigError, naming the file and
-// what differs, unless every file an earlier run left was started by this
-// job.
-void CheckShardIdentities(const std::vector<ShardOutput>& outputs, const std::string& identity);
+// Once the run is planned: records in each output its ShardIdentity and
+// judges what an earlier run left of it by what concerns that file, the
+// job's settings and model and its own input file. Throws ConfigError,
+// naming the file and what differs, when the settings differ. Where only its
+// input file differs (changed, or another file now maps to it): a partial
+// file is started afresh (its chunks describe rows that are no longer
+// there); a committed one is scored again and replaced with
+// output.overwrite, and refused naming the input file, its output and the
+// fix without it. Each file started afresh is logged as a warning.
+void CheckShardIdentities(std::vector<ShardOutput>& outputs, const JobConfig& job, const JobPlan& plan,
+                          const std::string& job_identity);
 
 // The first chunk id of each of `files` input files in `chunks`, and one past
 // the last chunk: file i's chunks are [first[i], first[i + 1]).

@@ -50,6 +50,7 @@ OutputSet::OutputSet(const PlannedJob& p, std::function<void(ResultWriter&, bool
     File f;
     f.input = inputs[i].path;
     f.output = out.path;
+    f.identity = out.identity;
     f.stamp = inputs[i].stamp;
     f.first_row = row;
     f.rows = inputs[i].rows;
@@ -100,7 +101,7 @@ ResultWriter& OutputSet::Writer(File& f) {
     f.writer->SetChunkRows(rows_of);
     f.writer->CheckRecordedChunks(f.earlier->records);
   } else {
-    f.writer = std::make_unique<ResultWriter>(f.output, outputs_, f.rows, p_.identity, p_.plan.chunk_rows);
+    f.writer = std::make_unique<ResultWriter>(f.output, outputs_, f.rows, f.identity, p_.plan.chunk_rows);
     f.writer->SetChunkRows(rows_of);
   }
   header_(*f.writer, !f.earlier);

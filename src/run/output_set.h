@@ -69,6 +69,7 @@ class OutputSet final : public ChunkSink {
  private:
   struct File {
     std::string input, output;
+    std::string identity;  // what the file records of this run (ShardIdentity)
     FileStamp stamp;
     int64_t first_row = 0, rows = 0;
     int64_t first_chunk = 0, chunks = 0;

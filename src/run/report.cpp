@@ -35,7 +35,8 @@ std::string ResumeLine(const PlannedJob& p) {
   if (!p.job.resume) return "";
   if (!p.resume && p.job.output.per_input)
     return "  resume: no output file of an earlier run under " + p.job.output.path + "; scoring every row";
-  if (!p.resume) return "  resume: no partial output at " + PartialPath(p.job.output.path) + "; scoring every row";
+  if (!p.resume)
+    return "  resume: no partial output to resume at " + PartialPath(p.job.output.path) + "; scoring every row";
   // The earlier run's chunk size, which this run keeps (known before the plan's).
   JobPlan earlier = p.plan;
   earlier.chunk_rows = p.resume->chunk_rows;
@@ -84,10 +85,11 @@ void LogPlanHead(const PlannedJob& p, int ranks) {
   spdlog::info("  model: {} on {}, {}; output: {}", job.model_path, DeviceRequestName(job.device),
                PrecisionName(job.precision), job.output.path);
   if (const std::string files = ShardOutputsLine(p); !files.empty()) spdlog::info("{}", files);
-  if (job.resume) spdlog::info("{}", ResumeLine(p));
 }
 
 void LogPlanChunks(const PlannedJob& p, int ranks) {
+  // Here, once the plan is complete: a resume refused while planning says nothing of chunks done.
+  if (p.job.resume) spdlog::info("{}", ResumeLine(p));
   const ChunkPlan chunks = PlanChunks(p.plan, ranks);
   const int64_t to_score = chunks.num_chunks() - (p.resume ? static_cast<int64_t>(p.resume->done.size()) : 0);
   std::string idle;

@@ -50,10 +50,10 @@ void WriteHeaderAttributes(ResultWriter& w, const PlannedJob& p, int ranks, cons
 
 // The log's account of the job before scoring, in the order it becomes
 // known, so that a slow start-up is never silent. First, before any model is
-// loaded: the input and its rows, the ranks, batch, path, model and output,
-// and what a resumed run takes over.
+// loaded: the input and its rows, the ranks, batch, path, model and output.
 void LogPlanHead(const PlannedJob& p, int ranks);
-// Once rank 0 has probed the model: the chunks (and how many ranks they leave
+// Once rank 0 has probed the model and accepted what an earlier run left:
+// what a resumed run takes over, the chunks (and how many ranks they leave
 // idle) and the outputs.
 void LogPlanChunks(const PlannedJob& p, int ranks);
 // Once every rank has its engine: the start-up times, the engines (`threads`

@@ -11,6 +11,7 @@
 #include <system_error>
 
 #include "common/error.h"
+#include "common/log.h"
 #include "common/unique_fd.h"
 #include "hdf5/handle.h"
 
@@ -26,15 +27,26 @@ std::optional<PartialState> ReadPartial(const std::string& final_path) {
   const std::string partial = PartialPath(final_path);
   if (!fs::exists(partial)) return std::nullopt;
   H5Handle file(H5Fopen(partial.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
-  if (!file.valid())
-    throw OutputError("cannot resume from " + partial + ": " + Hdf5Message() + "; " + StartOverAdvice());
+  const std::string unopened = file.valid() ? "" : Hdf5Message();
+  auto identity = file.valid() ? ReadStringAttribute(file.get(), kIdentityAttribute) : std::nullopt;
+  auto chunk_rows = file.valid() ? ReadIntAttribute(file.get(), kChunkRowsAttribute) : std::nullopt;
+  auto run_id = file.valid() ? ReadStringAttribute(file.get(), kRunIdAttribute) : std::nullopt;
+  if (!identity || !chunk_rows || *chunk_rows < 1 || !run_id) {
+    const std::string why =
+        unopened.empty() ? "it does not record the run that wrote it (or an older mpsbatch wrote it)" : unopened;
+    // A run killed while it created the file leaves it without its metadata
+    // and its journal without records: nothing is lost by starting it again.
+    const int64_t listed = JournalRecordsBySize(JournalPath(final_path));
+    if (listed == 0) {
+      spdlog::info("starting {} afresh: it cannot be resumed ({}) and its journal lists no finished chunk", partial,
+                   why);
+      return std::nullopt;
+    }
+    throw OutputError("cannot resume from " + partial + ": " + why + ", while its journal " + JournalPath(final_path) +
+                      " lists " + std::to_string(listed) + " finished chunk(s); " +
+                      "remove both files and run --resume again to score that file's rows again");
+  }
   PartialState state;
-  auto identity = ReadStringAttribute(file.get(), kIdentityAttribute);
-  auto chunk_rows = ReadIntAttribute(file.get(), kChunkRowsAttribute);
-  auto run_id = ReadStringAttribute(file.get(), kRunIdAttribute);
-  if (!identity || !chunk_rows || *chunk_rows < 1 || !run_id)
-    throw OutputError("cannot resume from " + partial + ": it does not record the run that wrote it (or an older " +
-                      "mpsbatch wrote it); " + StartOverAdvice());
   state.identity = *identity;
   state.chunk_rows = *chunk_rows;
   // A tail torn by a crash is ignored: its chunks are scored again.

@@ -37,8 +37,12 @@ struct PartialState {
 };
 
 // The state of PartialPath(final_path), or nullopt if there is no partial
-// file. Throws OutputError if it exists but cannot be read as one, or its
-// journal is not its own or is damaged (see ReadJournal).
+// file, or one that cannot be read as one (HDF5 cannot open it, or it lacks
+// the run's attributes: a run killed while it created the file) beside a
+// journal that lists no chunk: that file is to be started afresh, as an info
+// line says. Throws OutputError, naming both files and the fix, if it cannot
+// be read while its journal lists chunks, or if its journal is not its own or
+// is damaged (see ReadJournal).
 std::optional<PartialState> ReadPartial(const std::string& final_path);
 
 // What the committed output at `final_path` records of the run that wrote

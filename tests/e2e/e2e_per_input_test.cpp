@@ -10,6 +10,8 @@
 // file, through two patterns or as a per-input file and a single output, do
 // not both write it: the second is refused and the first ends with a clean
 // run's bits.
+// A --resume judges each file by its own input file and starts afresh a
+// partial file a kill left without its metadata.
 #include <csignal>
 #include <regex>
 
@@ -69,6 +71,16 @@ fs::path WriteHangJob(const fs::path& dir, const std::string& input, const fs::p
                               "\n  datasets: [x]\noutput:\n  path: " + (out / "{stem}.h5").string() +
                               "\n  per_input: true\n  datasets: [y]\n");
   return job;
+}
+
+// Rewrites input file `path` with `rows` rows of the fixture's x_f32 from row
+// `first`, its modification time 3 s past the old one: a shard regenerated.
+void RegenerateShard(const std::string& path, int64_t first, int64_t rows) {
+  const auto mtime = fs::last_write_time(path);
+  InputFile source(Fixture("inputs.h5"));
+  const DatasetInfo info = source.Describe("x_f32");
+  testing::WriteRowsAs(source, info, first, rows, path, info.dtype);
+  fs::last_write_time(path, mtime + std::chrono::seconds(3));
 }
 
 }  // namespace
@@ -458,6 +470,112 @@ TEST_F(E2E, PerInputRefusedMidRunResumes) {
   const RunResult resumed = RunMpsbatch(1, job, With(kSlow, {"--resume"}));
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
   for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(ReadFloatsBytes(got[i], "y"), ReadFloatsBytes(want[i], "y")) << i;
+}
+
+// A kill of rank 0 while it creates a file's partial file leaves one without
+// its HDF5 metadata (0 or 96 bytes) beside a journal that lists no chunk:
+// --resume starts that file afresh, saying so, and completes it to the clean
+// run's bits, the committed files left as they were. Beside a journal that
+// lists chunks, such a file is refused, naming it and the fix.
+TEST_F(E2E, PerInputResumeStartsAfreshAPartialFileKilledAtItsCreation) {
+  const auto data = dir_ / "data";
+  fs::create_directories(data);
+  testing::WriteShards(Fixture("inputs.h5"), "x_f32", data, Counts(3));
+  const auto job = WriteJob(dir_, "two_outputs.pt", "[x_f32]", "[logits, probs]");
+  // A forced path and batches of one row: the same bits on whichever rank scores a row.
+  const auto args =
+      With({"--set", "input.path=" + (data / "part-*.h5").string(), "--set", "path=eager", "--set", "batch_size=1"},
+           PerInput(dir_ / "o"));
+  auto r = RunMpsbatch(2, job, args);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto outs = Outputs(dir_ / "o", 3);
+  const std::string want = Bytes(outs[1], "logits");
+  const auto kept = fs::last_write_time(outs[0]);
+  const std::string partial = PartialPath(outs[1]);
+  for (const uintmax_t bytes : {0u, 96u}) {
+    fs::rename(outs[1], partial);
+    fs::resize_file(partial, bytes);
+    testing::WriteFile(JournalPath(outs[1]), EncodeJournalHeader(NewRunId()));
+    r = RunMpsbatch(2, job, With(args, {"--resume"}));
+    ASSERT_EQ(r.exit_code, 0) << bytes << " bytes\n" << r.output;
+    EXPECT_NE(r.output.find("starting " + partial + " afresh"), std::string::npos) << r.output;
+    EXPECT_EQ(Bytes(outs[1], "logits"), want) << bytes << " bytes";
+    EXPECT_FALSE(fs::exists(partial));
+    EXPECT_FALSE(fs::exists(JournalPath(outs[1])));
+  }
+  EXPECT_EQ(fs::last_write_time(outs[0]), kept);
+
+  fs::rename(outs[1], partial);
+  fs::resize_file(partial, 96);
+  testing::WriteFile(JournalPath(outs[1]), EncodeJournalHeader(NewRunId()) + EncodeJournalRecords({{0, 0}}));
+  r = RunMpsbatch(2, job, With(args, {"--resume"}));
+  EXPECT_EQ(r.exit_code, 7) << r.output;
+  EXPECT_NE(r.output.find("cannot resume from " + partial + ": "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("while its journal " + JournalPath(outs[1]) +
+                          " lists 1 finished chunk(s); remove both files and run --resume again"),
+            std::string::npos)
+      << r.output;
+  EXPECT_TRUE(fs::exists(partial));
+}
+
+// Each output file is judged by what concerns it: the job's settings and its
+// own input file. A shard regenerated after its output was committed is
+// named by a --resume, with the fix (not every file called another job's,
+// nor the change passed over), and scored again alone with
+// output.overwrite; a shard regenerated under its partial file has that file
+// started afresh. Each ends with a clean run's bits over the new input.
+TEST_F(E2E, PerInputResumeJudgesEachFileByItsOwnInputFile) {
+  const auto data = dir_ / "data";
+  fs::create_directories(data);
+  const auto inputs = testing::WriteShards(Fixture("inputs.h5"), "x_f32", data, Counts(3));
+  const auto job = WriteJob(dir_, "two_outputs.pt", "[x_f32]", "[logits, probs]");
+  // A forced path and batches of one row: the same bits on whichever rank scores a row.
+  const std::vector<std::string> glob{
+      "--set", "input.path=" + (data / "part-*.h5").string(), "--set", "path=eager", "--set", "batch_size=1"};
+  const auto args = With(glob, PerInput(dir_ / "o"));
+  auto r = RunMpsbatch(2, job, args);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto outs = Outputs(dir_ / "o", 3);
+  const std::string before = Bytes(outs[1], "logits");
+
+  RegenerateShard(inputs[1], 60, 5);
+  r = RunMpsbatch(2, job, With(args, {"--resume"}));
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_NE(r.output.find("cannot resume: " + outs[1] + " no longer matches its input file " + inputs[1] +
+                          " (input file " + inputs[1] + " was 'rows 5, size "),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("set output.overwrite: true to score that file again and replace its output, or move " +
+                          outs[1] + " away"),
+            std::string::npos)
+      << r.output;
+  EXPECT_EQ(r.output.find("committed by another job"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("chunks done by an earlier run"), std::string::npos) << r.output;
+  EXPECT_EQ(Bytes(outs[1], "logits"), before);
+
+  const auto kept = fs::last_write_time(outs[0]);
+  r = RunMpsbatch(2, job, With(args, {"--resume", "--set", "output.overwrite=true"}));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("scoring " + inputs[1] + " again and replacing its output " + outs[1]), std::string::npos)
+      << r.output;
+  EXPECT_EQ(fs::last_write_time(outs[0]), kept);
+
+  fs::rename(outs[2], PartialPath(outs[2]));
+  RegenerateShard(inputs[2], 0, 58);
+  r = RunMpsbatch(2, job, With(args, {"--resume"}));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("scoring " + inputs[2] + " again from its first row: its partial file " +
+                          PartialPath(outs[2]) + " cannot be resumed, as input file " + inputs[2] + " was 'rows 58"),
+            std::string::npos)
+      << r.output;
+  EXPECT_EQ(fs::last_write_time(outs[0]), kept);
+
+  const auto clean = RunMpsbatch(2, job, With(glob, PerInput(dir_ / "clean")));
+  ASSERT_EQ(clean.exit_code, 0) << clean.output;
+  for (size_t i = 0; i < outs.size(); ++i)
+    for (const char* name : {"logits", "probs"})
+      EXPECT_EQ(Bytes(outs[i], name), Bytes(Outputs(dir_ / "clean", 3)[i], name)) << i << " " << name;
+  EXPECT_NE(Bytes(outs[1], "logits"), before);
 }
 
 }  // namespace mpsbatch::e2e

@@ -156,4 +156,23 @@ TEST_F(E2E, ResumeToleratesATornLastRecord) {
   EXPECT_EQ(r.exit_code, 5) << r.output;  // the poisoned rows fail again
 }
 
+// A kill while the partial file is created leaves it without its HDF5
+// metadata (96 bytes) beside a journal that lists no chunk: --resume starts
+// it afresh, saying so, and ends with a clean run's bits, as under
+// output.per_input.
+TEST_F(E2E, ResumeStartsAfreshAPartialFileKilledAtItsCreation) {
+  const auto job = WriteJob(dir_, "mlp.pt", "[x_f32]", "[y]", "path: eager\n");
+  auto r = RunMpsbatch(2, job);
+  EXPECT_RUN_OK(r);
+  const std::string want = ReadFloatsBytes(Out(), "y");
+  fs::rename(Out(), Out() + ".partial");
+  fs::resize_file(Out() + ".partial", 96);
+  testing::WriteFile(Out() + ".partial.chunks", EncodeJournalHeader(NewRunId()));
+  r = RunMpsbatch(2, job, {"--resume"});
+  EXPECT_RUN_OK(r);
+  EXPECT_NE(r.output.find("starting " + Out() + ".partial afresh"), std::string::npos) << r.output;
+  EXPECT_EQ(ReadFloatsBytes(Out(), "y"), want);
+  EXPECT_FALSE(fs::exists(Out() + ".partial"));
+}
+
 }  // namespace mpsbatch::e2e

@@ -140,6 +140,46 @@ TEST(ResumeIdentity, DifferenceNamesTheFirstChangedKey) {
   EXPECT_EQ(IdentityDifference(ResumeIdentity(job, named, 42), ResumeIdentity(job, named, 42)), "");
 }
 
+// An output file of output.per_input records its own input file beside the
+// job's settings: another input file's change is none of its concern, its
+// own is told apart from a change of the settings, and a file that records
+// the whole job's identity is left to the caller.
+TEST(ShardIdentity, ConcernsItsOwnInputFileAndTheSettings) {
+  JobConfig job;
+  job.output.per_input = true;
+  JobPlan plan;
+  plan.rows = 12;
+  plan.model_sha256 = "aaa";
+  plan.inputs = {{"x", DType::kUInt8, {12, 4}}};
+  plan.outputs = {{"y", DType::kFloat32, {3}}};
+  plan.input_files = {{"/d/a.h5", 5, {100, 1}}, {"/d/b.h5", 7, {200, 2}}};
+  const std::string a = ShardIdentity(job, plan, 0), b = ShardIdentity(job, plan, 1);
+  EXPECT_EQ(a.rfind("input.file /d/a.h5: rows 5, size 100, mtime_ns 1\n", 0), 0u) << a;
+  EXPECT_EQ(a.find("/d/b.h5"), std::string::npos) << a;
+  EXPECT_NE(a.find("input.dataset.x: uint8 [4] per row\n"), std::string::npos) << a;
+
+  JobPlan changed = plan;
+  changed.input_files[1] = {"/d/b.h5", 9, {300, 3}};
+  changed.rows = 14;
+  changed.inputs[0].shape = {14, 4};
+  EXPECT_EQ(CompareShardIdentity(a, ShardIdentity(job, changed, 0)).settings, "");
+  EXPECT_EQ(CompareShardIdentity(a, ShardIdentity(job, changed, 0)).input, "");
+  const ShardIdentityDifference own = CompareShardIdentity(b, ShardIdentity(job, changed, 1));
+  EXPECT_EQ(own.settings, "");
+  EXPECT_EQ(own.input,
+            "input file /d/b.h5 was 'rows 7, size 200, mtime_ns 2' when the output was started, is 'rows 9, size 300, "
+            "mtime_ns 3' now");
+  EXPECT_EQ(CompareShardIdentity(a, b).input, "it was started from input file /d/a.h5, not /d/b.h5");
+
+  JobPlan other = plan;
+  other.model_sha256 = "bbb";
+  const ShardIdentityDifference model = CompareShardIdentity(a, ShardIdentity(job, other, 0));
+  EXPECT_EQ(model.settings, "model.sha256 was 'aaa' when the output was started, is 'bbb' now");
+  EXPECT_EQ(model.input, "");
+  EXPECT_FALSE(model.earlier_format);
+  EXPECT_TRUE(CompareShardIdentity(ResumeIdentity(job, plan, 0), a).earlier_format);
+}
+
 // Everything else that changes the numbers: the compiled package, the path
 // forced, the precision, and each file the input's rows come from, by path.
 TEST(ResumeIdentity, CoversThePackagePathPrecisionAndSourceFiles) {

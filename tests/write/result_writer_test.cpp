@@ -115,7 +115,11 @@ TEST_F(ResultWriterTest, FailedCreateLeavesSomeoneElsesPartialFile) {
 TEST_F(ResultWriterTest, ResumeNeedsAPartialFileWithTheSameDatasets) {
   const std::string out = Path("out.h5");
   EXPECT_FALSE(ReadPartial(out).has_value());
+  // Unreadable with no chunk recorded (a kill while the file was created):
+  // nothing to resume, the file is started afresh; with chunks recorded, refused.
   testing::WriteFile(PartialPath(out), "not hdf5");
+  EXPECT_FALSE(ReadPartial(out).has_value());
+  testing::WriteFile(JournalPath(out), std::string(48, 'j'));
   EXPECT_THROW(ReadPartial(out), OutputError);
   {
     ResultWriter w(out, {{"y", DType::kFloat32, {3}}}, 5, "x: 1\n", 1);

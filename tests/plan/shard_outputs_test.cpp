@@ -114,5 +114,53 @@ TEST(ShardOutputs, FirstChunkOfEachFileSkipsFilesWithoutRows) {
   EXPECT_EQ(FileFirstChunks(chunks, 3), (std::vector<int64_t>{0, 3, 3, 5}));
 }
 
+// What an earlier run left of each file is judged by that file's identity:
+// a change of another file's input concerns it not; a change of its own
+// input starts a partial file afresh, and scores a committed one again with
+// output.overwrite or refuses it, naming the input, the output and the fix;
+// a change of the job's settings is refused for any file.
+TEST(ShardOutputs, EachFileIsJudgedByItsOwnInputFile) {
+  JobConfig job;
+  job.output.per_input = true;
+  JobPlan then;
+  then.model_sha256 = "aaa";
+  then.input_files = {{"/d/a.h5", 4, {10, 1}}, {"/d/b.h5", 4, {10, 2}}, {"/d/c.h5", 4, {10, 3}}};
+  auto earlier = [&](const JobPlan& plan, size_t i, bool committed) {
+    ShardOutput out;
+    out.path = "/o/" + std::to_string(i) + ".h5";
+    out.earlier =
+        PartialState{ShardIdentity(job, plan, i), 2, committed ? std::vector<int64_t>{} : std::vector<int64_t>{0}, {}};
+    out.committed = committed;
+    return out;
+  };
+  JobPlan now = then;
+  now.input_files[1].stamp.mtime_ns = 20;
+  now.input_files[2].stamp.mtime_ns = 30;
+  std::vector<ShardOutput> outputs{earlier(then, 0, true), earlier(then, 1, true), earlier(then, 2, false)};
+  try {
+    CheckShardIdentities(outputs, job, now, ResumeIdentity(job, now, 0));
+    FAIL() << "a changed input under a committed file without output.overwrite";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot resume: /o/1.h5 no longer matches its input file /d/b.h5 (input file "
+                                         "/d/b.h5 was 'rows 4, size 10, mtime_ns 2' when the output was started, is "
+                                         "'rows 4, size 10, mtime_ns 20' now); set output.overwrite: true"),
+              std::string::npos)
+        << e.what();
+  }
+  job.output.overwrite = true;
+  outputs = {earlier(then, 0, true), earlier(then, 1, true), earlier(then, 2, false)};
+  CheckShardIdentities(outputs, job, now, ResumeIdentity(job, now, 0));
+  EXPECT_TRUE(outputs[0].committed);
+  EXPECT_TRUE(outputs[0].earlier.has_value());
+  EXPECT_FALSE(outputs[1].committed);
+  EXPECT_FALSE(outputs[1].earlier.has_value());
+  EXPECT_FALSE(outputs[2].earlier.has_value());
+  EXPECT_EQ(outputs[2].identity, ShardIdentity(job, now, 2));
+
+  now.model_sha256 = "bbb";
+  outputs = {earlier(then, 0, true)};
+  EXPECT_THROW(CheckShardIdentities(outputs, job, now, ResumeIdentity(job, now, 0)), ConfigError);
+}
+
 }  // namespace
 }  // namespace mpsbatch

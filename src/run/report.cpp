@@ -34,7 +34,7 @@ std::string ShardOutputsLine(const PlannedJob& p) {
 std::string ResumeLine(const PlannedJob& p) {
   if (!p.job.resume) return "";
   if (!p.resume && p.job.output.per_input)
-    return "  resume: no output file of an earlier run under " + p.job.output.path + "; scoring every row";
+    return "  resume: no output file of an earlier run to keep under " + p.job.output.path + "; scoring every row";
   if (!p.resume)
     return "  resume: no partial output to resume at " + PartialPath(p.job.output.path) + "; scoring every row";
   // The earlier run's chunk size, which this run keeps (known before the plan's).

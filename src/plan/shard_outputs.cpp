@@ -80,7 +80,8 @@ std::vector<ShardOutput> PlanShardOutputs(const JobConfig& job, const std::vecto
     CheckSavedChunksKept(paths[i], job.resume, restart);
     if (!job.resume) continue;
     outputs[i].earlier = ReadPartial(paths[i]);
-    if (!outputs[i].earlier) {
+    // A partial file started afresh (ReadPartial) still replaces the file.
+    if (!outputs[i].earlier && !std::filesystem::exists(PartialPath(paths[i]))) {
       outputs[i].earlier = ReadCommitted(paths[i]);
       outputs[i].committed = outputs[i].earlier.has_value();
     }

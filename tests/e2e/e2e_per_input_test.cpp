@@ -505,6 +505,18 @@ TEST_F(E2E, PerInputResumeStartsAfreshAPartialFileKilledAtItsCreation) {
   }
   EXPECT_EQ(fs::last_write_time(outs[0]), kept);
 
+  // Killed as it began to replace a committed file (output.overwrite): the
+  // resume replaces it too, and leaves no partial file behind.
+  const std::string replacing = PartialPath(outs[2]);
+  const std::string want2 = Bytes(outs[2], "logits");
+  fs::copy_file(outs[2], replacing);
+  fs::resize_file(replacing, 96);
+  r = RunMpsbatch(2, job, With(args, {"--resume", "--set", "output.overwrite=true"}));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("starting " + replacing + " afresh"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(replacing));
+  EXPECT_EQ(Bytes(outs[2], "logits"), want2);
+
   fs::rename(outs[1], partial);
   fs::resize_file(partial, 96);
   testing::WriteFile(JournalPath(outs[1]), EncodeJournalHeader(NewRunId()) + EncodeJournalRecords({{0, 0}}));

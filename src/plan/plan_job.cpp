@@ -13,6 +13,7 @@
 #include "plan/feed_hint.h"
 #include "plan/job_options.h"
 #include "plan/model_file.h"
+#include "plan/resume_identity.h"
 #include "plan/shard_outputs.h"
 #include "read/input_sources.h"
 #include "write/journal.h"

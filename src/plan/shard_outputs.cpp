@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "config/output_rules.h"
 #include "plan/job_plan.h"
+#include "plan/resume_identity.h"
 
 namespace mpsbatch {
 

@@ -10,6 +10,7 @@
 #include "comm/calibration_exchange.h"
 #include "common/error.h"
 #include "mpsbatch/version.h"
+#include "plan/resume_identity.h"
 #include "run/calibration_cache.h"
 
 namespace mpsbatch {

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "common/error.h"
+#include "plan/resume_identity.h"
 #include "test_util.h"
 
 namespace mpsbatch {

@@ -8,6 +8,7 @@
 
 #include "comm/communicator.h"
 #include "common/error.h"
+#include "common/heap.h"
 #include "common/log.h"
 #include "config/cli.h"
 #include "hdf5/handle.h"
@@ -67,6 +68,7 @@ int Main(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  mpsbatch::KeepFreedMemory();
   // Past a file size limit (ulimit -f), a write should fail with EFBIG and be
   // reported like a full disk, not kill the process with SIGXFSZ.
   std::signal(SIGXFSZ, SIG_IGN);

@@ -1,6 +1,7 @@
 """The slow CPU model of the CPU benchmarks (cpu_slow_model.sh, cpu_paths.sh):
 a small TorchScript conv net with batch norm on 3x32x32 float32 rows, a few
-hundred rows/s per rank at one thread, and ROWS random rows in input.h5.
+hundred rows/s per rank at one thread, ROWS random rows in input.h5, and
+job.yaml: batch 64, path auto, one intra-op thread, no calibration cache.
 Usage: python conv_workload.py WORK_DIR ROWS   (keeps an input of that size)
 """
 import os, sys
@@ -23,3 +24,15 @@ if not os.path.exists(path) or h5py.File(path, "r")["x"].shape[0] != rows:
         f["x"] = np.random.default_rng(0).standard_normal((rows, 3, 32, 32), dtype=np.float32)
 torch.manual_seed(0)
 torch.jit.trace(Net().eval(), torch.zeros(2, 3, 32, 32)).save(os.path.join(work, "model.pt"))
+
+with open(os.path.join(work, "job.yaml"), "w") as f:
+    f.write("""model: {path: model.pt}
+device: cpu
+threads: 1
+batch_size: 64
+path: auto
+calibration_cache: off
+progress: off
+input: {path: input.h5, dataset: x}
+output: {path: out.h5, datasets: [y], overwrite: true}
+""")

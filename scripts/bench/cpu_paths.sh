@@ -14,16 +14,6 @@ reps=${3:-5}
 ranks=${4:-1}
 mkdir -p "$work"
 "$python" scripts/bench/conv_workload.py "$work" "$rows"
-cat >"$work/job.yaml" <<YAML
-model: {path: model.pt}
-device: cpu
-threads: 1
-batch_size: 64
-calibration_cache: off
-progress: off
-input: {path: input.h5, dataset: x}
-output: {path: out.h5, datasets: [y], overwrite: true}
-YAML
 echo "$(nproc) cores, $rows rows of [3, 32, 32] float32, batch 64, $ranks rank(s) of one intra-op thread; $(git rev-parse --short HEAD)"
 : >"$work/runs.txt"
 for rep in $(seq "$reps"); do

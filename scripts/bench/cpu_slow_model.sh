@@ -13,17 +13,6 @@ rows=${2:-8192}
 bin=$(realpath "${3:-build/src/mpsbatch}")
 mkdir -p "$work"
 "$python" scripts/bench/conv_workload.py "$work" "$rows"
-cat >"$work/job.yaml" <<YAML
-model: {path: model.pt}
-device: cpu
-threads: 1
-batch_size: 64
-path: auto
-calibration_cache: off
-progress: off
-input: {path: input.h5, dataset: x}
-output: {path: out.h5, datasets: [y], overwrite: true}
-YAML
 echo "$(nproc) cores, $rows rows of [3, 32, 32] float32, batch 64, one intra-op thread per rank"
 for batch in 64 auto; do
   for ranks in 1 2; do

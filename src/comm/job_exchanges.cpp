@@ -13,19 +13,22 @@ size_t AgreeDepth(Communicator& comm, size_t depth) {
 }
 
 GatheredDevices GatherDevices(Communicator& comm, const DeviceFacts& mine) {
-  GatheredDevices g;
-  g.names = comm.Gather(mine.name, 0);
-  const auto bound = comm.Gather(mine.bound_to_one_core ? "1" : "0", 0);
-  for (size_t r = 0; r < bound.size(); ++r)
-    if (bound[r] == "1") g.bound_to_one += (g.bound_to_one.empty() ? "" : ", ") + std::to_string(r);
-  // One line per rank, "host\tgpu\tdaemon", gathered on rank 0 and sent to all.
+  // One line per rank, "name\tbound\thost\tgpu\tdaemon", gathered on rank 0
+  // and sent to all: one gather for every fact.
+  const auto flag = [](bool b) { return b ? "1" : "0"; };
   std::string all;
-  const auto lines = comm.Gather(comm.host() + "\t" + mine.gpu + "\t" + (mine.mps_daemon ? "1" : "0"), 0);
-  for (const auto& line : lines) all += line + "\n";
+  for (const auto& line : comm.Gather(mine.name + "\t" + flag(mine.bound_to_one_core) + "\t" + comm.host() + "\t" +
+                                          mine.gpu + "\t" + flag(mine.mps_daemon),
+                                      0))
+    all += line + "\n";
   comm.Broadcast(all, 0);
+  GatheredDevices g;
   std::istringstream in(all);
-  for (std::string host, gpu, daemon;
-       std::getline(in, host, '\t') && std::getline(in, gpu, '\t') && std::getline(in, daemon, '\n');) {
+  for (std::string name, bound, host, gpu, daemon; std::getline(in, name, '\t') && std::getline(in, bound, '\t') &&
+                                                   std::getline(in, host, '\t') && std::getline(in, gpu, '\t') &&
+                                                   std::getline(in, daemon, '\n');) {
+    if (bound == "1") g.bound_to_one += (g.bound_to_one.empty() ? "" : ", ") + std::to_string(g.names.size());
+    g.names.push_back(name);
     g.hosts.push_back(host);
     g.gpus.push_back(gpu);
     g.mps_daemon.push_back(daemon == "1");

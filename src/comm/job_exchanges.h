@@ -28,14 +28,14 @@ struct DeviceFacts {
   bool bound_to_one_core = false;  // on a host with more
 };
 
-// Every rank's device: names and core binding on rank 0, the GPU facts on
-// every rank (each rank then finds the ranks that share its GPU).
+// Every rank's device, on every rank (each rank then finds the ranks that
+// share its GPU; rank 0 logs the names and the binding).
 struct GatheredDevices {
-  std::vector<std::string> names;  // rank 0: per rank
-  std::string bound_to_one;        // rank 0: "1, 3": ranks the launcher bound to one core of a host with more
-  std::vector<std::string> hosts;  // every rank: per rank, Communicator::host
-  std::vector<std::string> gpus;   // every rank: per rank, DeviceFacts::gpu
-  std::vector<bool> mps_daemon;    // every rank: per rank, DeviceFacts::mps_daemon
+  std::vector<std::string> names;  // per rank
+  std::string bound_to_one;        // "1, 3": ranks the launcher bound to one core of a host with more
+  std::vector<std::string> hosts;  // per rank, Communicator::host
+  std::vector<std::string> gpus;   // per rank, DeviceFacts::gpu
+  std::vector<bool> mps_daemon;    // per rank, DeviceFacts::mps_daemon
 };
 GatheredDevices GatherDevices(Communicator& comm, const DeviceFacts& mine);
 

@@ -167,16 +167,14 @@ size_t OutputSet::partial() const {
 
 void OutputSet::KeepForResume() noexcept {
   for (auto& f : files_) {
-    if (!f.writer) {
-      f.lock.reset();  // taken, but the file was not created
-      continue;
+    if (f.writer) {
+      if (const std::string lost = f.writer->StopSyncing(); !lost.empty())
+        spdlog::error("{} (the journal lists the chunks recorded before it)", lost);
+      f.writer->KeepForResume();
+      f.writer.reset();
+      f.kept = true;
     }
-    if (const std::string lost = f.writer->StopSyncing(); !lost.empty())
-      spdlog::error("{} (the journal lists the chunks recorded before it)", lost);
-    f.writer->KeepForResume();
-    f.writer.reset();
-    f.lock.reset();
-    f.kept = true;
+    f.lock.reset();  // after the writer; also one taken for a file not yet created
   }
 }
 

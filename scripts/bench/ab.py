@@ -3,14 +3,14 @@
 (A, B, A, B, ...), so a change's effect is measured in one run on one machine
 (docs/performance.md).
 
-The job is bench.py's (WORK/job-cuda.yaml and its input, so run bench.py for
-the workload first). Every run takes its calibration from a cache that a first,
+The job is bench.py's (WORK/job-cuda.yaml, or --job, and its input, so run
+bench.py for the workload first). Every run takes its calibration from a cache that a first,
 unreported run of each build fills (one cache per build), so the runs differ
 only in the builds' code. Prints each run and the medians: the whole command's
 rate, the scoring loop's rate and the time line's parts.
 
 Usage: ab.py --work /tmp/bench-resnet50 --a OLD/mpsbatch --b NEW/mpsbatch [--runs 3] [--ranks 1]
-             [--set key=value ...] [--a-env K=V ...] [--b-env K=V ...] [--json FILE]
+             [--job job-cuda-package.yaml] [--set key=value ...] [--a-env K=V ...] [--b-env K=V ...] [--json FILE]
 (bench.py WORKLOAD --prepare-only --work DIR --mpsbatch X writes DIR's job and input.)
 """
 import argparse
@@ -33,13 +33,14 @@ def main():
     p.add_argument("--b", required=True, help="the changed build's mpsbatch")
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--ranks", type=int, default=1)
+    p.add_argument("--job", default="job-cuda.yaml", help="the job file in WORK (bench.py writes several)")
     p.add_argument("--set", action="append", default=[], help="job overrides, as mpsbatch --set takes them")
     p.add_argument("--a-env", action="append", default=[], help="KEY=VALUE for build A's runs only")
     p.add_argument("--b-env", action="append", default=[], help="KEY=VALUE for build B's runs only")
     p.add_argument("--json", default=None)
     args = p.parse_args()
     bench.json_path = args.json
-    job = os.path.join(args.work, "job-cuda.yaml")
+    job = os.path.join(args.work, args.job)
     name = os.path.basename(os.path.normpath(args.work)).removeprefix("bench-")
     with h5py.File(os.path.join(args.work, "input.h5"), "r") as f:
         rows = f[bench.workloads.DATASET].shape[0]

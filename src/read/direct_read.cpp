@@ -263,16 +263,17 @@ void ReadOnlyFile::ReadRanges(std::vector<FileRange> ranges, std::byte* dest, Th
   };
   std::atomic<bool> done{false};
   if (parts == 1 && beside && helpers && helpers->size() > 0)
-    return helpers->Beside([&] { beside(done); },
-                           [&] {
-                             try {
-                               read(0);
-                             } catch (...) {
-                               done = true;
-                               throw;
-                             }
-                             done = true;
-                           });
+    return helpers->Beside(
+        [&] {
+          try {
+            read(0);
+          } catch (...) {
+            done = true;
+            throw;
+          }
+          done = true;
+        },
+        [&] { beside(done); });
   if (parts == 1)
     read(0);
   else

@@ -97,10 +97,10 @@ class ReadOnlyFile {
 
   // Reads every range into dest + range.dest, on the caller's thread and, for
   // reads of 8 MiB and more, `helpers`' threads (none when null). `beside`,
-  // if given, runs once on the caller's thread: while a helper reads a read
-  // below 8 MiB (its argument turns true once the bytes are read), else after
-  // the read. Throws InputError naming the file on a failed or short read.
-  // Thread-safe.
+  // if given, runs once: on a helper thread while the caller reads a read
+  // below 8 MiB (its argument turns true once the bytes are read), else on
+  // the caller's thread after the read. Throws InputError naming the file on
+  // a failed or short read. Thread-safe.
   using Beside = std::function<void(const std::atomic<bool>& read)>;
   void ReadRanges(std::vector<FileRange> ranges, std::byte* dest, ThreadPool* helpers = nullptr,
                   const Beside& beside = {}) const;

@@ -64,9 +64,10 @@ class InputFile {
   // Reads rows [begin, end) into `out` (which must hold (end-begin) rows of
   // `info`'s row size). Throws InputError. Holds Hdf5Mutex() over its HDF5
   // calls, so one thread may read while another writes the output.
-  // `beside`, if given, runs once on the calling thread without that lock
-  // (it may call HDF5): while a helper thread reads rows read directly
-  // (ReadOnlyFile::ReadRanges), else after the read.
+  // `beside`, if given, runs once without that lock (it may call HDF5,
+  // holding the lock as every caller does): on a helper thread while this
+  // thread reads rows read directly (ReadOnlyFile::ReadRanges), else on
+  // this thread after the read.
   void ReadRows(const DatasetInfo& info, int64_t begin, int64_t end, std::byte* out,
                 const ReadOnlyFile::Beside& beside = {});
   HostArray ReadRows(const DatasetInfo& info, int64_t begin, int64_t end);

@@ -190,10 +190,11 @@ void InputSet::ReadRows(const DatasetInfo& info, int64_t begin, int64_t end, std
     ReadOnlyFile::Beside beside;
     if (stop == end && next_read_)
       beside = [this, f](const std::atomic<bool>& read) {
+        SilenceHdf5Errors();  // a helper thread's first HDF5 calls
         const std::optional<int64_t> row = next_read_(read);
         if (!row || *row < 0 || *row >= rows()) return;
         const size_t next = FileOf(*row);
-        if (next != f && !slots_[next].file) OpenAhead(next);
+        if (next != f && !slots_[next].file) OpenAhead(next);  // never closes file f, the last used
       };
     slot.file->ReadRows(slot.infos[k], begin - first_row_[f], stop - first_row_[f], out, beside);
     out += static_cast<size_t>(stop - begin) * row_bytes;

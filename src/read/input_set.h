@@ -63,13 +63,14 @@ class InputSet {
   void ReadRows(const DatasetInfo& info, int64_t begin, int64_t end, std::byte* out);
   HostArray ReadRows(const DatasetInfo& info, int64_t begin, int64_t end);
 
-  // Where the next read starts, as the caller learns it: asked while a
-  // read's rows are read directly on a helper thread, it returns that row,
-  // waiting for it at most until `read` turns true (nullopt: not known yet).
-  // The file holding it is then opened (and its reads readied) beside the
-  // read, so that opening a file overlaps reading the one before. Only a
-  // hint: a file that cannot be opened then is opened again, and reported,
-  // when its rows are read.
+  // Where the next read starts, as the caller learns it: asked on a helper
+  // thread while a read's rows are read directly, it returns that row,
+  // waiting for it at most until `read` turns true (nullopt: not known yet;
+  // it must be safe to call from another thread). The helper then opens the
+  // file holding it (and readies its reads), so that opening a file overlaps
+  // reading the one before; the reading thread touches nothing else of the
+  // set meanwhile. Only a hint: a file that cannot be opened then is opened
+  // again, and reported, when its rows are read.
   using NextRead = std::function<std::optional<int64_t>(const std::atomic<bool>& read)>;
   void AskNextRead(NextRead next) { next_read_ = std::move(next); }
 

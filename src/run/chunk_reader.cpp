@@ -82,10 +82,11 @@ std::optional<int64_t> ChunkReader::NextRow(const std::atomic<bool>& read) {
   constexpr auto kStep = std::chrono::microseconds(50);
   const auto deadline = std::chrono::steady_clock::now() + kLongest;
   std::optional<int64_t> row;
-  while (!requests_.WithFrontFor(kStep, [&](const Request& next) { row = next.chunk.begin; }) && !read && !stopped_ &&
-         std::chrono::steady_clock::now() < deadline) {
+  for (;;) {
+    const bool last = read || stopped_ || std::chrono::steady_clock::now() >= deadline;
+    const auto wait = last ? std::chrono::microseconds(0) : std::chrono::microseconds(kStep);
+    if (requests_.WithFrontFor(wait, [&](const Request& next) { row = next.chunk.begin; }) || last) return row;
   }
-  return row;
 }
 
 void ChunkReader::Serve(Request r) {

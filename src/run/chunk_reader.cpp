@@ -77,7 +77,7 @@ void ChunkReader::Loop() noexcept {
 }
 
 std::optional<int64_t> ChunkReader::NextRow(const std::atomic<bool>& read) {
-  // Bounded, in case the read never starts beside this wait.
+  // Bounded: a slow read (a slow disk, a stuck mount) keeps no helper polling.
   constexpr auto kLongest = std::chrono::milliseconds(5);
   constexpr auto kStep = std::chrono::microseconds(50);
   const auto deadline = std::chrono::steady_clock::now() + kLongest;

@@ -45,6 +45,18 @@ class BoundedQueue {
     return TakeLocked();
   }
 
+  // Calls f(oldest item) once there is one, waiting up to `timeout`, under
+  // the queue's lock (keep it short); the item stays. Returns whether there
+  // was one. For a consumer looking ahead: a push wakes one waiter.
+  template <typename F>
+  bool WithFrontFor(std::chrono::microseconds timeout, F&& f) {
+    std::unique_lock lock(mu_);
+    not_empty_.wait_for(lock, timeout, [&] { return closed_ || !items_.empty(); });
+    if (items_.empty()) return false;
+    f(items_.front());
+    return true;
+  }
+
   // Wakes every waiter; later pushes fail, pops drain what is left.
   void Close() {
     std::lock_guard lock(mu_);

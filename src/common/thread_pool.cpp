@@ -70,4 +70,23 @@ void ThreadPool::ForEach(size_t n, const std::function<void(size_t)>& body) {
     if (e) std::rethrow_exception(e);
 }
 
+void ThreadPool::Beside(const std::function<void()>& here, const std::function<void()>& there) {
+  const std::function<void(size_t)> body = [&](size_t) { there(); };
+  auto batch = std::make_shared<Batch>(1, body);
+  if (!workers_.empty()) tasks_.Push([batch] { batch->Work(); });
+  std::exception_ptr here_error;
+  try {
+    here();
+  } catch (...) {
+    here_error = std::current_exception();
+  }
+  batch->Work();  // `there`, unless a worker has taken it
+  {
+    std::unique_lock lock(batch->mu);
+    batch->all_finished.wait(lock, [&] { return batch->finished == 1; });
+  }
+  if (here_error) std::rethrow_exception(here_error);
+  if (batch->errors[0]) std::rethrow_exception(batch->errors[0]);
+}
+
 }  // namespace mpsbatch

@@ -33,6 +33,12 @@ class ThreadPool {
   // rethrown. Thread-safe.
   void ForEach(size_t n, const std::function<void(size_t)>& body);
 
+  // Runs `there` on a worker while the calling thread runs `here`, and
+  // returns when both have returned; if no worker has started `there` by
+  // the time `here` returns, the caller runs it. Rethrows what `here` threw,
+  // else what `there` threw. Thread-safe.
+  void Beside(const std::function<void()>& here, const std::function<void()>& there);
+
  private:
   BoundedQueue<std::function<void()>> tasks_;
   std::vector<std::jthread> workers_;  // last: joined before the queue goes

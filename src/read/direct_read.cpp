@@ -225,7 +225,8 @@ void ReadOnlyFile::ReadAll(const FileRange& r, std::byte* dest) const {
   }
 }
 
-void ReadOnlyFile::ReadRanges(std::vector<FileRange> ranges, std::byte* dest, ThreadPool* helpers) const {
+void ReadOnlyFile::ReadRanges(std::vector<FileRange> ranges, std::byte* dest, ThreadPool* helpers,
+                              const Beside& beside) const {
   // Merge neighbours (rows of consecutive chunks often lie back to back).
   std::vector<FileRange> merged;
   size_t total = 0;
@@ -260,8 +261,25 @@ void ReadOnlyFile::ReadRanges(std::vector<FileRange> ranges, std::byte* dest, Th
   auto read = [&](size_t p) {
     for (const auto& r : work[p]) ReadAll(r, dest);
   };
-  if (parts == 1) return read(0);
-  helpers->ForEach(parts, read);
+  std::atomic<bool> done{false};
+  if (parts == 1 && beside && helpers && helpers->size() > 0)
+    return helpers->Beside(
+        [&] {
+          try {
+            read(0);
+          } catch (...) {
+            done = true;
+            throw;
+          }
+          done = true;
+        },
+        [&] { beside(done); });
+  if (parts == 1)
+    read(0);
+  else
+    helpers->ForEach(parts, read);
+  done = true;
+  if (beside) beside(done);
 }
 
 }  // namespace mpsbatch

@@ -20,8 +20,10 @@
 
 #include <hdf5.h>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -94,9 +96,14 @@ class ReadOnlyFile {
   ReadOnlyFile& operator=(const ReadOnlyFile&) = delete;
 
   // Reads every range into dest + range.dest, on the caller's thread and, for
-  // reads of 8 MiB and more, `helpers`' threads (none when null). Throws
-  // InputError naming the file on a failed or short read. Thread-safe.
-  void ReadRanges(std::vector<FileRange> ranges, std::byte* dest, ThreadPool* helpers = nullptr) const;
+  // reads of 8 MiB and more, `helpers`' threads (none when null). `beside`,
+  // if given, runs once: on a helper thread while the caller reads a read
+  // below 8 MiB (its argument turns true once the bytes are read), else on
+  // the caller's thread after the read. Throws InputError naming the file on
+  // a failed or short read. Thread-safe.
+  using Beside = std::function<void(const std::atomic<bool>& read)>;
+  void ReadRanges(std::vector<FileRange> ranges, std::byte* dest, ThreadPool* helpers = nullptr,
+                  const Beside& beside = {}) const;
 
  private:
   void ReadAll(const FileRange& r, std::byte* dest) const;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <exception>
 #include <filesystem>
 
 #include "common/error.h"
@@ -85,6 +86,15 @@ InputFile::InputFile(const std::string& path, ReadOptions options, std::shared_p
 InputFile::Open& InputFile::Dataset(const std::string& name) {
   auto it = datasets_.find(name);
   if (it != datasets_.end()) return it->second;
+  // Asked why only once the open has failed: with thousands of input files,
+  // asking first costs each file two more lookups of the name.
+  H5Handle opened_at_once(H5Dopen2(file_.get(), name.c_str(), H5P_DEFAULT), H5Dclose);
+  if (opened_at_once.valid()) {
+    Open& opened = datasets_[name];
+    opened.id = std::move(opened_at_once);
+    return opened;
+  }
+  Hdf5Message();
   const std::string where = path_ + ": dataset '" + name + "'";
   if (H5Lexists(file_.get(), name.c_str(), H5P_DEFAULT) <= 0) {
     Hdf5Message();
@@ -227,25 +237,44 @@ std::string InputFile::ReadMethod(const DatasetInfo& info) {
   return "through HDF5 (" + ds.why_not + ")";
 }
 
-void InputFile::ReadRows(const DatasetInfo& info, int64_t begin, int64_t end, std::byte* out) {
+void InputFile::Prepare(const DatasetInfo& info) {
+  std::lock_guard hdf5(Hdf5Mutex());
+  Direct(info, Dataset(info.name));
+}
+
+void InputFile::ReadRows(const DatasetInfo& info, int64_t begin, int64_t end, std::byte* out,
+                         const ReadOnlyFile::Beside& beside) {
   MPSBATCH_ASSERT(begin >= 0 && begin <= end && end <= info.shape[0]);
-  if (begin == end) return;
   std::unique_lock hdf5(Hdf5Mutex());  // not over the direct reads, which do not call HDF5
-  Open& ds = Dataset(info.name);
-  if (RowLocator* direct = Direct(info, ds)) {
+  if (begin < end) {
+    Open& ds = Dataset(info.name);
+    RowLocator* direct = Direct(info, ds);
     std::vector<FileRange> ranges;
-    if (direct->Locate(ds.id.get(), begin, end, &ranges)) {
+    if (direct && direct->Locate(ds.id.get(), begin, end, &ranges)) {
       hdf5.unlock();
+      std::exception_ptr beside_error;  // its own, not this read's
+      const ReadOnlyFile::Beside guarded = [&](const std::atomic<bool>& read) {
+        try {
+          beside(read);
+        } catch (...) {
+          beside_error = std::current_exception();
+        }
+      };
       try {
-        ds.raw->ReadRanges(std::move(ranges), out, read_helpers_->Get());
+        ds.raw->ReadRanges(std::move(ranges), out, read_helpers_->Get(), beside ? guarded : nullptr);
       } catch (const InputError& e) {
         throw InputError("dataset '" + info.name + "', rows " + std::to_string(begin) + ".." + std::to_string(end) +
                          ": " + e.what());
       }
+      if (beside_error) std::rethrow_exception(beside_error);
       return;
     }
+    ReadThroughHdf5(info, ds.id.get(), begin, end, out);
   }
-  ReadThroughHdf5(info, ds.id.get(), begin, end, out);
+  hdf5.unlock();
+  if (!beside) return;
+  const std::atomic<bool> read{true};
+  beside(read);
 }
 
 HostArray InputFile::ReadRows(const DatasetInfo& info, int64_t begin, int64_t end) {

@@ -5,6 +5,7 @@
 // HDF5. Not thread-safe (see hdf5/handle.h).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -63,8 +64,17 @@ class InputFile {
   // Reads rows [begin, end) into `out` (which must hold (end-begin) rows of
   // `info`'s row size). Throws InputError. Holds Hdf5Mutex() over its HDF5
   // calls, so one thread may read while another writes the output.
-  void ReadRows(const DatasetInfo& info, int64_t begin, int64_t end, std::byte* out);
+  // `beside`, if given, runs once without that lock (it may call HDF5,
+  // holding the lock as every caller does): on a helper thread while this
+  // thread reads rows read directly (ReadOnlyFile::ReadRanges), else on
+  // this thread after the read.
+  void ReadRows(const DatasetInfo& info, int64_t begin, int64_t end, std::byte* out,
+                const ReadOnlyFile::Beside& beside = {});
   HostArray ReadRows(const DatasetInfo& info, int64_t begin, int64_t end);
+
+  // Readies reading `info`'s rows (the check of its direct reading), so that
+  // its first read starts at once. Holds Hdf5Mutex(). Throws InputError.
+  void Prepare(const DatasetInfo& info);
 
   // The files other than path() that the rows of `dataset` come from (see
   // read/input_sources.h). Throws InputError if one is missing.

@@ -183,15 +183,36 @@ void InputSet::ReadRows(const DatasetInfo& info, int64_t begin, int64_t end, std
   MPSBATCH_ASSERT(begin >= 0 && begin <= end && end <= rows());
   const size_t k = DatasetIndex(info);
   const size_t row_bytes = info.row_bytes();
-  // The file holding `begin`: the last whose first row is at or before it.
-  auto f = static_cast<size_t>(std::upper_bound(first_row_.begin(), first_row_.end(), begin) - first_row_.begin()) - 1;
-  for (; begin < end; ++f) {
+  for (size_t f = FileOf(begin); begin < end; ++f) {
     const int64_t stop = std::min(end, first_row_[f + 1]);
     if (stop == begin) continue;  // a file without rows
     Slot& slot = Open(f);
-    slot.file->ReadRows(slot.infos[k], begin - first_row_[f], stop - first_row_[f], out);
+    ReadOnlyFile::Beside beside;
+    if (stop == end && next_read_)
+      beside = [this, f](const std::atomic<bool>& read) {
+        SilenceHdf5Errors();  // a helper thread's first HDF5 calls
+        const std::optional<int64_t> row = next_read_(read);
+        if (!row || *row < 0 || *row >= rows()) return;
+        const size_t next = FileOf(*row);
+        if (next != f && !slots_[next].file) OpenAhead(next);  // never closes file f, the last used
+      };
+    slot.file->ReadRows(slot.infos[k], begin - first_row_[f], stop - first_row_[f], out, beside);
     out += static_cast<size_t>(stop - begin) * row_bytes;
     begin = stop;
+  }
+}
+
+size_t InputSet::FileOf(int64_t row) const {
+  // The last file whose first row is at or before it.
+  return static_cast<size_t>(std::upper_bound(first_row_.begin(), first_row_.end(), row) - first_row_.begin()) - 1;
+}
+
+void InputSet::OpenAhead(size_t index) {
+  try {
+    Slot& slot = Open(index);
+    for (const auto& info : slot.infos) slot.file->Prepare(info);
+  } catch (const InputError&) {
+    // Its read opens it again and reports why it cannot.
   }
 }
 

@@ -9,8 +9,11 @@
 // hdf5/handle.h).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -60,6 +63,17 @@ class InputSet {
   void ReadRows(const DatasetInfo& info, int64_t begin, int64_t end, std::byte* out);
   HostArray ReadRows(const DatasetInfo& info, int64_t begin, int64_t end);
 
+  // Where the next read starts, as the caller learns it: asked on a helper
+  // thread while a read's rows are read directly, it returns that row,
+  // waiting for it at most until `read` turns true (nullopt: not known yet;
+  // it must be safe to call from another thread). The helper then opens the
+  // file holding it (and readies its reads), so that opening a file overlaps
+  // reading the one before; the reading thread touches nothing else of the
+  // set meanwhile. Only a hint: a file that cannot be opened then is opened
+  // again, and reported, when its rows are read.
+  using NextRead = std::function<std::optional<int64_t>(const std::atomic<bool>& read)>;
+  void AskNextRead(NextRead next) { next_read_ = std::move(next); }
+
   // How rows of `info` are read (InputFile::ReadMethod), in the first file
   // that has rows.
   std::string ReadMethod(const DatasetInfo& info);
@@ -73,6 +87,8 @@ class InputSet {
   // Opens every file once, checking each against its shard, and finds its
   // source files. Throws InputError.
   void CheckAll();
+  // Opens file `index`, checking it against its shard. Throws InputError.
+  void Check(size_t index) { Open(index); }
 
  private:
   struct Slot {
@@ -86,6 +102,11 @@ class InputSet {
   Slot& Open(size_t index);
   // Closes the least recently used open file while too many are open.
   void MakeRoom();
+  // Opens file `index` and readies its reads for AskNextRead; an InputError
+  // leaves it closed.
+  void OpenAhead(size_t index);
+  // The file holding `row` (< rows()).
+  size_t FileOf(int64_t row) const;
   size_t DatasetIndex(const DatasetInfo& info) const;
   // Adds the source files of the open file in `slot` to sources_.
   void AddSourceFiles(Slot& slot);
@@ -99,6 +120,7 @@ class InputSet {
   std::vector<SourceFile> sources_;
   bool sources_found_ = false;  // sources_ holds every file's
   std::vector<Slot> slots_;
+  NextRead next_read_;
   size_t open_ = 0;
   uint64_t clock_ = 0;
 };

@@ -86,7 +86,7 @@ class SourceWalk {
 
  private:
   void Add(const std::string& path, const char* role) {
-    if (SameFile(path, input_path_)) return;
+    if (path == input_path_ || SameFile(path, input_path_)) return;  // the name HDF5 opened it under: no stat
     std::error_code ec;
     const fs::path canonical = fs::weakly_canonical(path, ec);
     if (!seen_.insert(ec ? path : canonical.string()).second) return;

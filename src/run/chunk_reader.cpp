@@ -15,9 +15,16 @@ ChunkReader::ChunkReader(InputSet* input, const JobPlan& plan, ComputeWorker& wo
       decode_(std::move(decode)),
       requests_(capacity),
       messages_(capacity),
-      thread_([this] { Loop(); }) {}
+      thread_([this] { Loop(); }) {
+  // Set before the first request reaches the thread (through the queue).
+  if (input_) input_->AskNextRead([this](const std::atomic<bool>& read) { return NextRow(read); });
+}
 
-ChunkReader::~ChunkReader() { requests_.Close(); }
+ChunkReader::~ChunkReader() {
+  requests_.Close();
+  thread_.join();
+  if (input_) input_->AskNextRead({});  // it asked this reader
+}
 
 void ChunkReader::ReadForSelf(const Chunk& c, TimelineClock::time_point given, ByteBuffer received) {
   Ask({c, kSelf, std::move(received), given});
@@ -67,6 +74,19 @@ void ChunkReader::Loop() noexcept {
     requests_.Close();
   }
   ended_.set_value();
+}
+
+std::optional<int64_t> ChunkReader::NextRow(const std::atomic<bool>& read) {
+  // Bounded: a slow read (a slow disk, a stuck mount) keeps no helper polling.
+  constexpr auto kLongest = std::chrono::milliseconds(5);
+  constexpr auto kStep = std::chrono::microseconds(50);
+  const auto deadline = std::chrono::steady_clock::now() + kLongest;
+  std::optional<int64_t> row;
+  for (;;) {
+    const bool last = read || stopped_ || std::chrono::steady_clock::now() >= deadline;
+    const auto wait = last ? std::chrono::microseconds(0) : std::chrono::microseconds(kStep);
+    if (requests_.WithFrontFor(wait, [&](const Request& next) { row = next.chunk.begin; }) || last) return row;
+  }
 }
 
 void ChunkReader::Serve(Request r) {

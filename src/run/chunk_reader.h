@@ -82,6 +82,10 @@ class ChunkReader {
   // for ThrowIfFailed (never std::terminate).
   void Loop() noexcept;
   void Serve(Request r);
+  // The first row of the request after the one in hand, waiting for it
+  // while `read` (the rows in hand being read) is false: InputSet opens its
+  // file beside the read. Called on a read helper thread.
+  std::optional<int64_t> NextRow(const std::atomic<bool>& read);
 
   InputSet* input_;
   const JobPlan& plan_;

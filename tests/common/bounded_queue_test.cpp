@@ -48,4 +48,22 @@ TEST(BoundedQueue, PopForTimesOut) {
   EXPECT_FALSE(q.PopFor(std::chrono::microseconds(1000)).has_value());
 }
 
+// A look at the oldest item leaves it there; on an empty queue it waits for a
+// push, or gives up.
+TEST(BoundedQueue, WithFrontForLooksWithoutTaking) {
+  BoundedQueue<int> q(2);
+  int seen = -1;
+  EXPECT_FALSE(q.WithFrontFor(std::chrono::microseconds(1000), [&](int v) { seen = v; }));
+  EXPECT_EQ(seen, -1);
+  std::thread producer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    q.Push(7);
+  });
+  EXPECT_TRUE(q.WithFrontFor(std::chrono::seconds(10), [&](int v) { seen = v; }));
+  producer.join();
+  EXPECT_EQ(seen, 7);
+  EXPECT_EQ(q.size(), 1u);
+  EXPECT_EQ(q.Pop(), 7);
+}
+
 }  // namespace mpsbatch

@@ -1,5 +1,6 @@
 // The pool runs every index once, on threads it started once, finishes a call
-// without workers, and rethrows the failure of the lowest index after all ran.
+// without workers, and rethrows the failure of the lowest index after all ran;
+// Beside runs two pieces of work at the same time.
 #include "common/thread_pool.h"
 
 #include <gtest/gtest.h>
@@ -10,6 +11,8 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <thread>
+#include <vector>
 
 namespace mpsbatch {
 
@@ -83,6 +86,50 @@ TEST(ThreadPool, ACallFinishesWhileEveryWorkerIsBusy) {
   pool.ForEach(3, [&](size_t) { ++done; });
   EXPECT_EQ(done.load(), 3);
   release = true;
+}
+
+// Beside: `there` runs on a worker while the caller runs `here`; the
+// caller's failure comes first; without workers both run on the caller.
+TEST(ThreadPool, BesideRunsTheOtherWorkAtTheSameTime) {
+  ThreadPool pool(1);
+  std::atomic<bool> there_started{false};
+  std::thread::id here_thread, there_thread;
+  pool.Beside(
+      [&] {
+        here_thread = std::this_thread::get_id();
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (!there_started && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+        EXPECT_TRUE(there_started) << "`there` did not start while `here` ran";
+      },
+      [&] {
+        there_thread = std::this_thread::get_id();
+        there_started = true;
+      });
+  EXPECT_EQ(here_thread, std::this_thread::get_id());
+  EXPECT_NE(there_thread, std::this_thread::get_id());
+
+  auto failure = [&](bool here_throws, bool there_throws) -> std::string {
+    try {
+      pool.Beside(
+          [&] {
+            if (here_throws) throw std::runtime_error("here");
+          },
+          [&] {
+            if (there_throws) throw std::runtime_error("there");
+          });
+    } catch (const std::runtime_error& e) {
+      return e.what();
+    }
+    return "";
+  };
+  EXPECT_EQ(failure(true, true), "here");
+  EXPECT_EQ(failure(false, true), "there");
+  EXPECT_EQ(failure(false, false), "");
+
+  ThreadPool none(0);
+  std::vector<std::string> order;
+  none.Beside([&] { order.push_back("here"); }, [&] { order.push_back("there"); });
+  EXPECT_EQ(order, (std::vector<std::string>{"here", "there"}));
 }
 
 }  // namespace mpsbatch

@@ -1,15 +1,17 @@
 // The input's files as one run of rows (read/input_set.h): input.path's globs
 // expanded in name order, every file held to the first one's datasets, rows
 // read across files as from their concatenation with one pool of read
-// threads, their source files listed once, and a file changed since the plan
-// refused by name.
+// threads, their source files listed once, a file changed since the plan
+// refused by name, and the next file opened beside a read.
 #include "read/input_set.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 
 #include "common/error.h"
 #include "shards_util.h"
@@ -193,6 +195,59 @@ TEST_F(InputSetTest, AFileChangedSincePlanningIsRefusedByName) {
   std::filesystem::remove(Path("b.h5"));
   EXPECT_EQ(refusal(true), "input.path's file '" + Path("b.h5") +
                                "' is gone since the job was planned; run the job again once the input stays unchanged");
+}
+
+// The file the caller says it reads next opens while a read's rows are read
+// on a helper thread: read afterwards from that open file even once its name
+// is gone. Only a hint: a file gone before it could be opened ahead is
+// named when its rows are read, and the read beside it is not disturbed.
+TEST_F(InputSetTest, OpensTheNextFileBesideAReadAndNamesOneGoneWhenRead) {
+  testing::WriteFloatRows(Path("all.h5"), "x", 40, 3);
+  const auto paths = testing::WriteShards(Path("all.h5"), "x", dir_, {10, 10, 10, 10});
+  const ReadOptions options{.direct = true, .threads = 2};
+  auto planned = InputSet::Inspect(paths, {"x"}, options);
+  const std::vector<InputShard> shards = planned->shards();
+  const DatasetInfo x = planned->inputs()[0];
+  const HostArray want = planned->ReadRows(x, 0, 40);
+  planned.reset();
+  auto rows_of = [&](int64_t begin, int64_t end) {
+    return std::vector<std::byte>(want.bytes.begin() + begin * 12, want.bytes.begin() + end * 12);
+  };
+  auto bytes = [](const HostArray& a) { return std::vector<std::byte>(a.bytes.begin(), a.bytes.end()); };
+  auto refusal = [&](InputSet& set, int64_t begin, int64_t end) -> std::string {
+    try {
+      set.ReadRows(x, begin, end);
+    } catch (const InputError& e) {
+      return e.what();
+    }
+    return "(read)";
+  };
+  auto gone = [](const std::string& path) {
+    return "input.path's file '" + path +
+           "' is gone since the job was planned; run the job again once the input "
+           "stays unchanged";
+  };
+
+  InputSet set(shards, {x}, options, true);
+  std::vector<bool> read_when_asked;
+  set.AskNextRead([&](const std::atomic<bool>& read) {
+    read_when_asked.push_back(read.load());
+    return std::optional<int64_t>(25);  // in the third file
+  });
+  EXPECT_EQ(bytes(set.ReadRows(x, 0, 10)), rows_of(0, 10));
+  ASSERT_EQ(read_when_asked.size(), 1u);
+  std::filesystem::remove(paths[2]);  // opened ahead: still read
+  std::filesystem::remove(paths[1]);  // never opened
+  set.AskNextRead({});
+  EXPECT_EQ(bytes(set.ReadRows(x, 20, 30)), rows_of(20, 30));
+  EXPECT_EQ(refusal(set, 10, 20), gone(paths[1]));
+
+  // Gone before the read beside which it would have opened.
+  InputSet later(shards, {x}, options, true);
+  later.AskNextRead([](const std::atomic<bool>&) { return std::optional<int64_t>(15); });
+  EXPECT_EQ(bytes(later.ReadRows(x, 30, 40)), rows_of(30, 40));
+  EXPECT_EQ(refusal(later, 15, 20), gone(paths[1]));
+  EXPECT_EQ(refusal(later, 0, 10), "(read)");
 }
 
 }  // namespace mpsbatch

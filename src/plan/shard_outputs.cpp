@@ -1,5 +1,7 @@
 #include "plan/shard_outputs.h"
 
+#include <fnmatch.h>
+
 #include <filesystem>
 #include <set>
 #include <unordered_map>
@@ -32,6 +34,27 @@ std::vector<std::string> ShardOutputPaths(const std::string& pattern, const std:
   return paths;
 }
 
+void CheckOutputsBeyondInputGlobs(const std::string& pattern, const std::vector<std::string>& paths,
+                                  const std::vector<InputShard>& files, const std::vector<std::string>& entries) {
+  for (const auto& entry : entries) {
+    std::error_code ec;
+    if (entry.find_first_of("*?[") == std::string::npos || std::filesystem::exists(entry, ec)) continue;
+    for (size_t i = 0; i < paths.size(); ++i) {
+      // What a run leaves beside an output when it stops, too: a later run
+      // expands the glob again and would take those for input files.
+      for (const std::string& name : {paths[i], PartialPath(paths[i]), JournalPath(paths[i]), LockPath(paths[i])}) {
+        if (::fnmatch(entry.c_str(), name.c_str(), FNM_PATHNAME | FNM_PERIOD) != 0) continue;
+        const std::string what = name == paths[i] ? name + "," : name + ", a side file of " + paths[i] + ",";
+        throw ConfigError("output.path: '" + pattern + "' names " + what + " the output of input file " +
+                          files[i].path + ", which input.path's glob '" + entry +
+                          "' matches: a later run of this job (a --resume, or one after more input files arrive) "
+                          "would read it as an input file; put the outputs in a folder the glob does not reach, or "
+                          "give them names it does not match");
+      }
+    }
+  }
+}
+
 namespace {
 
 // Throws OutputError unless `overwrite` when any of `paths` exists and is to
@@ -53,6 +76,7 @@ std::vector<ShardOutput> PlanShardOutputs(const JobConfig& job, const std::vecto
                                           const std::vector<KeyedPath>& reads, bool restart, bool dry_run,
                                           std::unique_ptr<OutputLock>& lock) {
   const std::vector<std::string> paths = ShardOutputPaths(job.output.path, files);
+  CheckOutputsBeyondInputGlobs(job.output.path, paths, files, job.input.paths);
   // A --resume keeps a committed file (its identity is checked later) unless
   // a partial file of the same name is to replace it.
   std::vector<bool> replaced(paths.size());

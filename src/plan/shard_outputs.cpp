@@ -26,6 +26,13 @@ std::vector<std::string> ShardOutputPaths(const std::string& pattern, const std:
         std::filesystem::path(files[i].path).lexically_normal())
       throw ConfigError("output.path: '" + pattern + "' names input file " + files[i].path +
                         " itself as its output; put the outputs in another folder or give them another name");
+    // An input file named like the pattern ({stem}.h5) would give its output
+    // the pattern's own lock file, which the job holds already.
+    if (paths.back() == pattern)
+      throw ConfigError("output.path: '" + pattern + "' names the output of input file " + files[i].path + " '" +
+                        pattern + "', the pattern itself, whose lock file the job holds for all its files; " +
+                        "rename that input file, or add {index} to the name (e.g. " +
+                        (std::filesystem::path(pattern).parent_path() / "{index}-{stem}.h5").string() + ")");
     if (auto [at, fresh] = by_path.emplace(paths.back(), i); !fresh)
       throw ConfigError("output.path: '" + pattern + "' names one output, " + paths.back() + ", for input files " +
                         files[at->second].path + " and " + files[i].path + "; add {index} to the name (e.g. " +

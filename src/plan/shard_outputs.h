@@ -41,8 +41,10 @@ struct ShardOutput {
 
 // The output paths of `files` under `pattern`, in input order. Throws
 // ConfigError naming both inputs when two map to one output (and suggesting
-// {index}), or naming the input an output would replace, or an output's name
-// that a single output.path could not have (ExpandedOutputProblem).
+// {index}), or naming the input an output would replace, or an input whose
+// output is the pattern itself (an input file named {stem}.h5), or an
+// output's name that a single output.path could not have
+// (ExpandedOutputProblem).
 std::vector<std::string> ShardOutputPaths(const std::string& pattern, const std::vector<InputShard>& files);
 
 // Throws ConfigError, naming the file, its input file and the glob, when an

@@ -80,6 +80,19 @@ TEST(ShardOutputs, RefusesAnOutputTheInputGlobMatches) {
             std::string::npos);
 }
 
+// An input file named like the pattern would get the pattern itself as its
+// output, and with it the lock file the job holds for the pattern: refused,
+// rather than the job taking itself for another run.
+TEST(ShardOutputs, RefusesAnOutputNamedLikeThePattern) {
+  const std::string e = ErrorOf("/o/{stem}.h5", {"/d/a.h5", "/d/{stem}.h5"});
+  EXPECT_NE(e.find("output.path: '/o/{stem}.h5' names the output of input file /d/{stem}.h5 '/o/{stem}.h5', the "
+                   "pattern itself"),
+            std::string::npos)
+      << e;
+  EXPECT_NE(e.find("add {index} to the name (e.g. /o/{index}-{stem}.h5)"), std::string::npos) << e;
+  EXPECT_EQ(ErrorOf("/o/{index}-{stem}.h5", {"/d/a.h5", "/d/{stem}.h5"}), "(no error)");
+}
+
 // Every expanded name is one a single output.path could have: an HDF5 suffix
 // or none, one file name (not the folder or its parent). The refusal names
 // the input file, the name and the fix.

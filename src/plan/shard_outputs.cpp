@@ -88,8 +88,9 @@ std::vector<ShardOutput> PlanShardOutputs(const JobConfig& job, const std::vecto
   // a partial file of the same name is to replace it.
   std::vector<bool> replaced(paths.size());
   std::set<std::filesystem::path> folders;  // each checked once: a probe file per output would be hundreds
+  const ReadFiles read_files(reads);        // each looked up once: thousands of outputs meet thousands of reads
   for (size_t i = 0; i < paths.size(); ++i) {
-    CheckOutputFiles(paths[i], reads);
+    CheckOutputFiles(paths[i], read_files);
     CheckOutputFile(paths[i], true);
     if (folders.insert(std::filesystem::path(paths[i]).parent_path()).second)
       CheckOutputFolder(paths[i], dry_run ? FolderCheck::kNoWrite : FolderCheck::kProbeFile);

@@ -1,5 +1,7 @@
 #include "plan/shard_outputs.h"
 
+#include <fnmatch.h>
+
 #include <filesystem>
 #include <set>
 #include <unordered_map>
@@ -24,12 +26,40 @@ std::vector<std::string> ShardOutputPaths(const std::string& pattern, const std:
         std::filesystem::path(files[i].path).lexically_normal())
       throw ConfigError("output.path: '" + pattern + "' names input file " + files[i].path +
                         " itself as its output; put the outputs in another folder or give them another name");
+    // An input file named like the pattern ({stem}.h5) would give its output
+    // the pattern's own lock file, which the job holds already.
+    if (paths.back() == pattern)
+      throw ConfigError("output.path: '" + pattern + "' names the output of input file " + files[i].path + " '" +
+                        pattern + "', the pattern itself, whose lock file the job holds for all its files; " +
+                        "rename that input file, or add {index} to the name (e.g. " +
+                        (std::filesystem::path(pattern).parent_path() / "{index}-{stem}.h5").string() + ")");
     if (auto [at, fresh] = by_path.emplace(paths.back(), i); !fresh)
       throw ConfigError("output.path: '" + pattern + "' names one output, " + paths.back() + ", for input files " +
                         files[at->second].path + " and " + files[i].path + "; add {index} to the name (e.g. " +
                         (std::filesystem::path(pattern).parent_path() / "{index}-{stem}.h5").string() + ")");
   }
   return paths;
+}
+
+void CheckOutputsBeyondInputGlobs(const std::string& pattern, const std::vector<std::string>& paths,
+                                  const std::vector<InputShard>& files, const std::vector<std::string>& entries) {
+  for (const auto& entry : entries) {
+    std::error_code ec;
+    if (entry.find_first_of("*?[") == std::string::npos || std::filesystem::exists(entry, ec)) continue;
+    for (size_t i = 0; i < paths.size(); ++i) {
+      // What a run leaves beside an output when it stops, too: a later run
+      // expands the glob again and would take those for input files.
+      for (const std::string& name : {paths[i], PartialPath(paths[i]), JournalPath(paths[i]), LockPath(paths[i])}) {
+        if (::fnmatch(entry.c_str(), name.c_str(), FNM_PATHNAME | FNM_PERIOD) != 0) continue;
+        const std::string what = name == paths[i] ? name + "," : name + ", a side file of " + paths[i] + ",";
+        throw ConfigError("output.path: '" + pattern + "' names " + what + " the output of input file " +
+                          files[i].path + ", which input.path's glob '" + entry +
+                          "' matches: a later run of this job (a --resume, or one after more input files arrive) "
+                          "would read it as an input file; put the outputs in a folder the glob does not reach, or "
+                          "give them names it does not match");
+      }
+    }
+  }
 }
 
 namespace {
@@ -53,12 +83,14 @@ std::vector<ShardOutput> PlanShardOutputs(const JobConfig& job, const std::vecto
                                           const std::vector<KeyedPath>& reads, bool restart, bool dry_run,
                                           std::unique_ptr<OutputLock>& lock) {
   const std::vector<std::string> paths = ShardOutputPaths(job.output.path, files);
+  CheckOutputsBeyondInputGlobs(job.output.path, paths, files, job.input.paths);
   // A --resume keeps a committed file (its identity is checked later) unless
   // a partial file of the same name is to replace it.
   std::vector<bool> replaced(paths.size());
   std::set<std::filesystem::path> folders;  // each checked once: a probe file per output would be hundreds
+  const ReadFiles read_files(reads);        // each looked up once: thousands of outputs meet thousands of reads
   for (size_t i = 0; i < paths.size(); ++i) {
-    CheckOutputFiles(paths[i], reads);
+    CheckOutputFiles(paths[i], read_files);
     CheckOutputFile(paths[i], true);
     if (folders.insert(std::filesystem::path(paths[i]).parent_path()).second)
       CheckOutputFolder(paths[i], dry_run ? FolderCheck::kNoWrite : FolderCheck::kProbeFile);

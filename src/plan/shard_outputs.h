@@ -1,9 +1,9 @@
 // The output files of output.per_input: one per input file, named by the
 // pattern in output.path (config/output_rules.h). Rank 0 names and checks
 // them while planning, as it checks the one output of other jobs: no two
-// inputs on one output, no output on an input, no symbolic link, no file
-// replaced without output.overwrite, no saved chunks discarded without
-// --restart. A lock on the pattern keeps two runs of the same pattern apart
+// inputs on one output, no output on an input or that the input's glob
+// matches, no symbolic link, no file replaced without output.overwrite, no
+// saved chunks discarded without --restart. A lock on the pattern keeps two runs of the same pattern apart
 // from the start. A file's own lock (the one a job with that file as its one
 // output takes) is held only while the file is written (run/output_set.h:
 // hundreds of descriptors and lock files would be held otherwise); planning
@@ -41,9 +41,18 @@ struct ShardOutput {
 
 // The output paths of `files` under `pattern`, in input order. Throws
 // ConfigError naming both inputs when two map to one output (and suggesting
-// {index}), or naming the input an output would replace, or an output's name
-// that a single output.path could not have (ExpandedOutputProblem).
+// {index}), or naming the input an output would replace, or an input whose
+// output is the pattern itself (an input file named {stem}.h5), or an
+// output's name that a single output.path could not have
+// (ExpandedOutputProblem).
 std::vector<std::string> ShardOutputPaths(const std::string& pattern, const std::vector<InputShard>& files);
+
+// Throws ConfigError, naming the file, its input file and the glob, when an
+// output in `paths` (of `files`, under `pattern`) or a file a stopped run
+// leaves beside it (.partial, .partial.chunks, .lock) matches a glob among
+// input.path's `entries`: the next run would take it for an input file.
+void CheckOutputsBeyondInputGlobs(const std::string& pattern, const std::vector<std::string>& paths,
+                                  const std::vector<InputShard>& files, const std::vector<std::string>& entries);
 
 // Rank 0, planning a per_input job: names and checks every output (above;
 // CheckOutputFiles against `reads`, CheckOutputFile, CheckOutputFolder once

@@ -118,7 +118,25 @@ void CheckNotLocked(const std::string& final_path, const std::string& what) {
     throw Held(what + " '" + final_path + "': ", fd.get(), path);
 }
 
+ReadFiles::ReadFiles(const std::vector<KeyedPath>& reads) {
+  for (const auto& read : reads) {
+    struct stat st {};
+    if (::stat(read.second.c_str(), &st) == 0) by_id_.emplace(std::make_pair(st.st_dev, st.st_ino), read);
+  }
+}
+
+const KeyedPath* ReadFiles::SameAs(const std::string& path) const {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return nullptr;
+  const auto it = by_id_.find({st.st_dev, st.st_ino});
+  return it == by_id_.end() ? nullptr : &it->second;
+}
+
 void CheckOutputFiles(const std::string& final_path, const std::vector<KeyedPath>& reads) {
+  CheckOutputFiles(final_path, ReadFiles(reads));
+}
+
+void CheckOutputFiles(const std::string& final_path, const ReadFiles& reads) {
   const std::string where = "output.path '" + final_path + "'";
   // Another run's side files: its lock would not keep this run out.
   for (const std::string suffix : {".partial", ".partial.chunks", ".lock"})
@@ -139,11 +157,11 @@ void CheckOutputFiles(const std::string& final_path, const std::vector<KeyedPath
                         "rather than write to its target: give the file's own path" +
                         (what == where ? " as output.path" : ", or remove the link"));
     }
-    for (const auto& [key, read] : reads)
-      if (SameFile(path, read))
-        throw OutputError(what + (what == where ? "" : " " + path) + " is the same file as " + key + " '" + read +
-                          "' (a link to it, or it itself): writing it would destroy what the run reads; give "
-                          "output.path another file");
+    if (const KeyedPath* read = reads.SameAs(path))
+      throw OutputError(what + (what == where ? "" : " " + path) + " is the same file as " + read->first + " '" +
+                        read->second +
+                        "' (a link to it, or it itself): writing it would destroy what the run reads; give "
+                        "output.path another file");
   }
 }
 

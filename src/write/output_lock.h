@@ -6,6 +6,9 @@
 // chunks an earlier run saved unless told to.
 #pragma once
 
+#include <sys/types.h>
+
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -60,6 +63,23 @@ using KeyedPath = std::pair<std::string, std::string>;
 // H5Fcreate would truncate the target), or is the same file (device and
 // inode, links followed) as one of `reads`. Touches nothing.
 void CheckOutputFiles(const std::string& final_path, const std::vector<KeyedPath>& reads);
+
+// The files a run reads, each looked up once (device and inode, links
+// followed), so that many outputs are checked against them in time linear in
+// their number (a per_input job has one output per input file).
+class ReadFiles {
+ public:
+  explicit ReadFiles(const std::vector<KeyedPath>& reads);
+  // The first of the reads that is the same file as `path`; nullptr if none,
+  // or if `path` does not exist.
+  const KeyedPath* SameAs(const std::string& path) const;
+
+ private:
+  std::map<std::pair<dev_t, ino_t>, KeyedPath> by_id_;
+};
+
+// CheckOutputFiles against reads looked up beforehand.
+void CheckOutputFiles(const std::string& final_path, const ReadFiles& reads);
 
 // Throws OutputError if an earlier run left saved chunks for output.path (its
 // partial file or journal) and this run neither resumes them (`resume`) nor

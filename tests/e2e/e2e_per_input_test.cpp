@@ -3,9 +3,9 @@
 // each is committed as soon as its rows are in (a job killed in the middle
 // of file 7 leaves files 0-6 final and a resume completes the rest to the
 // clean run's bits); the job refuses a pattern that maps two inputs to one
-// output or an output onto its input, existing outputs without
-// output.overwrite, an output name a single output.path could not have, a
-// second run of the same pattern, and a --resume over another job's output;
+// output or an output onto its input, outputs its input's glob matches,
+// existing outputs without output.overwrite, an output name a single
+// output.path could not have, a second run of the same pattern, and a --resume over another job's output;
 // its dry run creates nothing in the output folder. Two jobs that write one
 // file, through two patterns or as a per-input file and a single output, do
 // not both write it: the second is refused and the first ends with a clean
@@ -219,6 +219,32 @@ TEST_F(E2E, PerInputRefusesAnOutputNameOfAnotherFormat) {
               std::string::npos)
         << r.output;
     EXPECT_FALSE(fs::exists(dir_ / "o"));
+  }
+}
+
+// Outputs beside their inputs, under names the input's glob matches, would be
+// taken for input files by the next run of the job (a --resume after a stop,
+// or one after more shards arrived): the first run refuses them, dry or not,
+// before it writes anything, naming an output, its input file and the glob.
+TEST_F(E2E, PerInputRefusesOutputsTheInputGlobMatches) {
+  const auto data = dir_ / "data";
+  fs::create_directories(data);
+  const auto inputs = testing::WriteShards(Fixture("inputs.h5"), "x_f32", data, Counts(3));
+  const auto job = WriteJob(dir_, "two_outputs.pt", "[x_f32]", "[logits, probs]");
+  const std::string pattern = (data / "{stem}.scores.h5").string();
+  const auto files = [&] { return std::distance(fs::directory_iterator(data), fs::directory_iterator()); };
+  const auto before = files();
+  for (const std::vector<std::string>& first : {std::vector<std::string>{"--dry-run"}, std::vector<std::string>{}}) {
+    const auto r = RunMpsbatch(1, job,
+                               With(first, {"--set", "input.path=" + (data / "*.h5").string(), "--set",
+                                            "output.per_input=true", "--set", "output.path=" + pattern}));
+    EXPECT_EQ(r.exit_code, 3) << r.output;
+    EXPECT_NE(r.output.find("output.path: '" + pattern + "' names " + (data / "part-0000.scores.h5").string() +
+                            ", the output of input file " + inputs[0] + ", which input.path's glob '" +
+                            (data / "*.h5").string() + "' matches"),
+              std::string::npos)
+        << r.output;
+    EXPECT_EQ(files(), before);
   }
 }
 

@@ -47,6 +47,52 @@ TEST(ShardOutputs, RefusesAnOutputOnItsInput) {
   EXPECT_NE(e.find("names input file /d/x.h5 itself as its output"), std::string::npos) << e;
 }
 
+std::string GlobError(const std::string& pattern, const std::vector<std::string>& inputs,
+                      const std::vector<std::string>& entries) {
+  try {
+    CheckOutputsBeyondInputGlobs(pattern, ShardOutputPaths(pattern, Files(inputs)), Files(inputs), entries);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+// An output the input's glob matches would be read as an input file by the
+// next run of the job (a --resume, or a run after more shards arrived): it is
+// refused on the first run, naming the file, its input file and the glob. So
+// are the side files a stopped run leaves beside an output; a literal entry
+// and outputs elsewhere are not.
+TEST(ShardOutputs, RefusesAnOutputTheInputGlobMatches) {
+  std::string e = GlobError("/d/{stem}.out.h5", {"/d/a.h5", "/d/b.h5"}, {"/d/*.h5"});
+  EXPECT_NE(e.find("output.path: '/d/{stem}.out.h5' names /d/a.out.h5, the output of input file /d/a.h5, which "
+                   "input.path's glob '/d/*.h5' matches: a later run of this job"),
+            std::string::npos)
+      << e;
+  e = GlobError("/d/scores-{stem}.h5", {"/d/part-0.h5"}, {"/d/part-*"});
+  EXPECT_EQ(e, "(no error)");
+  e = GlobError("/d/{index}.h5", {"/d/a.h5.1"}, {"/d/*.h5.*"});
+  EXPECT_NE(e.find("names /d/0.h5.partial, a side file of /d/0.h5, the output of input file /d/a.h5.1"),
+            std::string::npos)
+      << e;
+  EXPECT_EQ(GlobError("/o/{stem}.h5", {"/d/a.h5"}, {"/d/*.h5", "/o/x.h5"}), "(no error)");
+  EXPECT_EQ(GlobError("/d/sub/{stem}.h5", {"/d/a.h5"}, {"/d/*"}), "(no error)");
+  EXPECT_NE(GlobError("/d/sub/{stem}.h5", {"/d/a.h5"}, {"/d/*/*.h5", "/d/*.h5"}).find("glob '/d/*/*.h5'"),
+            std::string::npos);
+}
+
+// An input file named like the pattern would get the pattern itself as its
+// output, and with it the lock file the job holds for the pattern: refused,
+// rather than the job taking itself for another run.
+TEST(ShardOutputs, RefusesAnOutputNamedLikeThePattern) {
+  const std::string e = ErrorOf("/o/{stem}.h5", {"/d/a.h5", "/d/{stem}.h5"});
+  EXPECT_NE(e.find("output.path: '/o/{stem}.h5' names the output of input file /d/{stem}.h5 '/o/{stem}.h5', the "
+                   "pattern itself"),
+            std::string::npos)
+      << e;
+  EXPECT_NE(e.find("add {index} to the name (e.g. /o/{index}-{stem}.h5)"), std::string::npos) << e;
+  EXPECT_EQ(ErrorOf("/o/{index}-{stem}.h5", {"/d/a.h5", "/d/{stem}.h5"}), "(no error)");
+}
+
 // Every expanded name is one a single output.path could have: an HDF5 suffix
 // or none, one file name (not the folder or its parent). The refusal names
 // the input file, the name and the fix.

@@ -129,6 +129,24 @@ TEST_F(OutputLockTest, OutputFilesThatAreAnInputAreRefused) {
   EXPECT_NE(OutputErrorOf([&] { CheckOutputFiles(Path("j.h5"), reads); }).find("its journal"), std::string::npos);
 }
 
+// The reads looked up once, for the many outputs of a per_input job: the
+// first read that is the file wins, a read that does not exist matches
+// nothing, and neither does an output that does not exist.
+TEST_F(OutputLockTest, ReadFilesFindTheFirstReadThatIsTheFile) {
+  const std::string in = Path("in.h5");
+  testing::WriteFile(in, "input");
+  fs::create_symlink(in, Path("link.h5"));
+  const ReadFiles reads({{"input.source", Path("gone.h5")}, {"input.path", Path("link.h5")}, {"input.source", in}});
+  ASSERT_NE(reads.SameAs(in), nullptr);
+  EXPECT_EQ(*reads.SameAs(in), (KeyedPath{"input.path", Path("link.h5")}));
+  EXPECT_EQ(reads.SameAs(Path("gone.h5")), nullptr);
+  EXPECT_EQ(reads.SameAs(Path("out.h5")), nullptr);
+  EXPECT_NE(OutputErrorOf([&] {
+              CheckOutputFiles(in, reads);
+            }).find("output.path '" + in + "' is the same file as input.path '" + Path("link.h5") + "'"),
+            std::string::npos);
+}
+
 TEST_F(OutputLockTest, SymbolicLinksAmongTheOutputFilesAreRefused) {
   testing::WriteFile(Path("target.h5"), "x");
   fs::create_symlink(Path("target.h5"), Path("link.h5"));

@@ -1,9 +1,11 @@
 #include "read/input_set.h"
 
 #include <glob.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <set>
 
@@ -43,6 +45,10 @@ std::string RowShapeText(const DatasetInfo& info) {
 std::vector<std::string> ExpandInputPaths(const std::vector<std::string>& entries) {
   std::vector<std::string> paths;
   std::set<std::string> seen;
+  // A file's identity, device and inode: one file under two names (a link)
+  // is still one file. A path that cannot be stat'ed is left to the input's
+  // own check, which names it.
+  std::map<std::pair<dev_t, ino_t>, std::string> files;
   for (const auto& entry : entries) {
     std::error_code ec;
     // A file whose name holds a glob character is still that file.
@@ -50,6 +56,13 @@ std::vector<std::string> ExpandInputPaths(const std::vector<std::string>& entrie
     for (auto& path : literal ? std::vector<std::string>{entry} : GlobMatches(entry)) {
       if (!seen.insert(path).second)
         throw InputError("input.path names " + path + " twice; give each file once (its rows would be scored twice)");
+      struct stat st {};
+      if (::stat(path.c_str(), &st) == 0) {
+        const auto [it, added] = files.emplace(std::pair{st.st_dev, st.st_ino}, path);
+        if (!added)
+          throw InputError("input.path names one file twice: " + path + " is the file " + it->second +
+                           " (a link to it); give each file once (its rows would be scored twice)");
+      }
       paths.push_back(std::move(path));
     }
   }

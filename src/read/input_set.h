@@ -32,7 +32,8 @@ struct InputShard {
 
 // The files input.path names, in order: each entry that is a file as given,
 // each glob (`*`, `?`, `[`) by its matches sorted by name. Throws InputError
-// for a glob that matches no file or a file named twice.
+// for a glob that matches no file or a file named twice (under any name: one
+// file is one device and inode).
 std::vector<std::string> ExpandInputPaths(const std::vector<std::string>& entries);
 
 class InputSet {

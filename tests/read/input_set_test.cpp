@@ -63,6 +63,29 @@ TEST_F(InputSetTest, GlobsExpandInNameOrderAndListsKeepTheirs) {
   EXPECT_THROW(ExpandInputPaths({Path("part-*.h5"), Path("part-0001.h5")}), InputError);
 }
 
+// One file under two names (a symbolic or a hard link) is one file named
+// twice: its rows would be scored twice.
+TEST_F(InputSetTest, AFileUnderTwoNamesIsNamedTwice) {
+  testing::WriteFloatRows(Path("part-0000.h5"), "x", 2, 3);
+  testing::WriteFloatRows(Path("part-0001.h5"), "x", 2, 3);
+  namespace fs = std::filesystem;
+  fs::create_directory(Path("links"));
+  fs::create_symlink(Path("part-0000.h5"), Path("links/soft.h5"));
+  fs::create_hard_link(Path("part-0001.h5"), Path("links/hard.h5"));
+  for (const auto& [one, other] : {std::pair{Path("part-0000.h5"), Path("links/soft.h5")},
+                                   std::pair{Path("part-0001.h5"), Path("links/hard.h5")}}) {
+    try {
+      ExpandInputPaths({one, Path("links/*.h5")});
+      ADD_FAILURE() << other << " was accepted beside " << one;
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find(other + " is the file " + one), std::string::npos) << e.what();
+    }
+  }
+  // Two files with the same rows stay two files.
+  fs::copy_file(Path("part-0000.h5"), Path("copy.h5"));
+  EXPECT_EQ(ExpandInputPaths({Path("part-0000.h5"), Path("copy.h5")}).size(), 2u);
+}
+
 // Rows numbered across the files in order, a read spanning files (an empty
 // one among them) equal to the same rows of the concatenation; more files
 // than stay open at once.

@@ -44,10 +44,15 @@ std::string FileIdentityOfOpenFile(int fd) {
   return ::fstat(fd, &st) == 0 ? Identity(st) : "";
 }
 
+std::optional<FileKey> FileKeyOf(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+  return FileKey{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
+}
+
 bool SameFile(const std::string& a, const std::string& b) {
-  struct stat sa {};
-  struct stat sb {};
-  return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+  const auto key = FileKeyOf(a);
+  return key && key == FileKeyOf(b);
 }
 
 }  // namespace mpsbatch

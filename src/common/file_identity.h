@@ -3,7 +3,10 @@
 // without comparing contents.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
+#include <utility>
 
 namespace mpsbatch {
 
@@ -15,6 +18,12 @@ namespace mpsbatch {
 // a same-size file with a copied mtime took the inode of an unlinked one.
 std::string FileIdentity(const std::string& path);
 std::string FileIdentityOfOpenFile(int fd);
+
+// A file's device and inode (symbolic links followed): equal keys name one
+// file, under whatever names. nullopt if the file does not exist or cannot be
+// asked.
+using FileKey = std::pair<uint64_t, uint64_t>;
+std::optional<FileKey> FileKeyOf(const std::string& path);
 
 // True if `a` and `b` name one file (same device and inode, symbolic links
 // followed); false if either does not exist or cannot be asked.

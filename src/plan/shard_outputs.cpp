@@ -12,6 +12,7 @@
 #include "config/output_rules.h"
 #include "plan/job_plan.h"
 #include "plan/resume_identity.h"
+#include "read/input_set.h"
 
 namespace mpsbatch {
 
@@ -44,8 +45,7 @@ std::vector<std::string> ShardOutputPaths(const std::string& pattern, const std:
 void CheckOutputsBeyondInputGlobs(const std::string& pattern, const std::vector<std::string>& paths,
                                   const std::vector<InputShard>& files, const std::vector<std::string>& entries) {
   for (const auto& entry : entries) {
-    std::error_code ec;
-    if (entry.find_first_of("*?[") == std::string::npos || std::filesystem::exists(entry, ec)) continue;
+    if (!IsGlobEntry(entry)) continue;
     for (size_t i = 0; i < paths.size(); ++i) {
       // What a run leaves beside an output when it stops, too: a later run
       // expands the glob again and would take those for input files.

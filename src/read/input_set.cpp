@@ -1,7 +1,6 @@
 #include "read/input_set.h"
 
 #include <glob.h>
-#include <sys/stat.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -10,6 +9,7 @@
 #include <set>
 
 #include "common/error.h"
+#include "common/file_identity.h"
 #include "hdf5/handle.h"
 
 namespace mpsbatch {
@@ -19,8 +19,6 @@ namespace {
 // Files kept open at once: each holds HDF5's descriptor and maybe one for
 // direct reads, and a job may have thousands of files.
 constexpr size_t kMaxOpenFiles = 16;
-
-bool IsGlob(const std::string& entry) { return entry.find_first_of("*?[") != std::string::npos; }
 
 std::vector<std::string> GlobMatches(const std::string& pattern) {
   glob_t g{};
@@ -42,23 +40,25 @@ std::string RowShapeText(const DatasetInfo& info) {
 
 }  // namespace
 
+bool IsGlobEntry(const std::string& entry) {
+  std::error_code ec;
+  // A file whose name holds a glob character is still that file.
+  return entry.find_first_of("*?[") != std::string::npos && !std::filesystem::exists(entry, ec);
+}
+
 std::vector<std::string> ExpandInputPaths(const std::vector<std::string>& entries) {
   std::vector<std::string> paths;
   std::set<std::string> seen;
   // A file's identity, device and inode: one file under two names (a link)
   // is still one file. A path that cannot be stat'ed is left to the input's
   // own check, which names it.
-  std::map<std::pair<dev_t, ino_t>, std::string> files;
+  std::map<FileKey, std::string> files;
   for (const auto& entry : entries) {
-    std::error_code ec;
-    // A file whose name holds a glob character is still that file.
-    const bool literal = !IsGlob(entry) || std::filesystem::exists(entry, ec);
-    for (auto& path : literal ? std::vector<std::string>{entry} : GlobMatches(entry)) {
+    for (auto& path : IsGlobEntry(entry) ? GlobMatches(entry) : std::vector<std::string>{entry}) {
       if (!seen.insert(path).second)
         throw InputError("input.path names " + path + " twice; give each file once (its rows would be scored twice)");
-      struct stat st {};
-      if (::stat(path.c_str(), &st) == 0) {
-        const auto [it, added] = files.emplace(std::pair{st.st_dev, st.st_ino}, path);
+      if (const auto key = FileKeyOf(path)) {
+        const auto [it, added] = files.emplace(*key, path);
         if (!added)
           throw InputError("input.path names one file twice: " + path + " is the file " + it->second +
                            " (a link to it); give each file once (its rows would be scored twice)");

@@ -36,6 +36,10 @@ struct InputShard {
 // file is one device and inode).
 std::vector<std::string> ExpandInputPaths(const std::vector<std::string>& entries);
 
+// True if ExpandInputPaths takes `entry` as a glob: it holds `*`, `?` or `[`
+// and names no file.
+bool IsGlobEntry(const std::string& entry);
+
 class InputSet {
  public:
   // Rank 0's planning: opens every file in turn and describes `datasets` in

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "common/file_identity.h"
 #include "hdf5/handle.h"
 
 namespace fs = std::filesystem;
@@ -54,12 +55,6 @@ std::string Hdf5String(hid_t dcpl, size_t index, ssize_t (*get)(hid_t, size_t, c
   get(dcpl, index, s.data(), s.size());
   s.resize(static_cast<size_t>(n));
   return s;
-}
-
-bool SameFile(const std::string& a, const std::string& b) {
-  struct stat sa {};
-  struct stat sb {};
-  return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
 // Walks a dataset's storage depth first: the file holding it, then each

@@ -119,16 +119,13 @@ void CheckNotLocked(const std::string& final_path, const std::string& what) {
 }
 
 ReadFiles::ReadFiles(const std::vector<KeyedPath>& reads) {
-  for (const auto& read : reads) {
-    struct stat st {};
-    if (::stat(read.second.c_str(), &st) == 0) by_id_.emplace(std::make_pair(st.st_dev, st.st_ino), read);
-  }
+  for (const auto& read : reads)
+    if (const auto key = FileKeyOf(read.second)) by_id_.emplace(*key, read);
 }
 
 const KeyedPath* ReadFiles::SameAs(const std::string& path) const {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return nullptr;
-  const auto it = by_id_.find({st.st_dev, st.st_ino});
+  const auto key = FileKeyOf(path);
+  const auto it = key ? by_id_.find(*key) : by_id_.end();
   return it == by_id_.end() ? nullptr : &it->second;
 }
 

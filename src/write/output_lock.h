@@ -6,13 +6,12 @@
 // chunks an earlier run saved unless told to.
 #pragma once
 
-#include <sys/types.h>
-
 #include <map>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "common/file_identity.h"
 #include "common/unique_fd.h"
 
 namespace mpsbatch {
@@ -75,7 +74,7 @@ class ReadFiles {
   const KeyedPath* SameAs(const std::string& path) const;
 
  private:
-  std::map<std::pair<dev_t, ino_t>, KeyedPath> by_id_;
+  std::map<FileKey, KeyedPath> by_id_;
 };
 
 // CheckOutputFiles against reads looked up beforehand.

@@ -8,12 +8,16 @@
 namespace mpsbatch {
 
 ChunkPlan::ChunkPlan(int64_t rows, int64_t chunk_rows, int ranks)
-    : rows_(rows), chunk_rows_(chunk_rows), ranks_(ranks), num_chunks_((rows + chunk_rows - 1) / chunk_rows) {
+    : rows_(rows),
+      chunk_rows_(chunk_rows),
+      ranks_(ranks),
+      num_chunks_((rows + chunk_rows - 1) / chunk_rows),
+      longest_chunk_rows_(std::min(rows, chunk_rows)) {
   MPSBATCH_ASSERT(rows >= 1 && chunk_rows >= 1 && ranks >= 1);
 }
 
 ChunkPlan::ChunkPlan(const std::vector<int64_t>& file_rows, int64_t chunk_rows, int ranks)
-    : rows_(0), chunk_rows_(chunk_rows), ranks_(ranks), num_chunks_(0) {
+    : rows_(0), chunk_rows_(chunk_rows), ranks_(ranks), num_chunks_(0), longest_chunk_rows_(0) {
   MPSBATCH_ASSERT(!file_rows.empty() && chunk_rows >= 1 && ranks >= 1);
   if (file_rows.size() > 1) {
     for (int64_t rows : file_rows) {
@@ -22,12 +26,14 @@ ChunkPlan::ChunkPlan(const std::vector<int64_t>& file_rows, int64_t chunk_rows, 
       file_first_chunk_.push_back(num_chunks_);
       rows_ += rows;
       num_chunks_ += (rows + chunk_rows - 1) / chunk_rows;
+      longest_chunk_rows_ = std::max(longest_chunk_rows_, std::min(rows, chunk_rows));
     }
     file_first_row_.push_back(rows_);
     file_first_chunk_.push_back(num_chunks_);
   } else {
     rows_ = file_rows.front();
     num_chunks_ = (rows_ + chunk_rows - 1) / chunk_rows;
+    longest_chunk_rows_ = std::min(rows_, chunk_rows);
   }
   MPSBATCH_ASSERT(rows_ >= 1);
 }
@@ -91,6 +97,11 @@ size_t ChunksInFlight(int64_t chunk_rows, int64_t batch_size, size_t chunk_bytes
   const auto wanted = static_cast<size_t>(std::max<int64_t>(2, (kBatches + batches_per_chunk - 1) / batches_per_chunk));
   const size_t affordable = std::max<size_t>(2, kExtraBytes / std::max<size_t>(1, chunk_bytes));
   return std::min(wanted, affordable);
+}
+
+size_t ChunksInFlight(const ChunkPlan& plan, int64_t batch_size, size_t row_bytes) {
+  return ChunksInFlight(plan.rows() / plan.num_chunks(), batch_size,
+                        static_cast<size_t>(plan.longest_chunk_rows()) * row_bytes);
 }
 
 int64_t ChooseChunkRows(int64_t rows, int64_t batch_size, int ranks, size_t row_bytes, int64_t requested,

@@ -35,6 +35,8 @@ class ChunkPlan {
   int64_t chunk_rows() const { return chunk_rows_; }
   int ranks() const { return ranks_; }
   int64_t num_chunks() const { return num_chunks_; }
+  // The longest chunk's rows: chunk_rows, or fewer when every file is shorter.
+  int64_t longest_chunk_rows() const { return longest_chunk_rows_; }
 
   Chunk chunk(int64_t id) const;
   // The chunk ids [first, last) rank `rank` owns; empty when there are fewer
@@ -45,6 +47,7 @@ class ChunkPlan {
   int64_t rows_, chunk_rows_;
   int ranks_;
   int64_t num_chunks_;
+  int64_t longest_chunk_rows_;
   // Several files: per file its first row and first chunk id, and one entry
   // past the last. Empty for one file. chunk() looks up a chunk's file here
   // (a binary search per chunk, never per row).
@@ -98,5 +101,10 @@ int IdleRanks(int64_t chunks, int ranks);
 // between chunks.) The extra chunks are added only while all of them,
 // `chunk_bytes` (input and output) each, stay within 256 MiB.
 size_t ChunksInFlight(int64_t chunk_rows, int64_t batch_size, size_t chunk_bytes);
+// The same for the chunks of `plan`, `row_bytes` (input and output) a row:
+// batches counted in its chunks' mean length, bytes in its longest chunk. Many
+// input files shorter than chunk_rows make short chunks, which need more of
+// them in flight than the planned chunk_rows says.
+size_t ChunksInFlight(const ChunkPlan& plan, int64_t batch_size, size_t row_bytes);
 
 }  // namespace mpsbatch

@@ -224,9 +224,8 @@ void RunJob(Communicator& comm, const CliOptions& cli) try {
   // chunks by the depth every rank holds to, so they agree on it.
   size_t depth = 0;
   Collective(comm, "agree-depth", [&] {
-    depth = AgreeDepth(comm, ChunksInFlight(p.plan.chunk_rows, calibration.report.batch_size,
-                                            static_cast<size_t>(p.plan.chunk_rows) *
-                                                (p.plan.input_row_bytes() + p.plan.output_row_bytes())));
+    depth = AgreeDepth(comm, ChunksInFlight(chunks, calibration.report.batch_size,
+                                            p.plan.input_row_bytes() + p.plan.output_row_bytes()));
   });
   times.scoring = now();
   RankStats stats;

@@ -237,4 +237,25 @@ TEST(IdleRanks, RanksBeyondTheChunks) {
   EXPECT_EQ(IdleRanks(100, 4), 0);
 }
 
+// Short files make short chunks: 512 files of one batch each hold 4 chunks in
+// flight, as one-batch chunks of one file do, where the planned chunk_rows
+// (15 batches) alone would give 2 and leave the device waiting between files.
+TEST(ChunksInFlight, CountsTheChunksAsFilesCutThem) {
+  const size_t row_bytes = 1064;  // the MLP's 256 float32 inputs and 10 outputs
+  const ChunkPlan shards(std::vector<int64_t>(512, 4096), 61440, 1);
+  EXPECT_EQ(shards.longest_chunk_rows(), 4096);
+  EXPECT_EQ(ChunksInFlight(shards, 4096, row_bytes), 4u);
+  const ChunkPlan whole(std::vector<int64_t>{512 * 4096}, 61440, 1);
+  EXPECT_EQ(whole.longest_chunk_rows(), 61440);
+  EXPECT_EQ(ChunksInFlight(whole, 4096, row_bytes), 2u);
+  // Batches count the mean chunk, bytes the longest: one long file among
+  // many short ones.
+  std::vector<int64_t> mixed(10000, 256);
+  mixed.push_back(1 << 20);
+  const ChunkPlan uneven(mixed, 65536, 1);
+  EXPECT_EQ(uneven.longest_chunk_rows(), 65536);
+  EXPECT_EQ(ChunksInFlight(uneven, 256, 1024), 4u);  // 64 MiB chunks: 4 within 256 MiB
+  EXPECT_EQ(ChunksInFlight(uneven, 256, 2048), 2u);  // 128 MiB chunks: 2
+}
+
 }  // namespace mpsbatch

@@ -6,12 +6,14 @@ in parallel processes, then times each package and the eager model on
 device-resident ids in one process, and prints the CUDA kernels that take the
 most time in one batch of each.
 
-Variants: the model as bench.py exports it (`BertConfig(torchscript=True)`,
-which transformers 5 runs with PyTorch's fused attention, SDPA), the same
+Variants: `as_bench`, the model as transformers builds it
+(`BertConfig(torchscript=True)`, which transformers 5 runs with PyTorch's
+fused attention, SDPA), as bench.py exported it before; `no_mask`, the same
 without the attention mask that transformers builds when it is given none
 (all ones, [batch, 1, 128, 128]: in Python eager it checks the values and
 drops it, which an exported graph cannot, and a mask rules out the fastest
-attention kernels), and Inductor's freezing.
+attention kernels), as bench.py exports it now (workloads.drop_all_ones_mask);
+and `no_mask_freeze`, with Inductor's freezing too.
 
 Usage: bert_variants.py OUT_DIR [BATCH]     (on a GPU machine; writes OUT_DIR/<variant>.pt2)
 BERT_VARIANTS_DEVICE=cpu checks the exports on a machine without one.
@@ -30,31 +32,16 @@ SEQ = 128
 DEVICE = os.environ.get("BERT_VARIANTS_DEVICE", "cuda")
 VARIANTS = {
     # name: (no attention mask, Inductor's freezing)
-    "as_bench": (False, False),  # what bench.py --aoti exports
-    "no_mask": (True, False),
+    "as_bench": (False, False),  # what bench.py --aoti exported before it dropped the mask
+    "no_mask": (True, False),  # what bench.py --aoti exports
     "no_mask_freeze": (True, True),
 }
-
-
-def drop_all_ones_mask():
-    """Makes transformers' BERT build no attention mask when given none."""
-    import transformers.models.bert.modeling_bert as bert
-    if not hasattr(bert, "create_bidirectional_mask"):
-        raise RuntimeError("this transformers builds BERT's mask otherwise; the no_mask variants need another patch")
-    original = bert.create_bidirectional_mask
-
-    def create(*args, **kwargs):
-        if kwargs.get("attention_mask") is None and kwargs.get("encoder_hidden_states") is None:
-            return None
-        return original(*args, **kwargs)
-
-    bert.create_bidirectional_mask = create
 
 
 def build(no_mask):
     from transformers import BertConfig, BertModel
     if no_mask:
-        drop_all_ones_mask()
+        workloads.drop_all_ones_mask()
     torch.manual_seed(0)
     config_kwargs = {"torchscript": True}
     config = BertConfig(**config_kwargs)

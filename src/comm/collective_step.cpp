@@ -62,8 +62,8 @@ Failure CurrentFailure() {
 }
 
 std::string FailureLine(int rank, std::string_view step, const Failure& failure) {
-  return "rank " + std::to_string(rank) + " failed in " + std::string(step) + ": " + ErrorKindName(failure.kind) +
-         ": " + failure.message;
+  return "rank " + std::to_string(rank) + " failed in " + std::string(ShownStep(step)) + ": " +
+         ErrorKindName(failure.kind) + ": " + failure.message;
 }
 
 void Agree(Communicator& comm, std::string_view step, const std::function<void()>& body, StepBody kind) {

@@ -36,15 +36,17 @@ class JobFailed : public std::exception {
 // Collective accept only these names, and each has a failure point
 // (common/fault.h) under the same name: the test that walks this table
 // (tests/e2e/e2e_collective_test.cpp) covers a new step without being told.
-inline constexpr std::array<std::string_view, 15> kCollectiveSteps = {
+inline constexpr std::array<std::string_view, 16> kCollectiveSteps = {
     "read-job",           // rank 0 reads and validates the job file   (agreed)
     "share-job",          // the job's text to every rank              (aborts)
     "parse-job",          // every rank parses it; device prewarm      (agreed)
-    "plan",               // rank 0: input, model, probe batch, chunks (agreed)
-    "share-plan",         // the plan to every rank                    (aborts)
+    "plan",               // rank 0: input, output, model's bytes      (agreed)
+    "share-plan",         // the plan so far to every rank             (aborts)
     "choose-input-mode",  // shared or scatter, input opened           (aborts; a rank that cannot read: agreed)
     "distribute-model",   // the model's bytes to every rank           (aborts)
-    "create-engines",     // every other rank loads its engine         (agreed)
+    "plan-model",         // rank 0: engine, probe batch, chunks;      (agreed; its line says "plan")
+                          // the others: their engines, warmed
+    "complete-plan",      // the whole plan to every rank              (aborts)
     "gather-devices",     // device names and core binding to rank 0   (aborts)
     "calibrate",          // batch size and forward path per device    (agreed)
     "create-output",      // rank 0 creates or reopens the output      (agreed)
@@ -64,7 +66,12 @@ struct Failure {
 // exception outside mpsbatch's hierarchy is an internal error.
 Failure CurrentFailure();
 
-// "rank R failed in STEP: KIND: MESSAGE".
+// The step a failure line names: ShownStep(step). Rank 0's plan runs in two
+// steps, "plan" and "plan-model" (the other ranks load their engines between
+// them), and a user reads both as "plan".
+constexpr std::string_view ShownStep(std::string_view step) { return step == "plan-model" ? "plan" : step; }
+
+// "rank R failed in STEP: KIND: MESSAGE", STEP as ShownStep gives it.
 std::string FailureLine(int rank, std::string_view step, const Failure& failure);
 
 // What an agreed step's body does besides local work.

@@ -15,30 +15,44 @@ constexpr size_t kModelPiece = size_t{256} << 20;
 
 }  // namespace
 
-void DistributeFile(Communicator& comm, const std::string& key, const std::string& path, const std::string& sha256,
-                    int64_t size, std::string& identity, std::shared_ptr<const std::string>& bytes_out,
-                    const ReadLocalFile& read_local) {
+void DistributeFile(Communicator& comm, const std::string& key, const std::string& path,
+                    const std::function<std::string()>& sha256, int64_t size, std::string& identity,
+                    std::shared_ptr<const std::string>& bytes_out, const ReadLocalFile& read_local) {
   std::string rank0s = identity.empty() ? "" : comm.host() + "\n" + identity;
   comm.Broadcast(rank0s, 0);
   bool have = comm.rank() == 0;
+  std::shared_ptr<const std::string> mine;  // a copy to check against rank 0's SHA-256
+  std::string mine_identity;
   if (!have) {
     identity.clear();  // until this rank's bytes are its file's
     try {
-      std::string mine;
-      auto bytes = read_local(&mine);
+      mine = read_local(&mine_identity);
       // The very file rank 0 read needs no hash, which takes a while for a large model.
-      const bool same_file = !rank0s.empty() && !mine.empty() && rank0s == comm.host() + "\n" + mine;
-      if (same_file || Sha256Hex(*bytes) == sha256) {
-        bytes_out = bytes;
-        identity = mine;
+      if (!rank0s.empty() && !mine_identity.empty() && rank0s == comm.host() + "\n" + mine_identity) {
+        bytes_out = std::move(mine);
+        identity = mine_identity;
         have = true;
-        spdlog::debug("{} '{}': {}", key, path,
-                      same_file ? "the file rank 0 read (same host, same file)" : "this host's copy, same SHA-256");
-      } else {
-        spdlog::warn("{} '{}' differs from rank 0's copy; using rank 0's", key, path);
+        spdlog::debug("{} '{}': the file rank 0 read (same host, same file)", key, path);
       }
     } catch (const std::exception& e) {  // any failure to read: rank 0 sends its copy
       spdlog::debug("{} '{}': cannot read it here ({}); rank 0 sends its copy", key, path, e.what());
+    }
+  }
+  // Rank 0 hashes its bytes only if some rank holds another copy to check.
+  const bool to_check = mine != nullptr;
+  const auto checking = comm.Allgather(to_check ? 1 : 0);
+  if (std::any_of(checking.begin(), checking.end(), [](int64_t c) { return c != 0; })) {
+    std::string rank0_sha256 = comm.rank() == 0 ? sha256() : "";
+    comm.Broadcast(rank0_sha256, 0);
+    if (to_check) {
+      if (Sha256Hex(*mine) == rank0_sha256) {
+        bytes_out = std::move(mine);
+        identity = mine_identity;
+        have = true;
+        spdlog::debug("{} '{}': this host's copy, same SHA-256", key, path);
+      } else {
+        spdlog::warn("{} '{}' differs from rank 0's copy; using rank 0's", key, path);
+      }
     }
   }
   const auto have_all = comm.Allgather(have ? 1 : 0);

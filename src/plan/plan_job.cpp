@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/fault.h"
+#include "common/log.h"
 #include "common/sha256.h"
 #include "plan/chunk_plan.h"
 #include "plan/feed_hint.h"
@@ -34,6 +36,11 @@ constexpr int64_t kAutoBatchBytes = int64_t{64} << 20;  // rank 0 sends these ro
 }  // namespace
 
 int64_t PlanningBatch(const JobConfig& job) { return job.batch_size_auto ? kAutoBatchPlanning : job.batch_size; }
+
+int64_t ProbeRows(const JobConfig& job, const JobPlan& plan) {
+  // Under batch_size: auto the probe stays small: the search finds the limit.
+  return std::min(job.batch_size_auto ? int64_t{16} : job.batch_size, plan.rows);
+}
 
 int64_t AutoBatchBound(const JobPlan& plan) {
   const int64_t row = std::max<int64_t>(1, static_cast<int64_t>(plan.input_row_bytes() + plan.output_row_bytes()));
@@ -80,7 +87,7 @@ BatchSizes FedBatches(const JobConfig& job, const JobPlan& plan) {
   return b;
 }
 
-void PlanOnRankZero(Communicator& comm, PlannedJob& p, const std::function<void()>& inspected) {
+void PlanFiles(PlannedJob& p, const std::function<void()>& inspected) {
   auto& job = p.job;
   p.input = InputSet::Inspect(ExpandInputPaths(job.input.paths), job.input.datasets, MakeReadOptions(job));
   p.plan.inputs = p.input->inputs();
@@ -111,6 +118,7 @@ void PlanOnRankZero(Communicator& comm, PlannedJob& p, const std::function<void(
     if (job.resume) p.resume = ReadPartial(job.output.path);
   }
   if (inspected) inspected();
+  CheckNormalisation(job, p.plan);
 
   p.model_bytes = ReadModelFile(job.model_path, "model.path", &p.model_identity);
   p.plan.model_size = static_cast<int64_t>(p.model_bytes->size());
@@ -119,20 +127,23 @@ void PlanOnRankZero(Communicator& comm, PlannedJob& p, const std::function<void(
     p.plan.compiled_size = static_cast<int64_t>(p.compiled_bytes->size());
   }
   // Hashing a large model takes a noticeable share of planning, and the hashes
-  // are needed only once the plan is complete: compute them beside the
-  // engine's creation and the probe. (On a throw below, the future waits for
-  // them.)
-  auto hashes = std::async(std::launch::async, [model = p.model_bytes, compiled = p.compiled_bytes] {
-    return std::make_pair(Sha256Hex(*model), compiled ? Sha256Hex(*compiled) : std::string());
-  });
-  CheckNormalisation(job, p.plan);
+  // are needed only once the plan is complete (or by a rank whose copy of the
+  // model is not the file rank 0 read): compute them beside the model's
+  // distribution, the engine's creation and the probe. (On a throw later, the
+  // future waits for them.)
+  p.hashes = std::async(std::launch::async, [model = p.model_bytes, compiled = p.compiled_bytes] {
+               return std::make_pair(Sha256Hex(*model), compiled ? Sha256Hex(*compiled) : std::string());
+             }).share();
+}
+
+void PlanModel(Communicator& comm, PlannedJob& p) {
+  auto& job = p.job;
   const auto t_engine = std::chrono::steady_clock::now();
   p.engine = CreateEngine(p, comm);
   const auto t_probe = std::chrono::steady_clock::now();
   p.engine_seconds = std::chrono::duration<double>(t_probe - t_engine).count();
 
-  // Under batch_size: auto the probe stays small: the search finds the limit.
-  const int64_t probe_rows = std::min(job.batch_size_auto ? int64_t{16} : job.batch_size, p.plan.rows);
+  const int64_t probe_rows = ProbeRows(job, p.plan);
   std::vector<HostArray> probe_in;
   std::vector<ArrayView> views;
   for (const auto& info : p.plan.inputs) probe_in.push_back(p.input->ReadRows(info, 0, probe_rows));
@@ -148,7 +159,7 @@ void PlanOnRankZero(Communicator& comm, PlannedJob& p, const std::function<void(
   }
   p.plan.outputs = OutputSpecsFromProbe(job, probe_out, probe_rows);
   p.probe_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_probe).count();
-  std::tie(p.plan.model_sha256, p.plan.compiled_sha256) = hashes.get();
+  std::tie(p.plan.model_sha256, p.plan.compiled_sha256) = p.hashes.get();
   p.identity = ResumeIdentity(job, p.plan, p.plan.input_files.front().stamp.mtime_ns);
   if (job.output.per_input) {
     // Each file is judged by its own identity; what is left to resume, after.
@@ -177,6 +188,37 @@ void PlanOnRankZero(Communicator& comm, PlannedJob& p, const std::function<void(
   p.plan.chunk_rows =
       ChooseChunkRows(p.plan.rows, PlanningBatch(job), comm.size(),
                       p.plan.input_row_bytes() + p.plan.output_row_bytes(), job.chunk_size, chunks_per_rank);
+}
+
+void WarmEngine(const PlannedJob& p) {
+  const int64_t rows = ProbeRows(p.job, p.plan);
+  try {
+    FaultPoint("warm-up");
+    std::vector<HostArray> in;
+    for (const auto& info : p.plan.inputs) {
+      if (p.input) {
+        in.push_back(p.input->ReadRows(info, 0, rows));
+        continue;
+      }
+      Shape shape = info.row_shape();
+      shape.insert(shape.begin(), rows);
+      HostArray zeros(info.dtype, shape);
+      std::fill(zeros.bytes.begin(), zeros.bytes.end(), std::byte{0});
+      in.push_back(std::move(zeros));
+    }
+    std::vector<ArrayView> views;
+    for (const auto& a : in) views.push_back(RowSlice(a, 0, rows));
+    // The checks rank 0's probe makes come first: a package fed what it was not
+    // exported for can fail inside a kernel, past any exception.
+    p.engine->CheckInputs(views, FedBatches(p.job, p.plan));
+    const auto start = std::chrono::steady_clock::now();
+    p.engine->Run(views);
+    spdlog::debug("engine warmed on {} {} row(s) in {:.2f} s", rows, p.input ? "input" : "zero",
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  } catch (const std::exception& e) {
+    spdlog::debug("warming the engine on {} {} row(s) failed; calibration runs the model again: {}", rows,
+                  p.input ? "input" : "zero", e.what());
+  }
 }
 
 }  // namespace mpsbatch

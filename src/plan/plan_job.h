@@ -1,5 +1,6 @@
 // Rank 0's planning: inspect the input and the output path, read the model,
-// load it, push one probe batch through it and cut the rows into chunks; with
+// load it, push one probe batch through it and cut the rows into chunks (and
+// the other ranks' warm-up of their engines meanwhile); with
 // the checks planning makes on the way (normalisation against the input's
 // shape, the batches the model will be fed) and the batch-size bounds the rest
 // of the job shares.
@@ -17,12 +18,32 @@
 
 namespace mpsbatch {
 
-// Rank 0: fills `p` (p.job, p.restart and p.dry_run set) for the job. Throws
-// the error of whatever stands in the job's way (input, output, model, config).
-// On a dry run takes no output lock. `inspected`, if given, is called once the
-// input, the output and an earlier run's state are known, before the model is
-// read, loaded and probed (for the log's first plan line).
-void PlanOnRankZero(Communicator& comm, PlannedJob& p, const std::function<void()>& inspected = {});
+// Rank 0's planning, in two parts, so that the other ranks can load their
+// engines while rank 0 loads and probes its own.
+//
+// PlanFiles: the input, the output path (its checks and lock, an earlier run's
+// state) and the model's bytes: all the other ranks need to load the model
+// (p.job, p.restart and p.dry_run set). Starts hashing the model's bytes
+// (p.hashes). On a dry run takes no output lock. `inspected`, if given, is
+// called once the input, the output and an earlier run's state are known,
+// before the model is read (for the log's first plan line).
+//
+// PlanModel: rank 0's engine, one probe batch through it, the outputs, the
+// resume identity and checks, the chunks.
+//
+// Each throws the error of whatever stands in the job's way (input, output,
+// model, config).
+void PlanFiles(PlannedJob& p, const std::function<void()>& inspected = {});
+void PlanModel(Communicator& comm, PlannedJob& p);
+
+// A rank other than 0, once its engine is created: runs one batch of the
+// probe's size through it (the input's first rows where this rank reads the
+// input, else zero rows of the planned shape), after the input checks rank
+// 0's probe makes (Engine::CheckInputs), so that the device's kernels and
+// libraries are loaded before calibration. A failure is logged (debug)
+// and left for calibration, which runs the model on the job's rows, to meet
+// and report.
+void WarmEngine(const PlannedJob& p);
 
 // This rank's engine for `p`'s model (p.model_bytes, and p.compiled_bytes if
 // any). Throws what Engine::Create throws.
@@ -34,6 +55,9 @@ int64_t AutoBatchBound(const JobPlan& plan);
 
 // Rows per batch while planning (the probe, chunk rounding).
 int64_t PlanningBatch(const JobConfig& job);
+
+// Rows in the probe batch (and in WarmEngine's).
+int64_t ProbeRows(const JobConfig& job, const JobPlan& plan);
 
 // input.mean, input.std and input.layout against the datasets they apply to.
 // Throws ConfigError on a mismatch.

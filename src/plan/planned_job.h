@@ -1,13 +1,15 @@
 // Everything a rank holds about the job once it is planned: the job, the plan,
 // the model's bytes, the input and the engine, and on rank 0 what planning
 // learnt besides (the resume identity, the input's stamp, an earlier run's
-// partial output, the output's lock). Rank 0 fills it in PlanOnRankZero
-// (plan/plan_job.h); RunJob then completes it on every rank.
+// partial output, the output's lock). Rank 0 fills it in PlanFiles and
+// PlanModel (plan/plan_job.h); RunJob then completes it on every rank.
 #pragma once
 
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "config/job.h"
@@ -30,8 +32,10 @@ struct PlannedJob {
   std::unique_ptr<InputSet> input;                    // null on a rank that receives its rows (scatter)
   DevicePrewarm* prewarm = nullptr;  // the device's prewarm, started by RunJob, which outlives the engine
   std::unique_ptr<Engine> engine;
-  double engine_seconds = 0;                // rank 0: creating its engine (device, model load)
-  double probe_seconds = 0;                 // rank 0: reading and running the probe batch
+  double engine_seconds = 0;  // rank 0: creating its engine (device, model load)
+  double probe_seconds = 0;   // rank 0: reading and running the probe batch
+  // rank 0: the SHA-256 of model_bytes and of compiled_bytes ("" none), computed on a thread of their own
+  std::shared_future<std::pair<std::string, std::string>> hashes;
   std::string identity;                     // rank 0: ResumeIdentity of this run
   std::optional<PartialState> resume;       // rank 0: what an earlier run left, if resuming
   bool restart = false;                     // --restart: discard what an earlier run left

@@ -52,14 +52,14 @@ void SettleInputMode(Communicator& comm, PlannedJob& p) {
 
 // Every rank's bytes of the model (and of model.compiled, if any).
 void DistributeModel(Communicator& comm, PlannedJob& p) {
-  DistributeFile(comm, "model.path", p.job.model_path, p.plan.model_sha256, p.plan.model_size, p.model_identity,
-                 p.model_bytes,
-                 [&](std::string* identity) { return ReadModelFile(p.job.model_path, "model.path", identity); });
+  DistributeFile(
+      comm, "model.path", p.job.model_path, [&] { return p.hashes.get().first; }, p.plan.model_size, p.model_identity,
+      p.model_bytes, [&](std::string* identity) { return ReadModelFile(p.job.model_path, "model.path", identity); });
   if (!p.job.model_compiled.empty())
-    DistributeFile(comm, "model.compiled", p.job.model_compiled, p.plan.compiled_sha256, p.plan.compiled_size,
-                   p.compiled_identity, p.compiled_bytes, [&](std::string* identity) {
-                     return ReadModelFile(p.job.model_compiled, "model.compiled", identity);
-                   });
+    DistributeFile(
+        comm, "model.compiled", p.job.model_compiled, [&] { return p.hashes.get().second; }, p.plan.compiled_size,
+        p.compiled_identity, p.compiled_bytes,
+        [&](std::string* identity) { return ReadModelFile(p.job.model_compiled, "model.compiled", identity); });
 }
 
 // This rank's loop over its chunks. Rank 0 stops on a signal keeping what is
@@ -140,34 +140,50 @@ void RunJob(Communicator& comm, const CliOptions& cli) try {
     if (!cli.dry_run || comm.rank() == 0) prewarm.Start(MakeEngineOptions(p.job, comm));
   });
 
-  // 2. The plan, on rank 0, then on every rank.
+  // 2. The plan, on rank 0, then on every rank: first what every rank needs
+  // to load the model, then, while the others load and warm their engines,
+  // rank 0's engine, its probe batch and the rest of the plan.
   // The log's plan comes first, before any model is loaded: a slow start-up
   // is then never silent.
   const bool log_plan = comm.rank() == 0 && !cli.dry_run;
   Agree(comm, "plan", [&] {
     if (comm.rank() == 0)
-      PlanOnRankZero(comm, p, [&] {
+      PlanFiles(p, [&] {
         if (log_plan) LogPlanHead(p, comm.size());
       });
   });
-  if (log_plan) LogPlanChunks(p, comm.size());
-  times.planned = now();
-  if (cli.dry_run) {
+  if (cli.dry_run) {  // rank 0 alone loads the model
+    Agree(comm, "plan-model", [&] {
+      if (comm.rank() == 0) PlanModel(comm, p);
+    });
     if (comm.rank() == 0) PrintDryRun(p, comm.size());
     return;
   }
-  Collective(comm, "share-plan", [&] {
+  const auto share_plan = [&] {
     std::string plan_bytes = comm.rank() == 0 ? SerializePlan(p.plan) : "";
     ShareFromRankZero(comm, plan_bytes);
     if (comm.rank() != 0) p.plan = DeserializePlan(plan_bytes);
-  });
+  };
+  Collective(comm, "share-plan", share_plan);
 
-  // 3. Input mode, model bytes, engines on the other ranks.
+  // 3. Input mode, model bytes; then the engines, on every rank at once.
   Collective(comm, "choose-input-mode", [&] { SettleInputMode(comm, p); });
   Collective(comm, "distribute-model", [&] { DistributeModel(comm, p); });
-  Agree(comm, "create-engines", [&] {
-    if (comm.rank() != 0) p.engine = CreateEngine(p, comm);
+  // On rank 0 the plan ends with its probe; on the others it arrives once
+  // their engines are warm (their start-up's "engines" is theirs, and the
+  // wait for rank 0's plan).
+  if (comm.rank() != 0) times.planned = now();
+  Agree(comm, "plan-model", [&] {
+    if (comm.rank() == 0) {
+      PlanModel(comm, p);
+      times.planned = now();
+    } else {
+      p.engine = CreateEngine(p, comm);
+      WarmEngine(p);
+    }
   });
+  if (log_plan) LogPlanChunks(p, comm.size());
+  Collective(comm, "complete-plan", share_plan);  // with the input mode rank 0 settled as all did
   p.model_bytes.reset();
   p.compiled_bytes.reset();
   GatheredDevices devices;

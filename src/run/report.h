@@ -24,11 +24,14 @@ struct JobTimes {
   using Clock = std::chrono::steady_clock;
   Clock::time_point start;           // RunJob entered
   std::optional<double> before_job;  // seconds from the process's start to `start` (common/host.h)
-  Clock::time_point planned;         // the plan made
-  Clock::time_point engines_ready;   // the model and engines on every rank; calibration starts
-  double calibration_seconds = 0;    // calibrating, from engines_ready
-  Clock::time_point scoring;         // the rank loops start
-  Clock::time_point scored;          // the rank loops end
+  // Rank 0: its plan made (its engine loaded and probed; the other ranks'
+  // engines are loaded meanwhile). The others: the model's bytes here, their
+  // engines next.
+  Clock::time_point planned;
+  Clock::time_point engines_ready;  // the model and engines on every rank; calibration starts
+  double calibration_seconds = 0;   // calibrating, from engines_ready
+  Clock::time_point scoring;        // the rank loops start
+  Clock::time_point scored;         // the rank loops end
 
   static double Seconds(Clock::time_point from, Clock::time_point to);
 };
@@ -56,7 +59,8 @@ void LogPlanHead(const PlannedJob& p, int ranks);
 // what a resumed run takes over, the chunks (and how many ranks they leave
 // idle) and the outputs.
 void LogPlanChunks(const PlannedJob& p, int ranks);
-// Once every rank has its engine: the start-up times, the engines (`threads`
+// Once every rank has its engine: the start-up times (planning, and the wait
+// after it for the other ranks' engines), the engines (`threads`
 // intra-op threads per rank), how each input is read, ranks bound to one core.
 void LogStartUp(const PlannedJob& p, const GatheredDevices& devices, int threads, const JobTimes& times);
 // Then, where ranks share a GPU: how many, and whether NVIDIA's MPS daemon

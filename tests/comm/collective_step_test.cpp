@@ -87,6 +87,8 @@ TEST(CurrentFailure, NamesTheKindOrCallsItInternal) {
   EXPECT_EQ(of(std::runtime_error("odd")).message, "odd");
   EXPECT_EQ(of(42).message, "an exception that is not a std::exception");
   EXPECT_EQ(FailureLine(2, "commit", {ErrorKind::kOutput, "full"}), "rank 2 failed in commit: output error: full");
+  // The plan's second step reads as the plan.
+  EXPECT_EQ(FailureLine(0, "plan-model", {ErrorKind::kModel, "m"}), "rank 0 failed in plan: model error: m");
 }
 
 // main sets MPSBATCH_FAIL_AT=sync-thread:0:input.

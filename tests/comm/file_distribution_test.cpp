@@ -23,6 +23,7 @@ struct Distributed {
   std::shared_ptr<const std::string> bytes;
   std::string identity;
   bool read_locally = false;
+  int hashed = 0;  // times rank 0 was asked for its bytes' SHA-256
 };
 
 Distributed Distribute(const std::string& rank0s, const std::shared_ptr<const std::string>& local,
@@ -32,13 +33,19 @@ Distributed Distribute(const std::string& rank0s, const std::shared_ptr<const st
     d.bytes = std::make_shared<const std::string>(rank0s);
     d.identity = "rank 0's file";
   }
-  DistributeFile(*g_comm, "model.path", "/models/m.pt", Sha256Hex(rank0s), static_cast<int64_t>(rank0s.size()),
-                 d.identity, d.bytes, [&](std::string* identity) {
-                   d.read_locally = true;
-                   if (!local) throw std::runtime_error("no such file");
-                   *identity = local_identity;
-                   return local;
-                 });
+  DistributeFile(
+      *g_comm, "model.path", "/models/m.pt",
+      [&] {
+        ++d.hashed;
+        return Sha256Hex(rank0s);
+      },
+      static_cast<int64_t>(rank0s.size()), d.identity, d.bytes,
+      [&](std::string* identity) {
+        d.read_locally = true;
+        if (!local) throw std::runtime_error("no such file");
+        *identity = local_identity;
+        return local;
+      });
   return d;
 }
 
@@ -68,6 +75,20 @@ TEST(DistributeFile, ARankWithTheSameBytesKeepsItsOwnCopy) {
   if (g_comm->rank() != 0) {
     EXPECT_EQ(d.bytes, local);  // not a received copy
     EXPECT_EQ(d.identity, "its own file");
+  }
+  EXPECT_EQ(d.hashed, g_comm->rank() == 0 && g_comm->size() > 1 ? 1 : 0);
+}
+
+// Rank 0's bytes are hashed only for a rank that must check its copy.
+TEST(DistributeFile, TheVeryFileRankZeroReadNeedsNoHash) {
+  const std::string model = "the same file";
+  const auto local = std::make_shared<const std::string>(model);
+  const auto d = Distribute(model, local, "rank 0's file");  // same host, same identity
+  ASSERT_TRUE(d.bytes);
+  EXPECT_EQ(*d.bytes, model);
+  EXPECT_EQ(d.hashed, 0);
+  if (g_comm->rank() != 0) {
+    EXPECT_EQ(d.bytes, local);
   }
 }
 

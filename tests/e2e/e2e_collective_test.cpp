@@ -87,7 +87,8 @@ TEST_P(FailAt, EndsTheJobWithinSecondsNamingTheRankAndStep) {
   EXPECT_NE(r.exit_code, 0) << r.output;
   // One line names the rank and the step; a thread's failure names the step
   // that met it, and its message names the thread's point.
-  const std::string line = "rank " + std::to_string(c.rank) + " failed in " + (c.thread ? "" : c.point + ": ");
+  const std::string line =
+      "rank " + std::to_string(c.rank) + " failed in " + (c.thread ? "" : std::string(ShownStep(c.point)) + ": ");
   EXPECT_EQ(Count(r.output, line), 1u) << r.output;
   // The injected failure's own message, or what stands for it when the
   // exception has none.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <future>
 #include <tuple>
 #include <utility>
@@ -21,6 +22,7 @@
 #include "read/input_sources.h"
 #include "write/journal.h"
 #include "write/output_lock.h"
+#include "write/output_origin.h"
 #include "write/result_writer.h"
 
 namespace mpsbatch {
@@ -67,6 +69,22 @@ std::unique_ptr<InputSet> InspectInputs(const JobConfig& job, double& seconds) {
   seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (many) spdlog::info("  checked {} input files in {:.2f} s", paths.size(), seconds);
   return set;
+}
+
+// A job with one output over a file that a per-input job committed: refused
+// without output.overwrite, naming that job (the plain "exists" would leave
+// the user guessing which run the file is), and replaced with a warning with it.
+void CheckNotAPerInputFile(const JobConfig& job) {
+  const std::string& path = job.output.path;
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) return;
+  const auto origin = ReadOutputOrigin(path);
+  if (!origin || !origin->per_input) return;
+  if (!job.output.overwrite)
+    throw OutputError("output.path '" + path + "' exists: " + DescribeOrigin(*origin) +
+                      "; give this job another output.path, or set output.overwrite: true to replace it (that job's "
+                      "--resume then refuses it as another job's file)");
+  spdlog::warn("replacing {} (output.overwrite: true), which is not this job's: {}", path, DescribeOrigin(*origin));
 }
 
 }  // namespace
@@ -144,6 +162,7 @@ void PlanFiles(PlannedJob& p, const std::function<void()>& inspected) {
     p.shard_outputs = PlanShardOutputs(job, p.plan.input_files, reads, p.restart, p.dry_run, p.output_lock);
   } else {
     CheckOutputFiles(job.output.path, reads);
+    CheckNotAPerInputFile(job);
     CheckOutputPath(job.output.path, job.output.overwrite, p.dry_run ? FolderCheck::kNoWrite : FolderCheck::kProbeFile);
     // Before anything is truncated; a dry run writes nothing and takes none.
     if (!p.dry_run) {

@@ -53,6 +53,8 @@ std::string FileChange(const std::string& path, const FileStamp& then) {
   const auto now = StampOf(path);
   if (now && *now == then) return "";
   if (!now) return "it is gone";
+  if (now->size == then.size && now->mtime_ns == then.mtime_ns)
+    return "another file of the same size and modification time took its name";
   return "size " + std::to_string(then.size) + " -> " + std::to_string(now->size) + ", modified at " +
          std::to_string(then.mtime_ns) + " -> " + std::to_string(now->mtime_ns) + " ns";
 }

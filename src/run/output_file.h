@@ -27,7 +27,9 @@ void CreateOutput(std::unique_ptr<ResultWriter>& writer, const PlannedJob& p, in
 
 // How the file at `path` differs from the stamp `then` it had when the job
 // was planned: "" if it does not (one stat), else "size 3072 -> 4096, modified
-// at ... -> ... ns" or "it is gone".
+// at ... -> ... ns", "it is gone", or that another file (device and inode) of
+// the same size and time took its name. Rank 0's stamps only: others carry
+// no device and inode.
 std::string FileChange(const std::string& path, const FileStamp& then);
 
 // Throws InputError, naming `what` (the job key) and `path`, unless the file

@@ -55,6 +55,32 @@ bool WaitForFile(pid_t pid, const fs::path& path) {
   return true;
 }
 
+// Rows 10-13 of hang_unmarked.h5 in a file of their own, at `path`.
+void WriteOtherRows(const fs::path& path) {
+  InputFile source(Fixture("hang_unmarked.h5"));
+  const DatasetInfo info = source.Describe("x");
+  testing::WriteRowsAs(source, info, 10, 4, path.string(), info.dtype);
+}
+
+// Runs `job` (over files part-0000.h5, ... whose outputs are `outs`); once
+// file 0's output is committed and file 1's first chunk recorded, renames
+// other rows (WriteOtherRows), their modification time `later` past file 0's,
+// over file 0 (`first`).
+RunResult RunReplacingFirstFile(const fs::path& job, const std::string& first, const std::vector<std::string>& outs,
+                                std::chrono::seconds later) {
+  const fs::path log = job.parent_path() / "run.log";
+  const pid_t pid = Start(MpsbatchArgs(job, {}), log);
+  if (!WaitForFile(pid, outs[0]) || !WaitForJournalRecords(pid, JournalPath(outs[1]), 1)) {
+    ADD_FAILURE() << "the job did not reach file 1";
+    return Wait(pid, log, 120);
+  }
+  const fs::path replacement = job.parent_path() / "replacement.h5";
+  WriteOtherRows(replacement);
+  fs::last_write_time(replacement, fs::last_write_time(first) + later);
+  fs::rename(replacement, first);
+  return Wait(pid, log, 120);
+}
+
 }  // namespace
 
 // File 0 of three is committed early; while file 1 (95 rows, 10-30 s) is
@@ -69,20 +95,7 @@ TEST_F(E2E, PerInputFileReplacedAfterItsOutputWasCommittedFailsTheJob) {
   const std::string glob = (data / "part-*.h5").string();
   const auto job = WritePerInputJob(dir_, glob, dir_ / "o");
   const auto outs = Outputs(dir_ / "o", 3);
-  const fs::path log = dir_ / "run.log";
-  const pid_t pid = Start(MpsbatchArgs(job, {}), log);
-  ASSERT_TRUE(WaitForFile(pid, outs[0])) << testing::ReadFile(log);
-  ASSERT_TRUE(WaitForJournalRecords(pid, JournalPath(outs[1]), 1)) << testing::ReadFile(log);
-  // Rows 10-13 of the fixture, written elsewhere and renamed over file 0.
-  const auto replacement = dir_ / "replacement.h5";
-  {
-    InputFile source(Fixture("hang_unmarked.h5"));
-    const DatasetInfo info = source.Describe("x");
-    testing::WriteRowsAs(source, info, 10, 4, replacement.string(), info.dtype);
-  }
-  fs::last_write_time(replacement, fs::last_write_time(inputs[0]) + std::chrono::seconds(3));
-  fs::rename(replacement, inputs[0]);
-  const RunResult r = Wait(pid, log, 120);
+  const RunResult r = RunReplacingFirstFile(job, inputs[0], outs, std::chrono::seconds(3));
   EXPECT_EQ(r.exit_code, 4) << r.output;
   EXPECT_NE(r.output.find("input.path's file '" + inputs[0] + "' changed during the run (size "), std::string::npos)
       << r.output;
@@ -104,6 +117,27 @@ TEST_F(E2E, PerInputFileReplacedAfterItsOutputWasCommittedFailsTheJob) {
   EXPECT_EQ(ReadFloats(outs[0], "y"), HangOutput(inputs[0]));
   EXPECT_EQ(ReadFloatsBytes(outs[1], "y"), kept1);
   EXPECT_EQ(ReadFloatsBytes(outs[2], "y"), kept2);
+}
+
+// A copy of the same size and modification time renamed over a file whose
+// output was committed is another file all the same (rank 0 knows the file's
+// device and inode from the plan).
+TEST_F(E2E, PerInputFileReplacedByOneOfTheSameSizeAndTimeFailsTheJob) {
+  const auto data = dir_ / "data";
+  fs::create_directories(data);
+  const auto inputs = testing::WriteShards(Fixture("hang_unmarked.h5"), "x", data, {4, 40, 4});
+  WriteOtherRows(dir_ / "probe.h5");
+  ASSERT_EQ(fs::file_size(dir_ / "probe.h5"), fs::file_size(inputs[0]));  // the same size, other rows
+  const auto outs = Outputs(dir_ / "o", 3);
+  const RunResult r = RunReplacingFirstFile(WritePerInputJob(dir_, (data / "part-*.h5").string(), dir_ / "o"),
+                                            inputs[0], outs, std::chrono::seconds(0));
+  EXPECT_EQ(r.exit_code, 4) << r.output;
+  EXPECT_NE(r.output.find("input.path's file '" + inputs[0] +
+                          "' changed during the run (another file of the same size and modification time took its "
+                          "name), after its rows were read: its committed output " +
+                          outs[0]),
+            std::string::npos)
+      << r.output;
 }
 
 }  // namespace mpsbatch::e2e

@@ -144,7 +144,8 @@ def mpsbatch(args, name, rows, job, ranks, label, extra=()):
     m = re.search(r"scoring [\d.]+ s, ([\d.]+) rows/s", text)
     chosen = re.search(r"calibration: [\d.]+ s; (batch .*)", text)
     # On more than one rank the last part reads "the others' engines ready N s later".
-    startup = re.search(r"start-up: ([\d.]+) s to plan \(rank 0's engine ([\d.]+) s, probe ([\d.]+) s\), "
+    startup = re.search(r"start-up: ([\d.]+) s to plan \(rank 0's (?:inputs [\d.]+ s, )?engine ([\d.]+) s, "
+                        r"probe ([\d.]+) s\), "
                         r"(?:the others' engines ready )?([\d.]+) s", text)
     calibration = re.search(r"calibration: ([\d.]+) s", text)
     # The whole run's time line: what the process did before RunJob, and after

@@ -34,6 +34,7 @@ struct PlannedJob {
   std::unique_ptr<Engine> engine;
   double engine_seconds = 0;  // rank 0: creating its engine (device, model load)
   double probe_seconds = 0;   // rank 0: reading and running the probe batch
+  double inputs_seconds = 0;  // rank 0: checking the input files (InputSet::Inspect)
   // rank 0: the SHA-256 of model_bytes and of compiled_bytes ("" none), computed on a thread of their own
   std::shared_future<std::pair<std::string, std::string>> hashes;
   std::string identity;                     // rank 0: ResumeIdentity of this run

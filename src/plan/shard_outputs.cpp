@@ -13,6 +13,7 @@
 #include "plan/job_plan.h"
 #include "plan/resume_identity.h"
 #include "read/input_set.h"
+#include "write/output_origin.h"
 
 namespace mpsbatch {
 
@@ -64,16 +65,27 @@ void CheckOutputsBeyondInputGlobs(const std::string& pattern, const std::vector<
 
 namespace {
 
+// What wrote the output `path` of the pattern `pattern`, for a refusal: ""
+// for a file of this pattern's per-input job (an earlier run of the same
+// job, which the count says enough of), else "; " + DescribeOrigin.
+std::string ForeignOrigin(const std::string& path, const std::string& pattern) {
+  const auto origin = ReadOutputOrigin(path);
+  if (!origin || (origin->per_input && origin->output_path == pattern)) return "";
+  return "; " + DescribeOrigin(*origin);
+}
+
 // Throws OutputError unless `overwrite` when any of `paths` exists and is to
-// be replaced, naming the first and how many.
-void CheckNoneReplaced(const std::vector<std::string>& paths, const std::vector<bool>& replaced, bool overwrite) {
+// be replaced, naming the first, what wrote it when another kind of job did,
+// and how many.
+void CheckNoneReplaced(const std::string& pattern, const std::vector<std::string>& paths,
+                       const std::vector<bool>& replaced, bool overwrite) {
   if (overwrite) return;
   size_t count = 0, first = 0;
   for (size_t i = 0; i < paths.size(); ++i)
     if (replaced[i] && count++ == 0) first = i;
   if (count == 0) return;
   throw OutputError("output.path: " + std::to_string(count) + " of the " + std::to_string(paths.size()) +
-                    " output files exist (the first: " + paths[first] +
+                    " output files exist (the first: " + paths[first] + ForeignOrigin(paths[first], pattern) +
                     "); set output.overwrite: true to replace them, or move them away");
 }
 
@@ -96,7 +108,7 @@ std::vector<ShardOutput> PlanShardOutputs(const JobConfig& job, const std::vecto
       CheckOutputFolder(paths[i], dry_run ? FolderCheck::kNoWrite : FolderCheck::kProbeFile);
     replaced[i] = std::filesystem::exists(paths[i]) && (!job.resume || std::filesystem::exists(PartialPath(paths[i])));
   }
-  CheckNoneReplaced(paths, replaced, job.output.overwrite);
+  CheckNoneReplaced(job.output.path, paths, replaced, job.output.overwrite);
   if (!dry_run) {
     MakeOutputFolder(job.output.path);
     auto pattern = std::make_unique<OutputLock>(job.output.path);
@@ -166,6 +178,11 @@ void CheckShardIdentities(std::vector<ShardOutput>& outputs, const JobConfig& jo
     const ShardIdentityDifference d = CompareShardIdentity(out.earlier->identity, out.identity);
     const std::string settings =
         d.earlier_format ? IdentityDifference(out.earlier->identity, job_identity) : d.settings;
+    if (!settings.empty() && out.committed && d.earlier_format)
+      if (const auto origin = ReadOutputOrigin(out.path); origin && !origin->per_input)
+        throw ConfigError("cannot resume: " + out.path +
+                          " is not a file of this per-input job: " + DescribeOrigin(*origin) +
+                          "; move it away, or run without --resume and with output.overwrite: true to replace it");
     if (!settings.empty() && out.committed)
       throw ConfigError("cannot resume: " + out.path + " was committed by another job (" + settings +
                         "); move it away, or run without --resume and with output.overwrite: true to replace it");

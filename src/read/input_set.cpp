@@ -73,7 +73,8 @@ InputSet::InputSet(ReadOptions options, bool check_mtime)
     : options_(options), check_mtime_(check_mtime), read_helpers_(std::make_shared<ReadHelpers>(options.threads - 1)) {}
 
 std::unique_ptr<InputSet> InputSet::Inspect(const std::vector<std::string>& paths,
-                                            const std::vector<std::string>& datasets, ReadOptions options) {
+                                            const std::vector<std::string>& datasets, ReadOptions options,
+                                            const std::function<void(size_t checked)>& checked) {
   MPSBATCH_ASSERT(!paths.empty() && !datasets.empty());
   std::unique_ptr<InputSet> set(new InputSet(options, /*check_mtime=*/true));
   const bool several = paths.size() > 1;
@@ -109,6 +110,7 @@ std::unique_ptr<InputSet> InputSet::Inspect(const std::vector<std::string>& path
     const int64_t rows = slot.infos.front().shape[0];
     set->shards_.push_back({paths[f], rows, *stamp});
     set->first_row_.push_back(set->first_row_.back() + rows);
+    if (checked) checked(f + 1);
   }
   if (set->rows() < 1)
     throw InputError("input.path: its " + std::to_string(paths.size()) +

@@ -47,9 +47,11 @@ class InputSet {
   // be opened, lacks a dataset, holds datasets that disagree on their row
   // count, or disagrees with the first file in a dtype or row shape; and when
   // there are no rows (one file: zero rows; several: none in all). A file of
-  // several without rows is kept: it has no chunk.
+  // several without rows is kept: it has no chunk. `checked`, if given, is
+  // told the number of files checked so far after each file.
   static std::unique_ptr<InputSet> Inspect(const std::vector<std::string>& paths,
-                                           const std::vector<std::string>& datasets, ReadOptions options);
+                                           const std::vector<std::string>& datasets, ReadOptions options,
+                                           const std::function<void(size_t checked)>& checked = {});
 
   // The files another rank planned (`inputs`: the plan's datasets, shape[0]
   // the rows of all files). Opens nothing yet. A file opened is checked

@@ -17,10 +17,15 @@
 
 namespace mpsbatch {
 
-// What a resume compares of a file: its size and modification time.
+// What a resume compares of a file: its size and modification time; and,
+// on the host that took the stamp, which file it was.
 struct FileStamp {
   int64_t size = 0;
   int64_t mtime_ns = 0;  // since the Unix epoch (stat's st_mtim)
+  // Its device and inode where the stamp was taken: rank 0 tells by them a
+  // file renamed over the input (a copy of the same size and time) from the
+  // input. Not sent to other ranks (0 there), nor part of a resume's identity.
+  uint64_t device = 0, inode = 0;
 
   bool operator==(const FileStamp&) const = default;
 };

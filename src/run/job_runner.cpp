@@ -280,6 +280,7 @@ void RunJob(Communicator& comm, const CliOptions& cli) try {
     if (shards) {  // each file committed as its last chunk came in
       if (shards->committed() != shards->files())
         throw InternalError(std::to_string(shards->files() - shards->committed()) + " output files not committed");
+      shards->CheckInputsUnchanged();  // a file committed early may have changed since
       return;
     }
     if (stats.failed.skipping) writer->SetAttribute("failed_rows", stats.failed.count);

@@ -49,15 +49,23 @@ std::string SaveForResume(std::unique_ptr<ResultWriter>& writer, std::unique_ptr
 
 }  // namespace
 
-void CheckFileUnchanged(const std::string& what, const std::string& path, const FileStamp& then) {
+std::string FileChange(const std::string& path, const FileStamp& then) {
   const auto now = StampOf(path);
-  if (now && *now == then) return;
-  throw InputError(what + " '" + path + "' changed during the run (" +
-                   (now ? "size " + std::to_string(then.size) + " -> " + std::to_string(now->size) + ", modified at " +
-                              std::to_string(then.mtime_ns) + " -> " + std::to_string(now->mtime_ns) + " ns"
-                        : "it is gone") +
-                   "): its rows may mix both versions, so the output is not committed; run the job again once "
-                   "the input stays unchanged");
+  if (now && *now == then) return "";
+  if (!now) return "it is gone";
+  if (now->size == then.size && now->mtime_ns == then.mtime_ns)
+    return "another file of the same size and modification time took its name";
+  return "size " + std::to_string(then.size) + " -> " + std::to_string(now->size) + ", modified at " +
+         std::to_string(then.mtime_ns) + " -> " + std::to_string(now->mtime_ns) + " ns";
+}
+
+void CheckFileUnchanged(const std::string& what, const std::string& path, const FileStamp& then,
+                        const std::string& outcome) {
+  const std::string change = FileChange(path, then);
+  if (change.empty()) return;
+  throw InputError(
+      what + " '" + path + "' changed during the run (" + change + "): its rows may mix both versions, " +
+      (outcome.empty() ? "so the output is not committed; run the job again once the input stays unchanged" : outcome));
 }
 
 void CreateOutput(std::unique_ptr<ResultWriter>& writer, const PlannedJob& p, int ranks, const std::string& start_time,

@@ -25,10 +25,20 @@ namespace mpsbatch {
 void CreateOutput(std::unique_ptr<ResultWriter>& writer, const PlannedJob& p, int ranks, const std::string& start_time,
                   const std::vector<std::string>& devices);
 
+// How the file at `path` differs from the stamp `then` it had when the job
+// was planned: "" if it does not (one stat), else "size 3072 -> 4096, modified
+// at ... -> ... ns", "it is gone", or that another file (device and inode) of
+// the same size and time took its name. Rank 0's stamps only: others carry
+// no device and inode.
+std::string FileChange(const std::string& path, const FileStamp& then);
+
 // Throws InputError, naming `what` (the job key) and `path`, unless the file
 // at `path` still has the stamp `then` it had when the job was planned: rows
-// read from it may mix two versions otherwise.
-void CheckFileUnchanged(const std::string& what, const std::string& path, const FileStamp& then);
+// read from it may mix two versions otherwise. `outcome` says what became of
+// the output and what to do ("so the output is not committed; ..." when
+// empty).
+void CheckFileUnchanged(const std::string& what, const std::string& path, const FileStamp& then,
+                        const std::string& outcome = "");
 
 // Rank 0, before the output is committed: checks that the input and every
 // file its rows come from are as they were when planned (InputError if not),

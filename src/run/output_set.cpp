@@ -139,8 +139,14 @@ void OutputSet::MarkChunkDone(int64_t id) {
 
 void OutputSet::Commit(File& f) {
   ResultWriter& w = Writer(f);
-  CheckFileUnchanged("input.path", f.input, f.stamp);
-  for (const auto& src : p_.plan.input_sources) CheckFileUnchanged("input.path's " + src.role, src.path, src.stamp);
+  // Its rows were read from what the plan recorded, or it is not committed.
+  const std::string outcome = "so its output " + f.output + " is not committed (its partial file stays); the " +
+                              std::to_string(committed_) +
+                              " output file(s) committed so far stay: run the job again with --resume once the input "
+                              "stays unchanged, which scores this file again from its first row";
+  CheckFileUnchanged("input.path", f.input, f.stamp, outcome);
+  for (const auto& src : p_.plan.input_sources)
+    CheckFileUnchanged("input.path's " + src.role, src.path, src.stamp, outcome);
   if (p_.job.on_error == OnError::kSkip) {
     std::vector<std::byte> flags(static_cast<size_t>(f.rows));
     if (f.rows > 0) w.ReadRows(outputs_.size() - 1, 0, f.rows, flags.data());
@@ -154,6 +160,32 @@ void OutputSet::Commit(File& f) {
   f.committed = true;
   ++committed_;
   spdlog::debug("committed {} ({} rows of {}); {}", f.output, f.rows, f.input, ProgressNote());
+}
+
+void OutputSet::CheckInputsUnchanged() const {
+  std::vector<const File*> changed;
+  for (const auto& f : files_)
+    if (!FileChange(f.input, f.stamp).empty()) changed.push_back(&f);
+  if (!changed.empty()) {
+    const File& f = *changed.front();
+    std::string more;
+    for (size_t i = 1; i < changed.size() && i < 4; ++i) more += (i == 1 ? "" : ", ") + changed[i]->input;
+    if (changed.size() > 4) more += " and " + std::to_string(changed.size() - 4) + " more";
+    throw InputError(
+        "input.path's file '" + f.input + "' changed during the run (" + FileChange(f.input, f.stamp) +
+        "), after its rows were read: its committed output " + f.output + " holds the scores of " + f.input +
+        " as it was before the change (and records that version), not of what it holds now" +
+        (more.empty() ? "" : "; changed too: " + more) + ". The outputs of the other " +
+        std::to_string(files_.size() - changed.size()) +
+        " input file(s) are committed and stay. Once the input stays unchanged, run the job again with --resume and "
+        "output.overwrite: true: it keeps those and scores the changed file(s) again, replacing their outputs");
+  }
+  for (const auto& src : p_.plan.input_sources)
+    if (const std::string change = FileChange(src.path, src.stamp); !change.empty())
+      throw InputError("input.path's " + src.role + " '" + src.path + "' changed during the run (" + change +
+                       "), after rows were read from it: the committed outputs whose rows come from it hold the "
+                       "scores of its earlier contents (and record that version). Once it stays unchanged, run the "
+                       "job again without --resume and with output.overwrite: true to score every file again");
 }
 
 std::string OutputSet::ProgressNote() const {

@@ -51,6 +51,11 @@ class OutputSet final : public ChunkSink {
   void WriteRows(size_t index, int64_t begin, int64_t count, const std::byte* data) override;
   void ReadRows(size_t index, int64_t begin, int64_t count, std::byte* data) override;
   void MarkChunkDone(int64_t id) override;
+  // Before the job reports success: every input file and every file its
+  // rows come from still has the stamp the plan recorded (one stat each).
+  // Throws InputError naming the first changed file, the committed output
+  // that holds the scores of its earlier contents, and the fix.
+  void CheckInputsUnchanged() const;
   // "5 of 17 files committed".
   std::string ProgressNote() const override;
 

@@ -108,8 +108,11 @@ void LogStartUp(const PlannedJob& p, const GatheredDevices& devices, int threads
   const auto seconds = JobTimes::Seconds;
   // The other ranks load and warm their engines while rank 0 loads its own and
   // probes: what is left of theirs once rank 0 has planned.
-  spdlog::info("  start-up: {:.2f} s to plan (rank 0's engine {:.2f} s, probe {:.2f} s), {}{:.2f} s{}",
-               seconds(times.start, times.planned), p.engine_seconds, p.probe_seconds,
+  // Checking the input files takes a share of planning only when they are several.
+  const std::string inputs =
+      p.plan.input_files.size() > 1 ? fmt::format("inputs {:.2f} s, ", p.inputs_seconds) : std::string();
+  spdlog::info("  start-up: {:.2f} s to plan (rank 0's {}engine {:.2f} s, probe {:.2f} s), {}{:.2f} s{}",
+               seconds(times.start, times.planned), inputs, p.engine_seconds, p.probe_seconds,
                devices.names.size() > 1 ? "the others' engines ready " : "",
                seconds(times.planned, times.engines_ready), devices.names.size() > 1 ? " later" : " for the engines");
   spdlog::info("  engines: {} ({}), {} intra-op thread(s) per rank", SummarizeDevices(devices.names),

@@ -135,6 +135,30 @@ TEST_F(E2E, AListOfFilesKeepsItsOrder) {
   EXPECT_EQ(ReadFloatsBytes(Out(), "logits"), ReadFloatsBytes((dir_ / "whole-out.h5").string(), "logits"));
 }
 
+// Planning says that it checks many files before it does (a dry run of 2,000
+// files was otherwise silent for seconds before its plan) and how long it
+// took; a job of few files logs neither line.
+TEST_F(E2E, PlanningManyFilesSaysSoBeforeThePlan) {
+  const auto data = dir_ / "data";
+  fs::create_directories(data);
+  std::vector<int64_t> counts(300, 0);
+  std::fill(counts.begin(), counts.begin() + 103, 1);  // inputs.h5's rows, one a file
+  testing::WriteShards(Fixture("inputs.h5"), "x_f32", data, counts);
+  const auto job = WriteJob(dir_, "two_outputs.pt", "[x_f32]", "[logits, probs]");
+  auto r = RunMpsbatch(1, job, {"--dry-run", "--set", "input.path=" + (data / "part-*.h5").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const size_t checking = r.output.find("] checking 300 input files: each opened");
+  const size_t checked = r.output.find("]   checked 300 input files in ");
+  ASSERT_NE(checking, std::string::npos) << r.output;
+  ASSERT_NE(checked, std::string::npos) << r.output;
+  EXPECT_LT(checking, checked) << r.output;
+  EXPECT_LT(checked, r.output.find("plan: 103 rows")) << r.output;
+
+  r = RunMpsbatch(1, job, {"--dry-run", "--set", "input.path=" + (data / "part-000*.h5").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output.find("input files"), std::string::npos) << r.output;
+}
+
 // --dry-run opens every file and names the first bad one: a truncated file,
 // a file whose dataset has another dtype.
 TEST_F(E2E, DryRunNamesATruncatedShard) {

@@ -182,6 +182,16 @@ TEST_F(InputSetTest, InspectNamesTheFirstFileThatDisagrees) {
             Path("e1.h5") + ": dataset 'x' has zero rows; there is nothing to score");
 }
 
+// Planning tells its caller how many files it has checked, after each one.
+TEST_F(InputSetTest, InspectCountsTheFilesItChecked) {
+  testing::WriteFloatRows(Path("a.h5"), "x", 4, 3);
+  testing::WriteFloatRows(Path("b.h5"), "x", 2, 3);
+  testing::WriteFloatRows(Path("c.h5"), "x", 1, 3);
+  std::vector<size_t> told;
+  InputSet::Inspect({Path("a.h5"), Path("b.h5"), Path("c.h5")}, {"x"}, {}, [&](size_t n) { told.push_back(n); });
+  EXPECT_EQ(told, (std::vector<size_t>{1, 2, 3}));
+}
+
 // A file opened after planning (here: the first read of another rank's set)
 // must be the file planned; one gone or changed is refused by name.
 TEST_F(InputSetTest, AFileChangedSincePlanningIsRefusedByName) {

@@ -215,18 +215,6 @@ TEST_F(E2E, NonFiniteRowsFailUnderFailOnNonfiniteAndSkip) {
       << r.output;
 }
 
-// raise_or_hang.pt's output for `input`: twice the first two pixels of each
-// row.
-std::vector<float> RaiseOrHangOutput(const std::string& input) {
-  const std::vector<float> x = ReadFloats(input, "x");
-  std::vector<float> y;
-  for (size_t row = 0; row < x.size() / 64; ++row) {
-    y.push_back(x[row * 64] * 2.0f);
-    y.push_back(x[row * 64 + 1] * 2.0f);
-  }
-  return y;
-}
-
 // A run killed mid-way (SIGKILL to mpirun and its ranks: nothing is saved on
 // the way out), held up by the row raise_or_hang.pt never returns for: the
 // chunks the journal recorded keep their failed rows, and the resumed run's
@@ -266,7 +254,7 @@ TEST_F(E2E, FailedRowsOfAKilledRunSurviveTheResume) {
   EXPECT_NE(r.output.find("7 rows failed and were filled"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("(recorded by an earlier run)"), std::string::npos) << r.output;
   EXPECT_EQ(ReadFlags(Out()), FlagsOf(kMarkedRows));
-  ExpectRowsAsClean(ReadFloats(Out(), "y"), RaiseOrHangOutput(input.string()), kMarkedRows, 2);
+  ExpectRowsAsClean(ReadFloats(Out(), "y"), TwiceTheFirstTwoPixels(input.string()), kMarkedRows, 2);
 }
 
 // A partial output started under on_error: skip is not resumed under fail:

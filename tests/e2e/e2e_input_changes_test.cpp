@@ -11,17 +11,6 @@
 namespace mpsbatch::e2e {
 namespace {
 
-// The per-input outputs' names in `dir`, as {stem}.h5 names them.
-std::vector<std::string> Outputs(const fs::path& dir, size_t files) {
-  std::vector<std::string> out;
-  for (size_t i = 0; i < files; ++i) {
-    char name[32];
-    std::snprintf(name, sizeof name, "part-%04zu.h5", i);
-    out.push_back((dir / name).string());
-  }
-  return out;
-}
-
 // A job of hang.pt (twice the first two pixels of each row; 0.1-0.3 s a
 // row on a CPU at batch_size 1) over the files `input`, one output per file
 // in `out`.
@@ -32,17 +21,6 @@ fs::path WritePerInputJob(const fs::path& dir, const std::string& input, const f
                               "\n  datasets: [x]\noutput:\n  path: " + (out / "{stem}.h5").string() +
                               "\n  per_input: true\n  datasets: [y]\n");
   return job;
-}
-
-// hang.pt's output for the rows of `input`: twice the first two pixels of each.
-std::vector<float> HangOutput(const std::string& input) {
-  const std::vector<float> x = ReadFloats(input, "x");
-  std::vector<float> y;
-  for (size_t row = 0; row < x.size() / 64; ++row) {
-    y.push_back(x[row * 64] * 2.0f);
-    y.push_back(x[row * 64 + 1] * 2.0f);
-  }
-  return y;
 }
 
 // Waits until `path` exists while `pid` runs; false if it ended or 60 s passed.
@@ -94,7 +72,7 @@ TEST_F(E2E, PerInputFileReplacedAfterItsOutputWasCommittedFailsTheJob) {
   const auto inputs = testing::WriteShards(Fixture("hang_unmarked.h5"), "x", data, {4, 95, 4});
   const std::string glob = (data / "part-*.h5").string();
   const auto job = WritePerInputJob(dir_, glob, dir_ / "o");
-  const auto outs = Outputs(dir_ / "o", 3);
+  const auto outs = PerInputOutputs(dir_ / "o", 3);
   const RunResult r = RunReplacingFirstFile(job, inputs[0], outs, std::chrono::seconds(3));
   EXPECT_EQ(r.exit_code, 4) << r.output;
   EXPECT_NE(r.output.find("input.path's file '" + inputs[0] + "' changed during the run (size "), std::string::npos)
@@ -114,7 +92,7 @@ TEST_F(E2E, PerInputFileReplacedAfterItsOutputWasCommittedFailsTheJob) {
   ASSERT_EQ(again.exit_code, 0) << again.output;
   EXPECT_NE(again.output.find("scoring " + inputs[0] + " again and replacing its output " + outs[0]), std::string::npos)
       << again.output;
-  EXPECT_EQ(ReadFloats(outs[0], "y"), HangOutput(inputs[0]));
+  EXPECT_EQ(ReadFloats(outs[0], "y"), TwiceTheFirstTwoPixels(inputs[0]));
   EXPECT_EQ(ReadFloatsBytes(outs[1], "y"), kept1);
   EXPECT_EQ(ReadFloatsBytes(outs[2], "y"), kept2);
 }
@@ -128,7 +106,7 @@ TEST_F(E2E, PerInputFileReplacedByOneOfTheSameSizeAndTimeFailsTheJob) {
   const auto inputs = testing::WriteShards(Fixture("hang_unmarked.h5"), "x", data, {4, 40, 4});
   WriteOtherRows(dir_ / "probe.h5");
   ASSERT_EQ(fs::file_size(dir_ / "probe.h5"), fs::file_size(inputs[0]));  // the same size, other rows
-  const auto outs = Outputs(dir_ / "o", 3);
+  const auto outs = PerInputOutputs(dir_ / "o", 3);
   const RunResult r = RunReplacingFirstFile(WritePerInputJob(dir_, (data / "part-*.h5").string(), dir_ / "o"),
                                             inputs[0], outs, std::chrono::seconds(0));
   EXPECT_EQ(r.exit_code, 4) << r.output;

@@ -37,17 +37,6 @@ std::vector<std::string> With(std::vector<std::string> args, const std::vector<s
   return args;
 }
 
-// The per-input outputs' names in `dir`, as {stem}.h5 names them.
-std::vector<std::string> Outputs(const fs::path& dir, size_t files) {
-  std::vector<std::string> out;
-  for (size_t i = 0; i < files; ++i) {
-    char name[32];
-    std::snprintf(name, sizeof name, "part-%04zu.h5", i);
-    out.push_back((dir / name).string());
-  }
-  return out;
-}
-
 // Dataset `name` of `path` as raw bytes, of any dtype.
 std::string Bytes(const std::string& path, const std::string& name) {
   InputFile f(path);
@@ -110,7 +99,7 @@ TEST_P(PerInputOutput, FilesEndToEndEqualTheOneOutputBitForBit) {
   ASSERT_EQ(one.exit_code, 0) << one.output;
   auto r = RunMpsbatch(ranks, job, With(With(args, PerInput(dir / "shards")), {"-v"}));
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  const auto outs = Outputs(dir / "shards", inputs.size());
+  const auto outs = PerInputOutputs(dir / "shards", inputs.size());
   for (const char* name : {"logits", "probs", "failed"}) {
     std::string joined;
     for (const auto& out : outs) joined += Bytes(out, name);
@@ -258,7 +247,7 @@ TEST_F(E2E, PerInputRefusesExistingOutputsWithoutOverwrite) {
   const auto args = With({"--set", "input.path=" + (data / "part-*.h5").string()}, PerInput(dir_ / "o"));
   auto r = RunMpsbatch(2, job, args);
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  const auto outs = Outputs(dir_ / "o", 3);
+  const auto outs = PerInputOutputs(dir_ / "o", 3);
   fs::remove(outs[0]);
   const auto before = fs::last_write_time(outs[1]);
   r = RunMpsbatch(2, job, args);
@@ -306,7 +295,7 @@ TEST_F(E2E, PerInputFilesCommitInOrderAndResumeAfterAKill) {
   fs::create_directories(clean_dir);
   const auto clean = RunMpsbatch(2, WriteHangJob(clean_dir, glob, clean_dir / "o"));
   ASSERT_EQ(clean.exit_code, 0) << clean.output;
-  const auto want = Outputs(clean_dir / "o", 17), got = Outputs(dir_ / "o", 17);
+  const auto want = PerInputOutputs(clean_dir / "o", 17), got = PerInputOutputs(dir_ / "o", 17);
 
   const auto job = WriteHangJob(dir_, glob, dir_ / "o");
   const fs::path log = dir_ / "run.log";
@@ -349,7 +338,7 @@ TEST_F(E2E, PerInputStopLineCountsTheFiles) {
   const auto job = WriteHangJob(dir_, (data / "part-*.h5").string(), dir_ / "o");
   const fs::path log = dir_ / "run.log";
   const pid_t pid = Start(MpsbatchArgs(job, {}), log);
-  ASSERT_TRUE(WaitForJournalRecords(pid, JournalPath(Outputs(dir_ / "o", 17)[7]), 1)) << testing::ReadFile(log);
+  ASSERT_TRUE(WaitForJournalRecords(pid, JournalPath(PerInputOutputs(dir_ / "o", 17)[7]), 1)) << testing::ReadFile(log);
   ASSERT_EQ(kill(pid, SIGTERM), 0);
   const RunResult r = Wait(pid, log, 30);
   EXPECT_NE(r.exit_code, 0);
@@ -371,7 +360,7 @@ std::vector<std::string> CleanPerInputRun(const fs::path& dir, const std::string
   fs::create_directories(dir);
   const auto clean = RunMpsbatch(1, WriteHangJob(dir, glob, dir / "o"), kSlow);
   EXPECT_EQ(clean.exit_code, 0) << clean.output;
-  return Outputs(dir / "o", kLongMiddle.size());
+  return PerInputOutputs(dir / "o", kLongMiddle.size());
 }
 
 }  // namespace
@@ -385,7 +374,7 @@ TEST_F(E2E, PerInputAnotherJobOnAFileBeingWrittenIsRefused) {
   fs::create_directories(data);
   testing::WriteShards(Fixture("hang_unmarked.h5"), "x", data, kLongMiddle);
   const std::string glob = (data / "part-*.h5").string();
-  const auto want = CleanPerInputRun(dir_ / "clean", glob), got = Outputs(dir_ / "o", kLongMiddle.size());
+  const auto want = CleanPerInputRun(dir_ / "clean", glob), got = PerInputOutputs(dir_ / "o", kLongMiddle.size());
 
   fs::create_directories(dir_ / "a");
   const fs::path log = dir_ / "a" / "run.log";
@@ -439,7 +428,7 @@ TEST_F(E2E, PerInputJobOnAnotherJobsOutputIsRefused) {
                                  With(single, {"--set", "output.path=" + (dir_ / "clean" / "whole.h5").string()}));
   ASSERT_EQ(clean.exit_code, 0) << clean.output;
 
-  const auto got = Outputs(dir_ / "o", kLongMiddle.size());
+  const auto got = PerInputOutputs(dir_ / "o", kLongMiddle.size());
   fs::create_directories(dir_ / "a");
   const fs::path log = dir_ / "a" / "run.log";
   const pid_t pid = Start(
@@ -473,7 +462,7 @@ TEST_F(E2E, PerInputRefusedMidRunResumes) {
   fs::create_directories(data);
   testing::WriteShards(Fixture("hang_unmarked.h5"), "x", data, kLongMiddle);
   const std::string glob = (data / "part-*.h5").string();
-  const auto want = CleanPerInputRun(dir_ / "clean", glob), got = Outputs(dir_ / "o", kLongMiddle.size());
+  const auto want = CleanPerInputRun(dir_ / "clean", glob), got = PerInputOutputs(dir_ / "o", kLongMiddle.size());
 
   const auto job = WriteHangJob(dir_, glob, dir_ / "o");
   const fs::path log = dir_ / "run.log";
@@ -514,7 +503,7 @@ TEST_F(E2E, PerInputResumeStartsAfreshAPartialFileKilledAtItsCreation) {
            PerInput(dir_ / "o"));
   auto r = RunMpsbatch(2, job, args);
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  const auto outs = Outputs(dir_ / "o", 3);
+  const auto outs = PerInputOutputs(dir_ / "o", 3);
   const std::string want = Bytes(outs[1], "logits");
   const auto kept = fs::last_write_time(outs[0]);
   const std::string partial = PartialPath(outs[1]);
@@ -573,7 +562,7 @@ TEST_F(E2E, PerInputResumeJudgesEachFileByItsOwnInputFile) {
   const auto args = With(glob, PerInput(dir_ / "o"));
   auto r = RunMpsbatch(2, job, args);
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  const auto outs = Outputs(dir_ / "o", 3);
+  const auto outs = PerInputOutputs(dir_ / "o", 3);
   const std::string before = Bytes(outs[1], "logits");
 
   RegenerateShard(inputs[1], 60, 5);
@@ -612,7 +601,7 @@ TEST_F(E2E, PerInputResumeJudgesEachFileByItsOwnInputFile) {
   ASSERT_EQ(clean.exit_code, 0) << clean.output;
   for (size_t i = 0; i < outs.size(); ++i)
     for (const char* name : {"logits", "probs"})
-      EXPECT_EQ(Bytes(outs[i], name), Bytes(Outputs(dir_ / "clean", 3)[i], name)) << i << " " << name;
+      EXPECT_EQ(Bytes(outs[i], name), Bytes(PerInputOutputs(dir_ / "clean", 3)[i], name)) << i << " " << name;
   EXPECT_NE(Bytes(outs[1], "logits"), before);
 }
 

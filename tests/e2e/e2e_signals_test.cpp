@@ -14,17 +14,6 @@
 namespace mpsbatch::e2e {
 namespace {
 
-// hang.pt's output for `input`: twice the first two pixels of each row.
-std::vector<float> Expected(const std::string& input) {
-  const std::vector<float> x = ReadFloats(input, "x");
-  std::vector<float> y;
-  for (size_t row = 0; row < x.size() / 64; ++row) {
-    y.push_back(x[row * 64] * 2.0f);
-    y.push_back(x[row * 64 + 1] * 2.0f);
-  }
-  return y;
-}
-
 void ExpectBitwise(const std::vector<float>& got, const std::vector<float>& want) {
   ASSERT_EQ(got.size(), want.size());
   EXPECT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0);
@@ -93,7 +82,7 @@ TEST(Stall, AStoppedRankEndsTheJobByNameAndTheResumeCompletes) {
   EXPECT_NE(r.output.find("the rows written so far stay in " + (dir / "out.h5.partial").string()), std::string::npos)
       << r.output;
   ASSERT_TRUE(WaitForNoRanks(job.string()));
-  ExpectResumableTo(dir, job, Expected(input));
+  ExpectResumableTo(dir, job, TwiceTheFirstTwoPixels(input));
 }
 
 // A model that never returns for one batch (hang.pt on the marked input),
@@ -123,7 +112,7 @@ TEST_P(StallingModel, EndsTheJobByNameAndTheResumeCompletes) {
   const auto mtime = fs::last_write_time(input);
   fs::copy_file(Fixture("hang_unmarked.h5"), input, fs::copy_options::overwrite_existing);
   fs::last_write_time(input, mtime);
-  ExpectResumableTo(dir, job, Expected(input.string()));
+  ExpectResumableTo(dir, job, TwiceTheFirstTwoPixels(input.string()));
 }
 
 INSTANTIATE_TEST_SUITE_P(E2E, StallingModel, ::testing::Values(1, 2));
@@ -160,7 +149,7 @@ TEST_P(SignalToMpirun, SavesTheFinishedChunksForAResume) {
   const auto mtime = fs::last_write_time(input);
   fs::copy_file(Fixture("hang_unmarked.h5"), input, fs::copy_options::overwrite_existing);
   fs::last_write_time(input, mtime);
-  ExpectResumableTo(dir, job, Expected(input.string()));
+  ExpectResumableTo(dir, job, TwiceTheFirstTwoPixels(input.string()));
 }
 
 // An input rewritten while its rows are scored (here: only its modification
@@ -206,7 +195,7 @@ TEST_P(SignalToOneRank, SavesTheFinishedChunksAndEndsByTheSignal) {
                                            "with --resume")))
       << r.output;
   EXPECT_EQ(std::stoll(stopped[1].str()), JournalRecords(dir));
-  ExpectResumableTo(dir, job, Expected(input));
+  ExpectResumableTo(dir, job, TwiceTheFirstTwoPixels(input));
 }
 
 INSTANTIATE_TEST_SUITE_P(E2E, SignalToOneRank, ::testing::Values(SIGINT, SIGTERM, SIGHUP));
@@ -234,7 +223,7 @@ TEST_P(ClosedPipe, CostsTheLogNotTheJob) {
     EXPECT_TRUE(r.exit_code == 0 || r.exit_code == 128 + SIGPIPE || r.exit_code == 128 + SIGSEGV) << r.output;
   ASSERT_TRUE(fs::exists(dir / "out.h5")) << r.output;
   EXPECT_FALSE(fs::exists(dir / "out.h5.partial"));
-  ExpectBitwise(ReadFloats((dir / "out.h5").string(), "y"), Expected(input));
+  ExpectBitwise(ReadFloats((dir / "out.h5").string(), "y"), TwiceTheFirstTwoPixels(input));
 }
 
 INSTANTIATE_TEST_SUITE_P(E2E, ClosedPipe, ::testing::Values(1, 2));
@@ -261,7 +250,7 @@ TEST(Commit, NoRankOfRankZerosHostOutlivesTheOutput) {
   const RunResult r = Wait(mpirun, log, 60);
   EXPECT_FALSE(killed) << "rank 1 was still running when the output appeared";
   EXPECT_EQ(r.exit_code, 0) << r.output;
-  ExpectBitwise(ReadFloats((dir / "out.h5").string(), "y"), Expected(input));
+  ExpectBitwise(ReadFloats((dir / "out.h5").string(), "y"), TwiceTheFirstTwoPixels(input));
 }
 
 }  // namespace

@@ -22,28 +22,6 @@ using namespace e2e;
 
 namespace {
 
-// The time spdlog stamped on the first line holding `needle`
-// ("[2026-11-27 16:00:00.123] [rank 0] [info] ..."), local time.
-std::optional<std::chrono::system_clock::time_point> LoggedAt(const std::string& output, const std::string& needle) {
-  const size_t hit = output.find(needle);
-  if (hit == std::string::npos) return std::nullopt;
-  const size_t line = output.rfind('\n', hit) + 1;  // npos + 1 == 0
-  if (output.compare(line, 1, "[") != 0) return std::nullopt;
-  std::tm tm{};
-  std::istringstream in(output.substr(line + 1, 23));
-  in >> std::get_time(&tm, "%Y-%m-%d %H:%M:%S");
-  if (in.fail()) return std::nullopt;
-  tm.tm_isdst = -1;
-  const int millis = std::atoi(output.c_str() + line + 21);
-  return std::chrono::system_clock::from_time_t(std::mktime(&tm)) + std::chrono::milliseconds(millis);
-}
-
-size_t Count(const std::string& text, const std::string& needle) {
-  size_t n = 0;
-  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
-  return n;
-}
-
 // Bitwise comparisons force one path and one thread count (see e2e_test.cpp).
 constexpr const char* kForced = "path: eager\nthreads: 1\n";
 

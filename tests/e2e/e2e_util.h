@@ -13,9 +13,13 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
+#include <iomanip>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -255,6 +259,54 @@ inline bool WaitForNoRanks(const std::string& needle) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return true;
+}
+
+// The output of hang.pt and raise_or_hang.pt (tests/fixtures) for the rows
+// of `input`: twice the first two pixels of each 64-value row.
+inline std::vector<float> TwiceTheFirstTwoPixels(const std::string& input) {
+  const std::vector<float> x = ReadFloats(input, "x");
+  std::vector<float> y;
+  for (size_t row = 0; row < x.size() / 64; ++row) {
+    y.push_back(x[row * 64] * 2.0f);
+    y.push_back(x[row * 64 + 1] * 2.0f);
+  }
+  return y;
+}
+
+// The per-input outputs' names in `dir` for `files` inputs part-0000.h5, ...,
+// as output.path's {stem}.h5 names them.
+inline std::vector<std::string> PerInputOutputs(const fs::path& dir, size_t files) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < files; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "part-%04zu.h5", i);
+    out.push_back((dir / name).string());
+  }
+  return out;
+}
+
+// The time spdlog stamped on the first line holding `needle`
+// ("[2026-11-27 16:00:00.123] [rank 0] [info] ..."), local time.
+inline std::optional<std::chrono::system_clock::time_point> LoggedAt(const std::string& output,
+                                                                     const std::string& needle) {
+  const size_t hit = output.find(needle);
+  if (hit == std::string::npos) return std::nullopt;
+  const size_t line = output.rfind('\n', hit) + 1;  // npos + 1 == 0
+  if (output.compare(line, 1, "[") != 0) return std::nullopt;
+  std::tm tm{};
+  std::istringstream in(output.substr(line + 1, 23));
+  in >> std::get_time(&tm, "%Y-%m-%d %H:%M:%S");
+  if (in.fail()) return std::nullopt;
+  tm.tm_isdst = -1;
+  const int millis = std::atoi(output.c_str() + line + 21);
+  return std::chrono::system_clock::from_time_t(std::mktime(&tm)) + std::chrono::milliseconds(millis);
+}
+
+// How often `needle` occurs in `text`.
+inline size_t Count(const std::string& text, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
 }
 
 }  // namespace mpsbatch::e2e

@@ -246,21 +246,17 @@ void PlanModel(Communicator& comm, PlannedJob& p) {
 }
 
 void WarmEngine(const PlannedJob& p) {
+  // Only on the job's own rows: a model may hang or, on a GPU, assert on rows
+  // it is never given (all zeros, say), before any stall watch runs.
+  if (!p.input) {
+    spdlog::debug("engine not warmed: in scatter mode this rank holds no rows before scoring");
+    return;
+  }
   const int64_t rows = ProbeRows(p.job, p.plan);
   try {
     FaultPoint("warm-up");
     std::vector<HostArray> in;
-    for (const auto& info : p.plan.inputs) {
-      if (p.input) {
-        in.push_back(p.input->ReadRows(info, 0, rows));
-        continue;
-      }
-      Shape shape = info.row_shape();
-      shape.insert(shape.begin(), rows);
-      HostArray zeros(info.dtype, shape);
-      std::fill(zeros.bytes.begin(), zeros.bytes.end(), std::byte{0});
-      in.push_back(std::move(zeros));
-    }
+    for (const auto& info : p.plan.inputs) in.push_back(p.input->ReadRows(info, 0, rows));
     std::vector<ArrayView> views;
     for (const auto& a : in) views.push_back(RowSlice(a, 0, rows));
     // The checks rank 0's probe makes come first: a package fed what it was not
@@ -268,11 +264,10 @@ void WarmEngine(const PlannedJob& p) {
     p.engine->CheckInputs(views, FedBatches(p.job, p.plan));
     const auto start = std::chrono::steady_clock::now();
     p.engine->Run(views);
-    spdlog::debug("engine warmed on {} {} row(s) in {:.2f} s", rows, p.input ? "input" : "zero",
+    spdlog::debug("engine warmed on {} input row(s) in {:.2f} s", rows,
                   std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   } catch (const std::exception& e) {
-    spdlog::debug("warming the engine on {} {} row(s) failed; calibration runs the model again: {}", rows,
-                  p.input ? "input" : "zero", e.what());
+    spdlog::debug("warming the engine on {} input row(s) failed; calibration runs the model again: {}", rows, e.what());
   }
 }
 

@@ -37,8 +37,8 @@ void PlanFiles(PlannedJob& p, const std::function<void()>& inspected = {});
 void PlanModel(Communicator& comm, PlannedJob& p);
 
 // A rank other than 0, once its engine is created: runs one batch of the
-// probe's size through it (the input's first rows where this rank reads the
-// input, else zero rows of the planned shape), after the input checks rank
+// probe's size through it (the input's first rows; a rank that does not read
+// the input, in scatter mode, does not warm), after the input checks rank
 // 0's probe makes (Engine::CheckInputs), so that the device's kernels and
 // libraries are loaded before calibration. A failure is logged (debug)
 // and left for calibration, which runs the model on the job's rows, to meet

@@ -87,6 +87,13 @@ void CheckNotAPerInputFile(const JobConfig& job) {
   spdlog::warn("replacing {} (output.overwrite: true), which is not this job's: {}", path, DescribeOrigin(*origin));
 }
 
+// Views of every row of `arrays`.
+std::vector<ArrayView> WholeViews(const std::vector<HostArray>& arrays) {
+  std::vector<ArrayView> views;
+  for (const auto& a : arrays) views.push_back(RowSlice(a, 0, a.rows()));
+  return views;
+}
+
 }  // namespace
 
 int64_t PlanningBatch(const JobConfig& job) { return job.batch_size_auto ? kAutoBatchPlanning : job.batch_size; }
@@ -94,6 +101,14 @@ int64_t PlanningBatch(const JobConfig& job) { return job.batch_size_auto ? kAuto
 int64_t ProbeRows(const JobConfig& job, const JobPlan& plan) {
   // Under batch_size: auto the probe stays small: the search finds the limit.
   return std::min(job.batch_size_auto ? int64_t{16} : job.batch_size, plan.rows);
+}
+
+std::vector<HostArray> CheckedProbeBatch(const PlannedJob& p) {
+  const int64_t rows = ProbeRows(p.job, p.plan);
+  std::vector<HostArray> batch;
+  for (const auto& info : p.plan.inputs) batch.push_back(p.input->ReadRows(info, 0, rows));
+  p.engine->CheckInputs(WholeViews(batch), FedBatches(p.job, p.plan));
+  return batch;
 }
 
 int64_t AutoBatchBound(const JobPlan& plan) {
@@ -199,11 +214,8 @@ void PlanModel(Communicator& comm, PlannedJob& p) {
   p.engine_seconds = std::chrono::duration<double>(t_probe - t_engine).count();
 
   const int64_t probe_rows = ProbeRows(job, p.plan);
-  std::vector<HostArray> probe_in;
-  std::vector<ArrayView> views;
-  for (const auto& info : p.plan.inputs) probe_in.push_back(p.input->ReadRows(info, 0, probe_rows));
-  for (const auto& a : probe_in) views.push_back(RowSlice(a, 0, probe_rows));
-  p.engine->CheckInputs(views, FedBatches(job, p.plan));
+  const std::vector<HostArray> probe_in = CheckedProbeBatch(p);
+  const std::vector<ArrayView> views = WholeViews(probe_in);
   std::vector<HostArray> probe_out;
   try {
     probe_out = p.engine->Run(views);
@@ -255,15 +267,11 @@ void WarmEngine(const PlannedJob& p) {
   const int64_t rows = ProbeRows(p.job, p.plan);
   try {
     FaultPoint("warm-up");
-    std::vector<HostArray> in;
-    for (const auto& info : p.plan.inputs) in.push_back(p.input->ReadRows(info, 0, rows));
-    std::vector<ArrayView> views;
-    for (const auto& a : in) views.push_back(RowSlice(a, 0, rows));
     // The checks rank 0's probe makes come first: a package fed what it was not
     // exported for can fail inside a kernel, past any exception.
-    p.engine->CheckInputs(views, FedBatches(p.job, p.plan));
+    const std::vector<HostArray> in = CheckedProbeBatch(p);
     const auto start = std::chrono::steady_clock::now();
-    p.engine->Run(views);
+    p.engine->Run(WholeViews(in));
     spdlog::debug("engine warmed on {} input row(s) in {:.2f} s", rows,
                   std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   } catch (const std::exception& e) {

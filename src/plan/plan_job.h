@@ -59,6 +59,10 @@ int64_t PlanningBatch(const JobConfig& job);
 // Rows in the probe batch (and in WarmEngine's).
 int64_t ProbeRows(const JobConfig& job, const JobPlan& plan);
 
+// The probe batch: the first ProbeRows rows of each input (p.input), after
+// the engine's checks of what it is fed (Engine::CheckInputs on p.engine).
+std::vector<HostArray> CheckedProbeBatch(const PlannedJob& p);
+
 // input.mean, input.std and input.layout against the datasets they apply to.
 // Throws ConfigError on a mismatch.
 void CheckNormalisation(const JobConfig& job, const JobPlan& plan);

@@ -24,7 +24,7 @@ std::optional<FileStamp> StampOf(const std::string& path) {
   const timespec& t = st.st_mtim;
 #endif
   return FileStamp{static_cast<int64_t>(st.st_size), static_cast<int64_t>(t.tv_sec) * 1000000000LL + t.tv_nsec,
-                   static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
+                   FileKey{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)}};
 }
 
 namespace {

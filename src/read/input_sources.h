@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "common/file_identity.h"
+
 namespace mpsbatch {
 
 // What a resume compares of a file: its size and modification time; and,
@@ -25,7 +27,7 @@ struct FileStamp {
   // Its device and inode where the stamp was taken: rank 0 tells by them a
   // file renamed over the input (a copy of the same size and time) from the
   // input. Not sent to other ranks (0 there), nor part of a resume's identity.
-  uint64_t device = 0, inode = 0;
+  FileKey file{};
 
   bool operator==(const FileStamp&) const = default;
 };

@@ -163,16 +163,16 @@ void OutputSet::Commit(File& f) {
 }
 
 void OutputSet::CheckInputsUnchanged() const {
-  std::vector<const File*> changed;
+  std::vector<std::pair<const File*, std::string>> changed;  // each file and how it changed
   for (const auto& f : files_)
-    if (!FileChange(f.input, f.stamp).empty()) changed.push_back(&f);
+    if (std::string change = FileChange(f.input, f.stamp); !change.empty()) changed.emplace_back(&f, std::move(change));
   if (!changed.empty()) {
-    const File& f = *changed.front();
+    const File& f = *changed.front().first;
     std::string more;
-    for (size_t i = 1; i < changed.size() && i < 4; ++i) more += (i == 1 ? "" : ", ") + changed[i]->input;
+    for (size_t i = 1; i < changed.size() && i < 4; ++i) more += (i == 1 ? "" : ", ") + changed[i].first->input;
     if (changed.size() > 4) more += " and " + std::to_string(changed.size() - 4) + " more";
     throw InputError(
-        "input.path's file '" + f.input + "' changed during the run (" + FileChange(f.input, f.stamp) +
+        "input.path's file '" + f.input + "' changed during the run (" + changed.front().second +
         "), after its rows were read: its committed output " + f.output + " holds the scores of " + f.input +
         " as it was before the change (and records that version), not of what it holds now" +
         (more.empty() ? "" : "; changed too: " + more) + ". The outputs of the other " +

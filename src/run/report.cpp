@@ -106,9 +106,9 @@ void LogPlanChunks(const PlannedJob& p, int ranks) {
 
 void LogStartUp(const PlannedJob& p, const GatheredDevices& devices, int threads, const JobTimes& times) {
   const auto seconds = JobTimes::Seconds;
-  // The other ranks load and warm their engines while rank 0 loads its own and
-  // probes: what is left of theirs once rank 0 has planned.
-  // Checking the input files takes a share of planning only when they are several.
+  // Checking the input files takes a share of planning only when they are
+  // several. The other ranks load their engines while rank 0 plans: what is
+  // left of that once it has planned.
   const std::string inputs =
       p.plan.input_files.size() > 1 ? fmt::format("inputs {:.2f} s, ", p.inputs_seconds) : std::string();
   spdlog::info("  start-up: {:.2f} s to plan (rank 0's {}engine {:.2f} s, probe {:.2f} s), {}{:.2f} s{}",

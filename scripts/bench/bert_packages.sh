@@ -8,16 +8,10 @@
 # Environment: MPSBATCH, the binary (else build/src/mpsbatch, build-gpu/src/mpsbatch
 # or mpsbatch on PATH); MPSBATCH_PYTHON, a python with torch, transformers and h5py.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
 [ $# -ge 1 ] || { sed -n 2,9p "$0"; exit 2; }
+source "$(dirname "$0")/lib.sh"
 out=$1 rounds=${2:-3} rows=${3:-65536}
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-bin=${MPSBATCH:-}
-for candidate in build/src/mpsbatch build-gpu/src/mpsbatch; do
-  [ -n "$bin" ] || { [ -x "$candidate" ] && bin=$PWD/$candidate; } || true
-done
-[ -n "$bin" ] || bin=$(command -v mpsbatch) || { echo "no mpsbatch binary: build it or set MPSBATCH" >&2; exit 2; }
-python=${MPSBATCH_PYTHON:-$(command -v python3)}
+mpsbatch_binary
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 variants="as_bench no_mask"

@@ -19,20 +19,12 @@
 # build/src/mpsbatch, build-gpu/src/mpsbatch or mpsbatch on PATH);
 # MPSBATCH_PYTHON, a python with torch and h5py (else .venv/bin/python or python3).
 set -euo pipefail
-cd "$(dirname "$0")/../.."
 [ $# -ge 1 ] || { sed -n 2,21p "$0"; exit 2; }
+source "$(dirname "$0")/lib.sh"
 out=$1 reps=${2:-3} ranks_list=${3:-"1 2"}
 shift $(($# < 3 ? $# : 3))
 files=${FILES:-512} rows=${ROWS:-4096} model=${MODEL:-mlp}
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-
-bin=${MPSBATCH:-}
-for candidate in build/src/mpsbatch build-gpu/src/mpsbatch; do
-  [ -n "$bin" ] || { [ -x "$candidate" ] && bin=$PWD/$candidate; } || true
-done
-[ -n "$bin" ] || bin=$(command -v mpsbatch) || { echo "no mpsbatch binary: build it or set MPSBATCH" >&2; exit 2; }
-python=${MPSBATCH_PYTHON:-}
-[ -n "$python" ] || { [ -x .venv/bin/python ] && python=$PWD/.venv/bin/python; } || python=$(command -v python3)
+mpsbatch_binary
 
 mkdir -p "$out"
 out=$(cd "$out" && pwd)

@@ -267,6 +267,7 @@ void RunJob(Communicator& comm, const CliOptions& cli) try {
                                CalibrationLine(calibration, comm.rank()), calibration.report.batch_size, stats.rows,
                                stats.chunks, stats.compute_seconds})));
   });
+  times.gathered = now();
   if (comm.rank() == 0) LogNonFinite(totals.nonfinite_values, totals.first_nonfinite_row);
 
   // 7. Commit the output, once every rank has agreed that all went well (a
@@ -288,8 +289,11 @@ void RunJob(Communicator& comm, const CliOptions& cli) try {
                         times.before_job.value_or(0) + JobTimes::Seconds(times.start, now()));
     SealOutput(*writer, p, totals.nonfinite_values, totals.paths);
   });
+  times.sealed = now();
   if (const int running = FinalizeAndOutlive(comm, totals.processes, std::chrono::seconds(5)); running > 0)
     spdlog::debug("{} rank(s) of this host still running 5 s after the end of MPI; publishing the output", running);
+
+  times.outlived = now();
 
   // 8. Publish, and report.
   if (comm.rank() == 0) {

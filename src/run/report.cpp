@@ -194,12 +194,16 @@ void LogSummary(const PlannedJob& p, int ranks, double total_seconds, double loo
 
 void LogTimes(const JobTimes& t) {
   const auto seconds = JobTimes::Seconds;
+  const auto end = JobTimes::Clock::now();
   spdlog::info(
       "  time: {}plan {:.2f}, engines {:.2f}, calibration {:.2f}, output {:.2f}, scoring {:.2f}, finishing {:.2f} s",
       t.before_job ? fmt::format("{:.2f} s before the job, ", *t.before_job) : "", seconds(t.start, t.planned),
       seconds(t.planned, t.engines_ready), t.calibration_seconds,
       seconds(t.engines_ready, t.scoring) - t.calibration_seconds, seconds(t.scoring, t.scored),
-      seconds(t.scored, JobTimes::Clock::now()));
+      seconds(t.scored, end));
+  spdlog::debug("  finishing: totals {:.2f} s, sealing {:.2f}, the other ranks' exit {:.2f}, publishing {:.2f}",
+                seconds(t.scored, t.gathered), seconds(t.gathered, t.sealed), seconds(t.sealed, t.outlived),
+                seconds(t.outlived, end));
 }
 
 }  // namespace mpsbatch

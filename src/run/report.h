@@ -32,6 +32,11 @@ struct JobTimes {
   double calibration_seconds = 0;   // calibrating, from engines_ready
   Clock::time_point scoring;        // the rank loops start
   Clock::time_point scored;         // the rank loops end
+  // Finishing, on rank 0: every rank's totals gathered, the output sealed,
+  // the other ranks of its host gone (comm/outlive.h).
+  Clock::time_point gathered;
+  Clock::time_point sealed;
+  Clock::time_point outlived;
 
   static double Seconds(Clock::time_point from, Clock::time_point to);
 };

@@ -475,6 +475,11 @@ TEST_F(E2E, OutputRecordsTheRun) {
   if (fs::exists("/proc/self/stat")) {  // Linux: the time before the job too
     EXPECT_TRUE(m[1].matched) << r.output;
   }
+  // At -v, finishing in its steps.
+  EXPECT_TRUE(std::regex_search(
+      r.output, std::regex(R"(finishing: totals [0-9.]+ s, sealing [0-9.]+, the other ranks' exit [0-9.]+, )"
+                           R"(publishing [0-9.]+)")))
+      << r.output;
   EXPECT_FALSE(fs::exists(Out() + ".partial"));
 }
 

@@ -67,6 +67,14 @@ def run(cmd, log):
     return seconds
 
 
+def steady(log):
+    """A peer script's rate once its first batch is out ("steady rows/s: R"
+    in its log), beside its whole-process rate: on a short input a script's
+    time is mostly its own start-up."""
+    m = re.search(r"steady rows/s: ([\d.]+)", open(log).read())
+    return dict(steady_rows_per_s=round(float(m.group(1)))) if m else {}
+
+
 def timed_loop(fn, min_seconds=2.0):
     for _ in range(3):
         fn()
@@ -258,10 +266,11 @@ def main():
         if not args.no_peers:
             s = run([sys.executable, "peer_dataloader.py", name, src, out1, str(batch)],
                     os.path.join(args.work, "peer1.log"))
-            record(name, "peer 1: DataLoader script", rows, s)
+            record(name, "peer 1: DataLoader script", rows, s, **steady(os.path.join(args.work, "peer1.log")))
             s = run(["mpirun", "-n", str(args.peer_ranks), "--oversubscribe", sys.executable, "peer_mpi.py", name,
                      src, os.path.join(args.work, "peer2.h5"), str(batch)], os.path.join(args.work, "peer2.log"))
-            record(name, f"peer 2: mpi4py script x{args.peer_ranks}", rows, s)
+            record(name, f"peer 2: mpi4py script x{args.peer_ranks}", rows, s,
+                   **steady(os.path.join(args.work, "peer2.log")))
         job = write_job(args.work, name, batch, "cuda", "bf16", compiled=compiled)
         for n in [int(r) for r in args.ranks.split(",")]:
             mpsbatch(args, name, rows, job, n, "mpsbatch cuda")

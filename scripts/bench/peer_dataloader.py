@@ -5,6 +5,7 @@ workers, the model in bf16 on the GPU, results written to HDF5.
 Usage: peer_dataloader.py WORKLOAD INPUT.h5 OUTPUT.h5 BATCH [WORKERS]
 """
 import sys
+import time
 
 import h5py
 import numpy as np
@@ -39,11 +40,18 @@ def main():
                                          prefetch_factor=4, persistent_workers=False)
     with h5py.File(dst, "w") as out, torch.inference_mode():
         d = None
+        first = None  # the first batch written: time and rows; the steady rate counts from there
         for i, x in loader:
             y = model(x.to("cuda", non_blocking=True)).float().cpu().numpy()
             if d is None:
                 d = out.create_dataset("y", (data.rows,) + y.shape[1:], np.float32)
             d[i * batch:i * batch + len(y)] = y
+            if first is None:
+                first = (time.perf_counter(), len(y))
+        # What the loop does once started, without the process's start-up
+        # (importing torch, CUDA, the workers, the first batch).
+        if first is not None and data.rows > first[1]:
+            print(f"steady rows/s: {(data.rows - first[1]) / (time.perf_counter() - first[0]):.1f}")
 
 
 if __name__ == "__main__":

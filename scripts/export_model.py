@@ -266,22 +266,80 @@ def outputs_of(result):
                       "of tensors")
 
 
+def eager_cases(model, example):
+    """The batches every export is checked on, the example and one row fewer,
+    with the eager model's outputs: [(rows, args, outputs)]."""
+    import torch
+    cases = []
+    for rows in (example[0].shape[0], example[0].shape[0] - 1):
+        args = [t[:rows] for t in example]
+        with torch.inference_mode():
+            cases.append((rows, args, outputs_of(model(*args))))
+    return cases
+
+
+def check_outputs(path, rows, want, got):
+    import torch
+    if len(want) != len(got):
+        raise ExportError(f"{path}: returns {len(got)} output(s), the model {len(want)}")
+    for i, (w, g) in enumerate(zip(want, got)):
+        tol = 1e-4 if w.dtype in (torch.float32, torch.float64) else 2e-2
+        if w.shape != g.shape or not torch.allclose(g.float(), w.float(), atol=tol, rtol=tol):
+            raise ExportError(f"{path}: output {i} differs from the eager model's on a batch of {rows} rows "
+                              f"(shape {tuple(g.shape)} vs {tuple(w.shape)}); the export did not keep the "
+                              "model's behaviour (a size fixed at export time?)")
+
+
 def check_against_eager(run, model, example, path):
     """The exported model's outputs on the example and on one row fewer equal
     the eager model's."""
     import torch
-    for rows in (example[0].shape[0], example[0].shape[0] - 1):
-        args = [t[:rows] for t in example]
+    for rows, args, want in eager_cases(model, example):
         with torch.inference_mode():
-            want, got = outputs_of(model(*args)), outputs_of(run(*args))
-        if len(want) != len(got):
-            raise ExportError(f"{path}: returns {len(got)} output(s), the model {len(want)}")
-        for i, (w, g) in enumerate(zip(want, got)):
-            tol = 1e-4 if w.dtype in (torch.float32, torch.float64) else 2e-2
-            if w.shape != g.shape or not torch.allclose(g.float(), w.float(), atol=tol, rtol=tol):
-                raise ExportError(f"{path}: output {i} differs from the eager model's on a batch of {rows} rows "
-                                  f"(shape {tuple(g.shape)} vs {tuple(w.shape)}); the export did not keep the "
-                                  "model's behaviour (a size fixed at export time?)")
+            got = outputs_of(run(*args))
+        check_outputs(path, rows, want, got)
+
+
+# Loads a package and runs it on the cases' inputs: argv package, cases file,
+# device, outputs file.
+PACKAGE_RUNNER = """
+import sys
+import torch
+package, cases, device, out = sys.argv[1:]
+runner = torch._inductor.aoti_load_package(package)
+outputs = []
+with torch.inference_mode():
+    for args in torch.load(cases):
+        result = runner(*[a.to(device) for a in args])
+        result = [result] if isinstance(result, torch.Tensor) else list(result)
+        outputs.append([r.cpu() for r in result])
+torch.save(outputs, out)
+"""
+
+
+def check_package(path, model, example):
+    """The package, loaded and run in a process of its own (as mpsbatch loads
+    it), computes what the eager model computes. In the process that compiled
+    it, AOTInductor's loader crashed with a segmentation fault on CUDA (torch
+    2.11, a small nn.Sequential); a package that cannot be loaded is removed."""
+    import subprocess
+    import tempfile
+    import torch
+    cases = eager_cases(model, example)
+    with tempfile.TemporaryDirectory(prefix="mpsbatch-export-") as tmp:
+        inputs, outputs = os.path.join(tmp, "cases.pt"), os.path.join(tmp, "outputs.pt")
+        torch.save([[a.cpu() for a in args] for _, args, _ in cases], inputs)
+        run = subprocess.run([sys.executable, "-c", PACKAGE_RUNNER, path, inputs, str(example[0].device), outputs],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if run.returncode != 0:
+            os.remove(path)
+            how = f"signal {-run.returncode}" if run.returncode < 0 else f"exit code {run.returncode}"
+            tail = "; ".join(line for line in run.stdout.strip().splitlines()[-3:])
+            raise ExportError(f"{path}: the package was compiled, but loading and running it failed ({how}); "
+                              f"removed. Its loader said: {tail or '(nothing)'}")
+        got = torch.load(outputs)
+    for (rows, _, want), g in zip(cases, got):
+        check_outputs(path, rows, [w.cpu() for w in want], g)
 
 
 def export_torchscript(model, example, record, path):
@@ -312,7 +370,7 @@ def export_package(model, example, names, record, path):
                           f"{str(e).splitlines()[0]}") from e
     torch._inductor.aoti_compile_and_package(program, package_path=path,
                                              inductor_configs={"aot_inductor.metadata": record})
-    check_against_eager(torch._inductor.aoti_load_package(path), model, example, path)
+    check_package(path, model, example)
     return "torch.export + AOTInductor"
 
 

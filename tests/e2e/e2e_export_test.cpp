@@ -167,6 +167,16 @@ TEST_F(Export, ExportThatDiffersFromEagerLeavesTheEarlierModel) {
   ExpectEarlierModelKept(e, model);
 }
 
+TEST_F(Export, OutputInAFolderThatDoesNotExistIsRefused) {
+  const RunResult e = ExportModel({"export_models:noisy", "--input", "x:4x6:float32", "-o", P("missing/model.pt")});
+  EXPECT_EQ(e.exit_code, 1) << e.output;
+  EXPECT_NE(e.output.find("mpsbatch-export: -o '" + P("missing/model.pt") + "': cannot write in " + P("missing") +
+                          ": No such file or directory"),
+            std::string::npos)
+      << e.output;
+  EXPECT_EQ(e.output.find("Traceback"), std::string::npos) << e.output;
+}
+
 TEST_F(Export, PackageThatCannotBeLoadedLeavesTheEarlierModel) {
   if (!MPSBATCH_HAVE_AOTI) GTEST_SKIP() << "this libtorch cannot load AOTInductor packages";
   HookPackageCheck("    os.kill(os.getpid(), signal.SIGKILL)\n");

@@ -362,10 +362,12 @@ def write_beside(path, write):
     """write(file) exports and checks the model into `file`, in a new folder
     beside `path`, which then moves to `path`. An export that fails, differs
     from the eager model or is stopped leaves `path` as it was (a model there
-    before is kept) and nothing beside it."""
+    before is kept) and nothing beside it. A symbolic link at `path` is
+    written through, as a plain write would."""
     import shutil
     import tempfile
-    folder = os.path.dirname(os.path.abspath(path))
+    target = os.path.realpath(path)
+    folder = os.path.dirname(target)
     if os.path.isdir(path):
         raise ExportError(f"-o '{path}' is a folder; give a file name ending in .pt or .pt2")
     try:
@@ -376,7 +378,7 @@ def write_beside(path, write):
         file = os.path.join(tmp, os.path.basename(path))
         how = write(file)
         try:
-            os.replace(file, path)
+            os.replace(file, target)
         except OSError as e:
             raise ExportError(f"-o '{path}': cannot replace it: {e.strerror}") from e
     finally:

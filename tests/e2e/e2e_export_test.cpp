@@ -167,6 +167,20 @@ TEST_F(Export, ExportThatDiffersFromEagerLeavesTheEarlierModel) {
   ExpectEarlierModelKept(e, model);
 }
 
+// A model path that is a symbolic link (to the current version, say) is
+// written through: the link stays, its target gets the model.
+TEST_F(Export, ExportWritesThroughASymbolicLink) {
+  const std::string model = EarlierModel("v3.pt");
+  fs::create_symlink(model, dir_ / "model.pt");
+  const RunResult e = ExportModel({"export_models:two_inputs", "--input", "features:4x6:float32", "--input",
+                                   "mask:4x6:int64", "-o", P("model.pt")});
+  ASSERT_EQ(e.exit_code, 0) << e.output;
+  EXPECT_TRUE(fs::is_symlink(dir_ / "model.pt"));
+  EXPECT_FALSE(testing::ReadFile(model) == "an earlier model") << "the link's target was not written";
+  EXPECT_RUN_OK(RunMpsbatch(1, TwoJob("model.pt")));
+  ExpectTwoInputsScores();
+}
+
 TEST_F(Export, OutputInAFolderThatDoesNotExistIsRefused) {
   const RunResult e = ExportModel({"export_models:noisy", "--input", "x:4x6:float32", "-o", P("missing/model.pt")});
   EXPECT_EQ(e.exit_code, 1) << e.output;

@@ -46,6 +46,7 @@ import importlib
 import importlib.util
 import inspect
 import os
+import signal
 import sys
 import warnings
 
@@ -60,6 +61,18 @@ DTYPE_ALIASES = {
 
 class ExportError(Exception):
     """A refusal: printed as one line, exit 1."""
+
+
+class Stopped(BaseException):
+    """SIGINT or SIGTERM: the export stops; exit 128 + the signal's number."""
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def stop(signum, _frame):
+    raise Stopped(signum)
 
 
 def load_callable(spec, what):
@@ -301,27 +314,30 @@ def check_against_eager(run, model, example, path):
 
 
 # Loads a package and runs it on the cases' inputs: argv package, cases file,
-# device, outputs file.
+# device, outputs file. An error exits 1 with its message, not a traceback.
 PACKAGE_RUNNER = """
 import sys
 import torch
 package, cases, device, out = sys.argv[1:]
-runner = torch._inductor.aoti_load_package(package)
-outputs = []
-with torch.inference_mode():
-    for args in torch.load(cases):
-        result = runner(*[a.to(device) for a in args])
-        result = [result] if isinstance(result, torch.Tensor) else list(result)
-        outputs.append([r.cpu() for r in result])
-torch.save(outputs, out)
+try:
+    runner = torch._inductor.aoti_load_package(package)
+    outputs = []
+    with torch.inference_mode():
+        for args in torch.load(cases):
+            result = runner(*[a.to(device) for a in args])
+            result = [result] if isinstance(result, torch.Tensor) else list(result)
+            outputs.append([r.cpu() for r in result])
+    torch.save(outputs, out)
+except Exception as e:
+    sys.exit(f"{type(e).__name__}: {e}")
 """
 
 
-def check_package(path, model, example):
-    """The package, loaded and run in a process of its own (as mpsbatch loads
-    it), computes what the eager model computes. In the process that compiled
-    it, AOTInductor's loader crashed with a segmentation fault on CUDA (torch
-    2.11, a small nn.Sequential); a package that cannot be loaded is removed."""
+def check_package(file, path, model, example):
+    """The package `file` (to become `path`), loaded and run in a process of
+    its own (as mpsbatch loads it), computes what the eager model computes. In
+    the process that compiled it, AOTInductor's loader crashed with a
+    segmentation fault on CUDA (torch 2.11, a small nn.Sequential)."""
     import subprocess
     import tempfile
     import torch
@@ -329,20 +345,48 @@ def check_package(path, model, example):
     with tempfile.TemporaryDirectory(prefix="mpsbatch-export-") as tmp:
         inputs, outputs = os.path.join(tmp, "cases.pt"), os.path.join(tmp, "outputs.pt")
         torch.save([[a.cpu() for a in args] for _, args, _ in cases], inputs)
-        run = subprocess.run([sys.executable, "-c", PACKAGE_RUNNER, path, inputs, str(example[0].device), outputs],
+        # A signal to this process ends the child too (subprocess.run kills it).
+        run = subprocess.run([sys.executable, "-c", PACKAGE_RUNNER, file, inputs, str(example[0].device), outputs],
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         if run.returncode != 0:
-            os.remove(path)
             how = f"signal {-run.returncode}" if run.returncode < 0 else f"exit code {run.returncode}"
             tail = "; ".join(line for line in run.stdout.strip().splitlines()[-3:])
             raise ExportError(f"{path}: the package was compiled, but loading and running it failed ({how}); "
-                              f"removed. Its loader said: {tail or '(nothing)'}")
+                              f"not written. Its loader said: {tail or '(nothing)'}")
         got = torch.load(outputs)
     for (rows, _, want), g in zip(cases, got):
         check_outputs(path, rows, [w.cpu() for w in want], g)
 
 
-def export_torchscript(model, example, record, path):
+def write_beside(path, write):
+    """write(file) exports and checks the model into `file`, in a new folder
+    beside `path`, which then moves to `path`. An export that fails, differs
+    from the eager model or is stopped leaves `path` as it was (a model there
+    before is kept) and nothing beside it. A symbolic link at `path` is
+    written through, as a plain write would."""
+    import shutil
+    import tempfile
+    target = os.path.realpath(path)
+    folder = os.path.dirname(target)
+    if os.path.isdir(path):
+        raise ExportError(f"-o '{path}' is a folder; give a file name ending in .pt or .pt2")
+    try:
+        tmp = tempfile.mkdtemp(prefix=".mpsbatch-export-", dir=folder)
+    except OSError as e:
+        raise ExportError(f"-o '{path}': cannot write in {folder}: {e.strerror}") from e
+    try:
+        file = os.path.join(tmp, os.path.basename(path))
+        how = write(file)
+        try:
+            os.replace(file, target)
+        except OSError as e:
+            raise ExportError(f"-o '{path}': cannot replace it: {e.strerror}") from e
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return how
+
+
+def export_torchscript(model, example, record, file, path):
     import torch
     try:
         exported, how = torch.jit.script(model), "torch.jit.script"
@@ -354,12 +398,12 @@ def export_torchscript(model, example, record, path):
             raise ExportError(f"{path}: neither torch.jit.script ({str(script_error).splitlines()[0]}) nor "
                               f"torch.jit.trace ({str(e).splitlines()[0]}) can export the model; try a .pt2") from e
     text = "".join(f"{k}: {v}\n" for k, v in record.items())
-    torch.jit.save(exported, path, _extra_files={RECORD_FILE: text})
-    check_against_eager(torch.jit.load(path, map_location=example[0].device), model, example, path)
+    torch.jit.save(exported, file, _extra_files={RECORD_FILE: text})
+    check_against_eager(torch.jit.load(file, map_location=example[0].device), model, example, path)
     return how
 
 
-def export_package(model, example, names, record, path):
+def export_package(model, example, names, record, file, path):
     import torch
     batch = torch.export.Dim("batch")
     dynamic = {name: {0: batch} for name in names}
@@ -368,9 +412,9 @@ def export_package(model, example, names, record, path):
     except Exception as e:
         raise ExportError(f"{path}: torch.export cannot export the model with a dynamic batch: "
                           f"{str(e).splitlines()[0]}") from e
-    torch._inductor.aoti_compile_and_package(program, package_path=path,
+    torch._inductor.aoti_compile_and_package(program, package_path=file,
                                              inductor_configs={"aot_inductor.metadata": record})
-    check_package(path, model, example)
+    check_package(file, path, model, example)
     return "torch.export + AOTInductor"
 
 
@@ -426,9 +470,9 @@ def export(args):
     shapes = ", ".join(f"{n} {str(t.dtype).replace('torch.', '')} {list(t.shape[1:])}" for n, t in zip(names, example))
     for path in args.output:
         if path.endswith(".pt2"):
-            how = export_package(model, example, names, record, path)
+            how = write_beside(path, lambda file: export_package(model, example, names, record, file, path))
         else:
-            how = export_torchscript(model, example, record, path)
+            how = write_beside(path, lambda file: export_torchscript(model, example, record, file, path))
         print(f"mpsbatch-export: wrote {path} ({how}; forward({shapes}) per row, batch dynamic, {precision}, "
               f"{args.device})")
 
@@ -437,11 +481,19 @@ def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     # torch.export's own deprecation notice, about its internals.
     warnings.filterwarnings("ignore", category=FutureWarning, message=".*LeafSpec.*")
+    # Stopped, the export removes what it had not finished (write_beside).
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
     try:
         export(args)
     except ExportError as e:
         print(f"mpsbatch-export: {e}", file=sys.stderr)
         return 1
+    except (Stopped, KeyboardInterrupt) as e:
+        signum = e.signum if isinstance(e, Stopped) else signal.SIGINT
+        print(f"mpsbatch-export: stopped by {signal.Signals(signum).name}; an output not reported as written was "
+              "left as it was", file=sys.stderr)
+        return 128 + signum
     return 0
 
 

@@ -3,8 +3,11 @@
 // score as the eager model does in Python; the helper refuses an example that
 // would fix the batch at 1 row; mpsbatch refuses a job that does not feed what
 // the model was exported for, and a torch.save checkpoint given as the model,
-// each with the fix. The models and references: tests/e2e/export_models.py.
+// each with the fix. An export that fails its check against eager, whose
+// package cannot be loaded, or that is stopped, leaves the output path as it
+// was. The models and references: tests/e2e/export_models.py.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <stdlib.h>
 
 #include <string>
@@ -60,6 +63,32 @@ class Export : public E2E {
   fs::path TwoJob(const std::string& model) { return Job("two.yaml", model, "[features, mask]", "[score, count]"); }
 
   std::string P(const std::string& name) const { return (dir_ / name).string(); }
+
+  // Python code that runs first in the helper's package check (the process
+  // it starts with `-c`), through a sitecustomize.py on PYTHONPATH.
+  void HookPackageCheck(const std::string& code) {
+    fs::create_directories(dir_ / "hook");
+    testing::WriteFile(dir_ / "hook" / "sitecustomize.py",
+                       "import os, signal, sys, time\nif sys.argv[0] == '-c':\n" + code);
+    setenv("PYTHONPATH", (MPSBATCH_TESTS_DIR "/e2e:" + (dir_ / "hook").string()).c_str(), 1);
+  }
+
+  // `name` in its own folder, holding an earlier model file.
+  std::string EarlierModel(const std::string& name) {
+    fs::create_directories(dir_ / "models");
+    testing::WriteFile(dir_ / "models" / name, "an earlier model");
+    return (dir_ / "models" / name).string();
+  }
+
+  // The export failed with one line, and left the earlier model (and nothing else) in its folder.
+  static void ExpectEarlierModelKept(const RunResult& e, const std::string& model) {
+    EXPECT_EQ(e.output.find("Traceback"), std::string::npos) << e.output;
+    EXPECT_TRUE(testing::ReadFile(model) == "an earlier model") << "the earlier model was replaced or removed\n"
+                                                                << e.output;
+    std::vector<std::string> left;
+    for (const auto& f : fs::directory_iterator(fs::path(model).parent_path())) left.push_back(f.path().string());
+    EXPECT_EQ(left, std::vector<std::string>{model}) << e.output;
+  }
 
   void ExpectSequentialScores() {
     ExpectNear(ReadFloats(Out(), "logits"), ReadFloats(P("reference.h5"), "seq_logits"), Tolerance());
@@ -128,6 +157,68 @@ TEST_F(Export, SequentialFromStateDictToAotiPackageScoresAsPython) {
   ExpectRefused(RunMpsbatch(1, Job("raw.yaml", "seq.pt2", "[images]", "[logits]"), {"--dry-run"}, 300),
                 {"exported for input 0 ('images', forward's 'input') as float32, and the job gives it as uint8",
                  "set input.dtype: float32"});
+}
+
+TEST_F(Export, ExportThatDiffersFromEagerLeavesTheEarlierModel) {
+  const std::string model = EarlierModel("noisy model.pt");
+  const RunResult e = ExportModel({"export_models:noisy", "--input", "x:4x6:float32", "-o", model});
+  EXPECT_EQ(e.exit_code, 1) << e.output;
+  EXPECT_NE(e.output.find(model + ": output 0 differs from the eager model's"), std::string::npos) << e.output;
+  ExpectEarlierModelKept(e, model);
+}
+
+// A model path that is a symbolic link (to the current version, say) is
+// written through: the link stays, its target gets the model.
+TEST_F(Export, ExportWritesThroughASymbolicLink) {
+  const std::string model = EarlierModel("v3.pt");
+  fs::create_symlink(model, dir_ / "model.pt");
+  const RunResult e = ExportModel({"export_models:two_inputs", "--input", "features:4x6:float32", "--input",
+                                   "mask:4x6:int64", "-o", P("model.pt")});
+  ASSERT_EQ(e.exit_code, 0) << e.output;
+  EXPECT_TRUE(fs::is_symlink(dir_ / "model.pt"));
+  EXPECT_FALSE(testing::ReadFile(model) == "an earlier model") << "the link's target was not written";
+  EXPECT_RUN_OK(RunMpsbatch(1, TwoJob("model.pt")));
+  ExpectTwoInputsScores();
+}
+
+TEST_F(Export, OutputInAFolderThatDoesNotExistIsRefused) {
+  const RunResult e = ExportModel({"export_models:noisy", "--input", "x:4x6:float32", "-o", P("missing/model.pt")});
+  EXPECT_EQ(e.exit_code, 1) << e.output;
+  EXPECT_NE(e.output.find("mpsbatch-export: -o '" + P("missing/model.pt") + "': cannot write in " + P("missing") +
+                          ": No such file or directory"),
+            std::string::npos)
+      << e.output;
+  EXPECT_EQ(e.output.find("Traceback"), std::string::npos) << e.output;
+}
+
+TEST_F(Export, PackageThatCannotBeLoadedLeavesTheEarlierModel) {
+  if (!MPSBATCH_HAVE_AOTI) GTEST_SKIP() << "this libtorch cannot load AOTInductor packages";
+  HookPackageCheck("    os.kill(os.getpid(), signal.SIGKILL)\n");
+  const std::string model = EarlierModel("seq model.pt2");
+  const RunResult e = ExportModel({"export_models:sequential", "--input", "input:4x8x8:float32", "-o", model}, 1500);
+  EXPECT_EQ(e.exit_code, 1) << e.output;
+  EXPECT_NE(e.output.find(model + ": the package was compiled, but loading and running it failed (signal 9); not "
+                                  "written"),
+            std::string::npos)
+      << e.output;
+  ExpectEarlierModelKept(e, model);
+}
+
+// SIGTERM while the package is checked: the check's process ends with the
+// helper's, and the output path is left as it was.
+TEST_F(Export, StoppedWhileCheckingItsPackageLeavesTheEarlierModel) {
+  if (!MPSBATCH_HAVE_AOTI) GTEST_SKIP() << "this libtorch cannot load AOTInductor packages";
+  const fs::path pid_file = dir_ / "check.pid";
+  HookPackageCheck("    open('" + pid_file.string() +
+                   "', 'w').write(str(os.getpid()))\n    os.kill(os.getppid(), signal.SIGTERM)\n    time.sleep(300)\n");
+  const std::string model = EarlierModel("seq.pt2");
+  const RunResult e = ExportModel({"export_models:sequential", "--input", "input:4x8x8:float32", "-o", model}, 1500);
+  EXPECT_EQ(e.exit_code, 128 + SIGTERM) << e.output;
+  EXPECT_NE(e.output.find("mpsbatch-export: stopped by SIGTERM"), std::string::npos) << e.output;
+  ExpectEarlierModelKept(e, model);
+  const pid_t check = std::stoi(testing::ReadFile(pid_file));
+  EXPECT_NE(kill(check, 0), 0) << "the check's process " << check << " outlived the helper";
+  if (kill(check, 0) == 0) kill(check, SIGKILL);
 }
 
 TEST_F(Export, RefusesAnExampleOfOneRow) {

@@ -43,6 +43,17 @@ def two_inputs():
     return TwoInputs()
 
 
+class Noisy(torch.nn.Module):
+    """Adds noise: no export computes what the eager model did."""
+
+    def forward(self, x):
+        return x + torch.rand_like(x)
+
+
+def noisy():
+    return Noisy()
+
+
 def make(out):
     os.makedirs(out, exist_ok=True)
     rng = np.random.default_rng(7)

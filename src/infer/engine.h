@@ -171,8 +171,8 @@ class Engine {
   // `budget`: a path whose check, warm-up and one timed batch would not fit
   // in what is left is rejected for time (before the first timed path the
   // rate is the reference batch's, eager's first run). A forced path is built
-  // and checked but not timed (unless it has variants: path: frozen times it
-  // with and without channels-last).
+  // and checked but not timed: of its variants (path: frozen on a GPU, with
+  // and without channels-last) the first that runs is taken.
   // Throws ModelError or DeviceError when the forced path cannot be built or
   // disagrees with eager.
   virtual Calibration Calibrate(const std::vector<ArrayView>& batch, const CalibrationBudget& budget) = 0;

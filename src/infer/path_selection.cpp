@@ -160,9 +160,12 @@ Calibration TorchEngine::Select(const std::vector<ArrayView>& batch, const Calib
   // its own reference run too: a model whose outputs vary from run to run
   // fails there.)
   auto cost = [&] { return 3.0 * static_cast<double>(c.batch_rows) / rate(); };
-  // A forced path is built and checked, not timed, unless it has variants to
-  // choose between (path: frozen, with and without channels-last).
-  const bool timed = adopt.empty() && (names.size() > 1 || (want == PathRequest::kAuto && want_graph));
+  // Only auto times. A forced path is built and checked, not timed: of its
+  // variants (path: frozen on a GPU, with and without channels-last) the
+  // first that builds and agrees with eager runs, whatever the timing, the
+  // budget or the rank count would say, so that the same job and path give
+  // the same bits on any rank count.
+  const bool timed = adopt.empty() && want == PathRequest::kAuto && (names.size() > 1 || want_graph);
   const bool forced_graph = want == PathRequest::kCudaGraph || (want_graph && !adopt.empty());
   for (size_t i = 0; i < names.size(); ++i) {
     const std::string& name = names[i];
@@ -198,6 +201,7 @@ Calibration TorchEngine::Select(const std::vector<ArrayView>& batch, const Calib
       best = name;
     }
     c.paths.push_back(timing);
+    if (!timed && !best.empty()) break;  // untimed: the first that runs
   }
   if (best.empty()) {
     if (!adopt.empty()) throw ModelError("path " + adopt + " cannot run here: " + c.paths.back().rejected);

@@ -145,11 +145,11 @@ Calibration TorchEngine::Select(const std::vector<ArrayView>& batch, const Calib
   const double reference_rate = static_cast<double>(c.batch_rows) / std::max(1e-9, Seconds(reference_start));
 
   const size_t planned = names.size() + (want_graph ? 1 : 0);
-  // Timing each path for a tenth of a second at most (eight of ResNet-50's
-  // batches on a GPU, five of a small conv net's on one CPU core) tells paths
-  // apart that differ by more than a few percent, and a path chosen wrongly
-  // among closer ones costs the job no more than that; a fifth of a second
-  // measured no better and cost a short job 4 points more
+  // Timing each path for a tenth of a second at most (four to nine of
+  // ResNet-50's batches on a GPU, five of a small conv net's on one CPU core)
+  // tells paths apart that differ by more than a few percent, and a path
+  // chosen wrongly among closer ones costs the job no more than that; a fifth
+  // of a second chose the same and cost a 6 s job 2.5 points more
   // (docs/performance.md, "`path: auto` against the forced paths").
   std::string best;
   double best_rate = -1;

@@ -11,16 +11,9 @@
 namespace mpsbatch::e2e {
 namespace {
 
-// A job of hang.pt (twice the first two pixels of each row; 0.1-0.3 s a
-// row on a CPU at batch_size 1) over the files `input`, one output per file
-// in `out`.
+// A per-input job of hang.pt at batch_size 1 (0.1-0.3 s a row on a CPU).
 fs::path WritePerInputJob(const fs::path& dir, const std::string& input, const fs::path& out) {
-  const fs::path job = dir / "job.yaml";
-  testing::WriteFile(job, "model:\n  path: " + Fixture("hang.pt") + "\ndevice: " + TestDevice() +
-                              "\nthreads: 1\nbatch_size: 1\nchunk_size: 2\npath: eager\ninput:\n  path: " + input +
-                              "\n  datasets: [x]\noutput:\n  path: " + (out / "{stem}.h5").string() +
-                              "\n  per_input: true\n  datasets: [y]\n");
-  return job;
+  return WritePerInputHangJob(dir, input, out, 1);
 }
 
 // Waits until `path` exists while `pid` runs; false if it ended or 60 s passed.

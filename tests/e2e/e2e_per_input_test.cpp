@@ -50,16 +50,9 @@ std::vector<std::string> PerInput(const fs::path& out_dir) {
   return {"--set", "output.per_input=true", "--set", "output.path=" + (out_dir / "{stem}.h5").string()};
 }
 
-// A job of hang.pt (twice the first two pixels of each row; 0.1-0.3 s a
-// chunk on a CPU) over the files `input`, one output per file in `out`,
-// chunks of 2 rows.
+// A per-input job of hang.pt in batches of 2 rows (0.1-0.3 s a chunk on a CPU).
 fs::path WriteHangJob(const fs::path& dir, const std::string& input, const fs::path& out) {
-  const fs::path job = dir / "job.yaml";
-  testing::WriteFile(job, "model:\n  path: " + Fixture("hang.pt") + "\ndevice: " + TestDevice() +
-                              "\nthreads: 1\nbatch_size: 2\nchunk_size: 2\npath: eager\ninput:\n  path: " + input +
-                              "\n  datasets: [x]\noutput:\n  path: " + (out / "{stem}.h5").string() +
-                              "\n  per_input: true\n  datasets: [y]\n");
-  return job;
+  return WritePerInputHangJob(dir, input, out, 2);
 }
 
 // Rewrites input file `path` with `rows` rows of the fixture's x_f32 from row

@@ -170,6 +170,19 @@ inline fs::path WriteJob(const fs::path& dir, const std::string& model, const st
   return job;
 }
 
+// A per-input job of hang.pt (twice the first two pixels of each row, after
+// 0.1-0.3 s of work a batch on a CPU) over the files `input`, one output per
+// file in `out`, batches of `batch` rows in chunks of 2, one thread a rank.
+inline fs::path WritePerInputHangJob(const fs::path& dir, const std::string& input, const fs::path& out, int batch) {
+  const fs::path job = dir / "job.yaml";
+  testing::WriteFile(job, "model:\n  path: " + Fixture("hang.pt") + "\ndevice: " + TestDevice() +
+                              "\nthreads: 1\nbatch_size: " + std::to_string(batch) +
+                              "\nchunk_size: 2\npath: eager\ninput:\n  path: " + input +
+                              "\n  datasets: [x]\noutput:\n  path: " + (out / "{stem}.h5").string() +
+                              "\n  per_input: true\n  datasets: [y]\n");
+  return job;
+}
+
 inline std::vector<float> ReadFloats(const std::string& path, const std::string& dataset) {
   InputFile f(path);
   DatasetInfo info = f.Describe(dataset);

@@ -3,9 +3,7 @@
 // kCollectiveSteps and in each thread body of kThreadFaultPoints, on rank 0
 // and on a rank that is not, of a 3-rank job. The cases come from the tables
 // in the code, so a new step is tested without being listed here.
-#include <ctime>
-#include <iomanip>
-#include <optional>
+#include <chrono>
 
 #include "comm/collective_step.h"
 #include "common/fault.h"

@@ -5,16 +5,10 @@
 // engine but rank 0's.
 #include <gtest/gtest.h>
 
-#include <chrono>
-#include <cstring>
-#include <ctime>
-#include <iomanip>
-#include <optional>
-#include <sstream>
+#include <string>
 #include <utility>
 
 #include "e2e_util.h"
-#include "test_util.h"
 
 namespace mpsbatch {
 
